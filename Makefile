@@ -1,0 +1,41 @@
+# One environment holds everything (Airflow 3.3, GX 1.24, recordlinkage 0.16, polars 2.1 ...).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+
+.PHONY: run test lint typecheck check bench system-deps clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## make run: generate a small county and run the whole nightly job on the embedded defaults
+run: $(BIN)/.installed
+	$(BIN)/safelink demo
+
+## make test: lint, then the whole test suite (needs PostgreSQL on 127.0.0.1:5432 and Chromium)
+test: $(BIN)/.installed system-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
+	  echo "chromium not installed: the browser tests will fail (apt-get install chromium)"
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .airflow out

@@ -1,0 +1,278 @@
+"""Vectorised comparison features (recordlinkage ``BaseCompareFeature`` subclasses).
+
+Each feature turns a pair of records into an agreement *level*: an integer index into the level labels
+of its comparison, or ``-1`` when either side is missing (missing contributes weight 0).
+recordlinkage's own string comparisons loop in Python; these use numpy, pandas and rapidfuzz
+``process.cpdist`` over whole columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import recordlinkage as rl
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+from recordlinkage.base import BaseCompareFeature
+
+MISSING = -1
+
+LEVELS: dict[str, list[str]] = {
+    "forename": ["different", "close", "nickname_or_alt", "exact", "swapped"],
+    "surname": ["different", "close", "partial", "exact", "swapped"],
+    "dob": ["different", "year_only", "one_digit", "day_month_swapped", "exact"],
+    "postcode": ["different", "outward", "sector", "exact"],
+    "nhs": ["different", "exact"],
+    "sex": ["different", "same"],
+    "address": ["different", "close", "exact"],
+}
+COMPARISONS = list(LEVELS)
+CLOSE_JW = 0.88
+
+
+def _arr(s: pd.Series) -> np.ndarray:
+    return s.to_numpy(dtype=object)
+
+
+def _present(a: np.ndarray) -> np.ndarray:
+    return pd.notna(a)
+
+
+def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _present(a) & _present(b) & (a == b)
+
+
+def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaro-Winkler similarity over two aligned arrays (0 where either side is missing)."""
+    if len(a) == 0:
+        return np.zeros(0)
+    fa = np.where(_present(a), a, "").astype(str)
+    fb = np.where(_present(b), b, "").astype(str)
+    sim = process.cpdist(fa, fb, scorer=JaroWinkler.normalized_similarity, workers=-1)
+    return np.where(_present(a) & _present(b), sim, 0.0)
+
+
+def _name_close(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """Close: Jaro-Winkler at least :data:`CLOSE_JW`, or the same phonetic key."""
+    return (_jw(a, b) >= CLOSE_JW) | _eq(pa, pb)
+
+
+class ForenameLevels(BaseCompareFeature):
+    """Forename: exact / nickname or alternative (known-as, middle) / close / swapped / different.
+
+    Left and right columns: ``fn``, ``fn_alt``, ``fn_ph``, ``sn`` (surname, for the swap test).
+    """
+
+    def __init__(self, nickname_pairs: frozenset[str], label: str = "forename") -> None:
+        cols = ["fn", "fn_alt", "fn_ph", "sn"]
+        super().__init__(cols, cols, label=label)
+        self.nickname_pairs = nickname_pairs
+
+    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
+        fa, alta, pha, sna, fb, altb, phb, snb = (_arr(s) for s in args)
+        both = _present(fa) & _present(fb)
+        exact = _eq(fa, fb)
+        keys = pd.Series(fa).astype(str) + "|" + pd.Series(fb).astype(str)
+        nick = keys.isin(self.nickname_pairs).to_numpy()
+        alt = _eq(alta, fb) | _eq(fa, altb) | _eq(alta, altb)
+        # one name a prefix of the other (Alf / Alfie), at least three letters
+        sa = pd.Series(np.where(both, fa, ""), dtype=object).astype(str)
+        sb = pd.Series(np.where(both, fb, ""), dtype=object).astype(str)
+        short = np.where(sa.str.len() <= sb.str.len(), sa, sb)
+        long_ = np.where(sa.str.len() <= sb.str.len(), sb, sa)
+        prefix = np.array([len(s) >= 3 and lg.startswith(s) for s, lg in zip(short, long_, strict=True)])
+        close = _name_close(fa, fb, pha, phb)
+        swapped = _eq(fa, snb) & _eq(sna, fb) & ~exact
+        out = np.full(len(fa), MISSING, dtype=np.int8)
+        out[both] = 0
+        out[both & close] = 1
+        out[(nick | alt | prefix) & ~exact] = 2
+        out[exact] = 3
+        out[swapped] = 4
+        return out
+
+
+class SurnameLevels(BaseCompareFeature):
+    """Surname: exact / partial (a hyphenated part shared) / close / swapped / different.
+
+    Left and right columns: ``sn``, ``sn_parts``, ``sn_ph``, ``fn``.
+    """
+
+    def __init__(self, label: str = "surname") -> None:
+        cols = ["sn", "sn_parts", "sn_ph", "fn"]
+        super().__init__(cols, cols, label=label)
+
+    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
+        sa, parta, pha, fna, sb, partb, phb, fnb = (_arr(s) for s in args)
+        both = _present(sa) & _present(sb)
+        exact = _eq(sa, sb)
+        multi = np.fromiter(
+            (
+                p is not None and q is not None and (len(p) > 1 or len(q) > 1)
+                for p, q in zip(parta, partb, strict=True)
+            ),
+            dtype=bool,
+            count=len(sa),
+        )
+        partial = np.zeros(len(sa), dtype=bool)
+        idx = np.nonzero(multi & both & ~exact)[0]
+        for i in idx:
+            partial[i] = bool(set(parta[i]) & set(partb[i]))
+        close = _name_close(sa, sb, pha, phb)
+        swapped = _eq(sa, fnb) & _eq(fna, sb) & ~exact
+        out = np.full(len(sa), MISSING, dtype=np.int8)
+        out[both] = 0
+        out[both & close] = 1
+        out[partial] = 2
+        out[exact] = 3
+        out[swapped] = 4
+        return out
+
+
+class DobLevels(BaseCompareFeature):
+    """DOB: exact / day-month swapped / one digit off (or two adjacent digits transposed) /
+    same year only / different. Columns ``dob_s`` (ddmmyyyy) left and right."""
+
+    def __init__(self, label: str = "dob") -> None:
+        super().__init__("dob_s", "dob_s", label=label)
+
+    def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:  # type: ignore[override]
+        da, db = _arr(a), _arr(b)
+        both = _present(da) & _present(db)
+        fa = np.where(both, da, "00000000").astype(str)
+        fb = np.where(both, db, "00000000").astype(str)
+        exact = both & (fa == fb)
+        sa, sb = pd.Series(fa), pd.Series(fb)
+        swap = both & ~exact & ((sa.str[2:4] + sa.str[0:2] + sa.str[4:]) == sb).to_numpy()
+        hd = np.zeros(len(fa), dtype=np.int64)
+        if len(fa):
+            ua = np.frombuffer("".join(fa).encode(), dtype=np.uint8).reshape(-1, 8)
+            ub = np.frombuffer("".join(fb).encode(), dtype=np.uint8).reshape(-1, 8)
+            hd = (ua != ub).sum(axis=1)
+            # adjacent transposition: exactly two differing positions next to each other, swapped
+            diff = ua != ub
+            two = hd == 2
+            trans = np.zeros(len(fa), dtype=bool)
+            for j in range(7):
+                pos = two & diff[:, j] & diff[:, j + 1]
+                trans |= pos & (ua[:, j] == ub[:, j + 1]) & (ua[:, j + 1] == ub[:, j])
+        else:
+            trans = np.zeros(0, dtype=bool)
+        one = both & ~exact & ((hd == 1) | trans)
+        year = both & (sa.str[4:] == sb.str[4:]).to_numpy()
+        out = np.full(len(fa), MISSING, dtype=np.int8)
+        out[both] = 0
+        out[year & ~exact] = 1
+        out[one] = 2
+        out[swap] = 3
+        out[exact] = 4
+        return out
+
+
+class PostcodeLevels(BaseCompareFeature):
+    """Postcode: exact / same sector / same outward code / different. Columns ``pc``,
+    ``pc_sector``, ``pc_out``."""
+
+    def __init__(self, label: str = "postcode") -> None:
+        cols = ["pc", "pc_sector", "pc_out"]
+        super().__init__(cols, cols, label=label)
+
+    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
+        pa, seca, outa, pb, secb, outb = (_arr(s) for s in args)
+        both = _present(pa) & _present(pb)
+        out = np.full(len(pa), MISSING, dtype=np.int8)
+        out[both] = 0
+        out[_eq(outa, outb)] = 1
+        out[_eq(seca, secb)] = 2
+        out[_eq(pa, pb)] = 3
+        return out
+
+
+class ExactLevels(BaseCompareFeature):
+    """Two-level exact comparison (different / same) of one column; missing when either is null."""
+
+    def __init__(self, column: str, label: str) -> None:
+        super().__init__(column, column, label=label)
+
+    def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:  # type: ignore[override]
+        xa, xb = _arr(a), _arr(b)
+        both = _present(xa) & _present(xb)
+        out = np.full(len(xa), MISSING, dtype=np.int8)
+        out[both] = 0
+        out[_eq(xa, xb)] = 1
+        return out
+
+
+class AddressLevels(BaseCompareFeature):
+    """First address line: exact / close (Jaro-Winkler ≥ 0.9, or the same house number and
+    street word) / different. Column ``addr``."""
+
+    def __init__(self, label: str = "address") -> None:
+        super().__init__("addr", "addr", label=label)
+
+    def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:  # type: ignore[override]
+        xa, xb = _arr(a), _arr(b)
+        both = _present(xa) & _present(xb)
+        jw = _jw(xa, xb)
+        sa = pd.Series(np.where(both, xa, ""), dtype=object).astype(str).str.split(" ").str[:2]
+        sb = pd.Series(np.where(both, xb, ""), dtype=object).astype(str).str.split(" ").str[:2]
+        head = (sa.str.join(" ") == sb.str.join(" ")).to_numpy() & (sa.str.len() == 2).to_numpy()
+        out = np.full(len(xa), MISSING, dtype=np.int8)
+        out[both] = 0
+        out[both & ((jw >= 0.9) | head)] = 1
+        out[_eq(xa, xb)] = 2
+        return out
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """Which comparisons to compute (all by default)."""
+
+    comparisons: tuple[str, ...] = tuple(COMPARISONS)
+
+
+def build_compare(nickname_pairs: frozenset[str], spec: CompareSpec | None = None) -> rl.Compare:
+    """Assemble the recordlinkage ``Compare`` object with every comparison feature.
+
+    Args:
+        nickname_pairs: ``"a|b"`` strings of names sharing an alias group.
+        spec: optional subset of comparisons.
+    """
+    spec = spec or CompareSpec()
+    features: dict[str, BaseCompareFeature] = {
+        "forename": ForenameLevels(nickname_pairs),
+        "surname": SurnameLevels(),
+        "dob": DobLevels(),
+        "postcode": PostcodeLevels(),
+        "nhs": ExactLevels("nhs", "nhs"),
+        "sex": ExactLevels("sex", "sex"),
+        "address": AddressLevels(),
+    }
+    comp = rl.Compare(n_jobs=1)
+    for name in spec.comparisons:
+        comp.add(features[name])
+    return comp
+
+
+def compare_pairs(
+    pairs: pd.MultiIndex, records: pd.DataFrame, nickname_pairs: frozenset[str], chunk: int = 2_000_000
+) -> pd.DataFrame:
+    """Compute the level of every comparison for every candidate pair.
+
+    Args:
+        pairs: MultiIndex of (uid_l, uid_r) into ``records``.
+        records: the standardised records as pandas, indexed by ``uid``.
+        nickname_pairs: alias pairs, see :func:`build_compare`.
+        chunk: pairs per recordlinkage call (bounds memory).
+
+    Returns:
+        A frame indexed like ``pairs`` with one int8 column per comparison.
+    """
+    comp = build_compare(nickname_pairs)
+    if len(pairs) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=np.int8) for c in COMPARISONS}, index=pairs)
+    parts = [comp.compute(pairs[i : i + chunk], records) for i in range(0, len(pairs), chunk)]
+    out = pd.concat(parts) if len(parts) > 1 else parts[0]
+    return out.astype(np.int8)

@@ -1,0 +1,47 @@
+"""The one place where polars frames cross into pandas for recordlinkage."""
+
+from __future__ import annotations
+
+import pandas as pd
+import polars as pl
+
+#: Columns recordlinkage's compare features read.
+COMPARE_COLUMNS = [
+    "fn", "fn_alt", "fn_ph", "sn", "sn_parts", "sn_ph", "dob_s", "pc", "pc_sector", "pc_out",
+    "nhs", "sex", "addr",
+]
+
+
+def to_recordlinkage(records: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pd.DataFrame, pd.MultiIndex]:
+    """Convert standardised records and candidate pairs into recordlinkage's inputs.
+
+    Args:
+        records: standardised records with a ``uid`` column (0..n-1).
+        pairs: candidate pairs with ``uid_l`` and ``uid_r``.
+
+    Returns:
+        The records as a pandas frame indexed by ``uid`` (object columns, None for missing) and the
+        pairs as a pandas MultiIndex.
+    """
+    cols = [c for c in COMPARE_COLUMNS if c in records.columns]
+    pdf = records.select("uid", *cols).to_pandas(use_pyarrow_extension_array=False)
+    pdf = pdf.set_index("uid")
+    for c in cols:
+        if c == "sn_parts":
+            pdf[c] = [None if v is None else tuple(v) for v in records["sn_parts"].to_list()]
+        else:
+            pdf[c] = pdf[c].astype(object).where(pdf[c].notna(), None)
+    index = pd.MultiIndex.from_arrays(
+        [pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()], names=["uid_l", "uid_r"]
+    )
+    return pdf, index
+
+
+def levels_to_polars(levels: pd.DataFrame) -> pl.DataFrame:
+    """Bring recordlinkage's comparison vectors back to polars (``uid_l``, ``uid_r``, levels).
+
+    Args:
+        levels: frame indexed by the (uid_l, uid_r) MultiIndex.
+    """
+    out = levels.reset_index()
+    return pl.from_pandas(out)

@@ -1,0 +1,29 @@
+"""Deployment settings from the environment (pydantic-settings), validated on load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
+
+
+class Settings(BaseSettings):
+    """Settings read from ``SAFELINK_*`` environment variables.
+
+    ``state_url`` empty means the embedded default: ``<output>/state.sqlite``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SAFELINK_", extra="ignore")
+
+    state_url: str = ""
+    config: Path = DEFAULT_CONFIG_DIR
+    landing: Path | None = None
+    output: Path | None = None
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment."""
+    return Settings()
