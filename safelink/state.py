@@ -29,7 +29,9 @@ def _import_all_models() -> None:
     # Importing the modules registers their tables on Base.metadata.
     import importlib
 
-    for module in ("linkage.state_tables", "alerts.state_tables", "report.state_tables"):
+    for module in (
+        "linkage.state_tables", "alerts.rules.state_tables", "alerts.state_tables", "report.state_tables"
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError:
