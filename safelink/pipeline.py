@@ -84,6 +84,65 @@ def stage_combine(night: Night, complete_drop: bool = True) -> dict[str, Any]:
             "sources_failed": result.sources_failed, "complete_drop": result.complete_drop}
 
 
+def stage_link(night: Night) -> dict[str, Any]:
+    """Link tonight's people records into persons and resolve mentions.
+
+    Args:
+        night: the night.
+    """
+    from linkage import link_night
+
+    result = link_night(night.night_dir, night.config_dir / "linkage_model.json", night.state,
+                        night.extract_date, night.config_dir)
+    return _counts(result)
+
+
+def stage_detect(night: Night) -> dict[str, Any]:
+    """Apply the safeguarding rules.
+
+    Args:
+        night: the night.
+    """
+    from alerts.rules import detect_night
+
+    return _counts(detect_night(night.night_dir, night.config_dir, night.state, night.extract_date))
+
+
+def stage_send(night: Night) -> dict[str, Any]:
+    """Send (or, on the embedded default, write to the outbox) one digest per lead.
+
+    Args:
+        night: the night.
+    """
+    from alerts import send_digests
+
+    return _counts(send_digests(night.night_dir, night.config_dir, night.state, night.extract_date))
+
+
+def stage_report(night: Night) -> dict[str, Any]:
+    """Write the night's linkage report and review file.
+
+    Args:
+        night: the night.
+    """
+    from report import build_report
+
+    return _counts(build_report(night.night_dir, night.config_dir, night.state, night.extract_date))
+
+
+def _counts(result: Any) -> dict[str, Any]:
+    """A stage result as a JSON-ready dict of counts (dataclasses or dicts)."""
+    if isinstance(result, dict):
+        return result
+    if hasattr(result, "summary"):
+        return dict(result.summary())
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(result) and not isinstance(result, type):
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
+    return {"result": str(result)}
+
+
 @dataclass
 class RunSummary:
     """Counts and durations of one run (no person data)."""
@@ -103,6 +162,20 @@ class RunSummary:
         return path
 
 
+def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: dict[str, float]) -> dict[str, Any]:
+    """Write ``run_summary.json`` and log it: the record of the run for engineers.
+
+    Args:
+        night: the night.
+        stages: each stage's counts.
+        durations_s: each stage's wall time in seconds.
+    """
+    summary = RunSummary(extract_date=night.extract_date.isoformat(), stages=stages, durations_s=durations_s)
+    path = summary.write(night.night_dir)
+    log.info("run %s summary: %s", night.extract_date, json.dumps({"durations_s": durations_s}, default=str))
+    return {"summary": str(path)}
+
+
 def _timed(summary: RunSummary, name: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     started = time.perf_counter()
     counts = call()
@@ -110,6 +183,14 @@ def _timed(summary: RunSummary, name: str, call: Callable[[], dict[str, Any]]) -
     summary.stages[name] = counts
     log.info("stage %s done in %.2fs: %s", name, summary.durations_s[name], counts)
     return counts
+
+
+STAGES_AFTER_COMBINE: list[tuple[str, Callable[[Night], dict[str, Any]]]] = [
+    ("link", stage_link),
+    ("detect", stage_detect),
+    ("send", stage_send),
+    ("report", stage_report),
+]
 
 
 def run_night(night: Night) -> RunSummary:
@@ -124,5 +205,7 @@ def run_night(night: Night) -> RunSummary:
     for source in night.sources().sources:
         _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s))  # type: ignore[misc]
     _timed(summary, "combine", lambda: stage_combine(night, wait["complete_drop"]))
-    summary.write(night.night_dir)
+    for name, stage in STAGES_AFTER_COMBINE:
+        _timed(summary, name, lambda st=stage: st(night))  # type: ignore[misc]
+    stage_publish(night, summary.stages, summary.durations_s)
     return summary

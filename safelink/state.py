@@ -27,15 +27,14 @@ def default_state_url(output_dir: Path) -> str:
 
 def _import_all_models() -> None:
     # Importing the modules registers their tables on Base.metadata.
+    import contextlib
     import importlib
 
     for module in (
         "linkage.state_tables", "alerts.rules.state_tables", "alerts.state_tables", "report.state_tables"
     ):
-        try:
+        with contextlib.suppress(ModuleNotFoundError):
             importlib.import_module(module)
-        except ModuleNotFoundError:
-            pass
 
 
 def open_state(url: str) -> Engine:
