@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -138,8 +138,8 @@ def dob_variant(r: random.Random, dob: dt.date, p_swap: float = 0.006, p_digit: 
 class SourceBuilder:
     """Builds every source's records, mentions and appointments from a population."""
 
-    BLANK_NHS = {"hv": 0.02, "sn": 0.04, "camhs": 0.02, "gp": 0.003, "dental": 0.82, "tp": 0.8, "amh": 0.01}
-    STALE = {"hv": 0.15, "sn": 0.3, "camhs": 0.3, "gp": 0.1, "dental": 0.45, "tp": 0.3, "amh": 0.25}
+    BLANK_NHS: ClassVar[dict[str, float]] = {"hv": 0.02, "sn": 0.04, "camhs": 0.02, "gp": 0.003, "dental": 0.82, "tp": 0.8, "amh": 0.01}
+    STALE: ClassVar[dict[str, float]] = {"hv": 0.15, "sn": 0.3, "camhs": 0.3, "gp": 0.1, "dental": 0.45, "tp": 0.3, "amh": 0.25}
     RATE_BROKEN = 0.0025
     RATE_DUP = 0.003
 
@@ -259,7 +259,6 @@ class SourceBuilder:
         """Create all records, mentions and appointments."""
         r = self.r
         pop = self.pop
-        today = self.today
         for p in pop.people:
             hh = pop.households[p.hh]
             age = (pop.today - p.dob).days / 365.25
@@ -267,15 +266,12 @@ class SourceBuilder:
             is_parent = bool(p.children)
             # GP
             if r.random() < 0.955:
-                if age < 0.2:
-                    start = dob_o + r.randint(10, 45)
-                else:
-                    start = self._start(dob_o + 10, int(25 * 365))
+                start = dob_o + r.randint(10, 45) if age < 0.2 else self._start(dob_o + 10, 25 * 365)
                 if start <= self.horizon:
                     self._add("gp", p, start, title=self._title(p, age), practice=r.randrange(len(ref.GP_PRACTICES)))
             # dental
             if age >= 1 and r.random() < (0.5 if age < 18 else 0.38):
-                self._add("dental", p, self._start(dob_o + 365, int(10 * 365)), title=self._title(p, age),
+                self._add("dental", p, self._start(dob_o + 365, 10 * 365), title=self._title(p, age),
                           practice=r.randrange(len(ref.DENTAL_PRACTICES)))
             # health visiting
             if age < 5 and r.random() < 0.9:
@@ -286,7 +282,7 @@ class SourceBuilder:
                     self._add("hv", p, start, leave=fifth.toordinal(), **self._child_flags(hh.risk))
             # school nursing
             if 4.2 <= age < 18 and r.random() < (0.6 if hh.risk else 0.27):
-                self._add("sn", p, self._start(dob_o + 4 * 365, int(6 * 365)), **self._child_flags(hh.risk))
+                self._add("sn", p, self._start(dob_o + 4 * 365, 6 * 365), **self._child_flags(hh.risk))
             # CAMHS
             if 5 <= age < 17.8:
                 pc = 0.025 if age < 12 else 0.1
