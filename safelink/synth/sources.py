@@ -138,8 +138,10 @@ def dob_variant(r: random.Random, dob: dt.date, p_swap: float = 0.006, p_digit: 
 class SourceBuilder:
     """Builds every source's records, mentions and appointments from a population."""
 
-    BLANK_NHS: ClassVar[dict[str, float]] = {"hv": 0.02, "sn": 0.04, "camhs": 0.02, "gp": 0.003, "dental": 0.82, "tp": 0.8, "amh": 0.01}
-    STALE: ClassVar[dict[str, float]] = {"hv": 0.15, "sn": 0.3, "camhs": 0.3, "gp": 0.1, "dental": 0.45, "tp": 0.3, "amh": 0.25}
+    BLANK_NHS: ClassVar[dict[str, float]] = {
+        "hv": 0.02, "sn": 0.04, "camhs": 0.02, "gp": 0.003, "dental": 0.82, "tp": 0.8, "amh": 0.01}
+    STALE: ClassVar[dict[str, float]] = {
+        "hv": 0.15, "sn": 0.3, "camhs": 0.3, "gp": 0.1, "dental": 0.45, "tp": 0.3, "amh": 0.25}
     RATE_BROKEN = 0.0025
     RATE_DUP = 0.003
 
