@@ -84,7 +84,8 @@ def field_expressions(
             else:
                 flags.append((raw.is_not_null() & parsed.is_null(), f"{name}_invalid"))
             if name == "dob":
-                set_aside.append((parsed > pl.lit(extract_date), "impossible_date", spec.column))
+                # A mistyped digit can push a real person's birth date past tonight: keep and flag them.
+                flags.append((parsed > pl.lit(extract_date), "dob_in_future"))
         elif spec.parse == "nhs_number":
             digits = raw.str.replace_all(r"\s", "")
             valid = nhs_number_valid(digits, allow_test_range=allow_test_range)

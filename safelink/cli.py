@@ -56,3 +56,116 @@ def run(
     console.print(f"outputs in [bold]{night.night_dir}[/bold]")
     for stage, seconds in summary.durations_s.items():
         console.print(f"  {stage:<24} {seconds:8.2f}s")
+
+
+def _state_url(output: Path) -> str:
+    from safelink.settings import load_settings
+    from safelink.state import default_state_url
+
+    return load_settings().state_url or default_state_url(output)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder for landing/<date>/ and truth/<date>/.")],
+    date: DateOption,
+    households: Annotated[int, typer.Option(min=1, help="Households in the county.")] = 150,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 1,
+    nights: Annotated[int, typer.Option(min=1, help="Consecutive nightly drops.")] = 1,
+) -> None:
+    """Generate a synthetic county in the contract's seven layouts, with its ground truth."""
+    from safelink.synth import generate_county
+
+    result = generate_county(out, _date(date), households, seed, nights)
+    console.print(f"{result.people} people in {households} households, {nights} night(s)")
+    console.print(f"  landing: [bold]{out / 'landing'}[/bold]   truth: [bold]{out / 'truth'}[/bold]")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's county and outputs.")] = Path("out/demo"),
+    households: Annotated[int, typer.Option(min=1)] = 300,
+    date: DateOption = "2026-11-25",
+    seed: int = 7,
+) -> None:
+    """Generate a small county and run everything on the embedded defaults (SQLite, outbox folder)."""
+    from safelink.synth import generate_county
+
+    extract_date = _date(date)
+    county = out / "county"
+    generate_county(county, extract_date, households, seed, nights=1)
+    night = Night(landing=county / "landing", output=out / "output", extract_date=extract_date)
+    run_night(night)
+    from alerts.rules.scoring import score_run
+
+    scores = score_run(county / "truth" / extract_date.isoformat(), night.night_dir)
+    console.print(f"\n[bold]Outputs for {extract_date}[/bold] in {night.night_dir}")
+    for name in ("person_links.csv", "findings.csv", "report.html", "outbox", "checks/quarantine.csv",
+                 "run_summary.json"):
+        console.print(f"  {night.night_dir / name}")
+    console.print(f"  state database: {night.state}")
+    console.print(f"  synthetic drop: {county / 'landing'}  (truth in {county / 'truth'})")
+    _print_scores(scores)
+
+
+def _print_scores(scores: dict) -> None:  # type: ignore[type-arg]
+    from rich.table import Table
+
+    table = Table("measure", "precision", "recall", "true", "found")
+    for name, row in scores.items():
+        if isinstance(row, dict) and "precision" in row:
+            table.add_row(name, f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+                          str(row.get("truth", "")), str(row.get("found", "")))
+    Console().print(table)
+
+
+@app.command()
+def score(
+    truth: Annotated[Path, typer.Option(help="Truth folder (persons.csv, findings.csv).")],
+    run: Annotated[Path, typer.Option("--run", help="The night's output folder (<output>/<date>).")],
+) -> None:
+    """Per-rule precision/recall of findings.csv and pairwise linkage P/R of person_links.csv."""
+    from alerts.rules.scoring import score_run
+
+    _print_scores(score_run(truth, run))
+
+
+@app.command()
+def train(
+    night: Annotated[list[Path], typer.Option(help="Night folder(s) whose landing/people.parquet to train on.")],
+    out: Annotated[Path, typer.Option(help="Where to write the new model JSON (for review).")],
+    config: Annotated[Path, typer.Option(help="Configuration folder.")] = DEFAULT_CONFIG_DIR,
+) -> None:
+    """Train the linkage model by EM and write a new versioned model file for review."""
+    from linkage import train_model
+
+    path = train_model([n / "landing" / "people.parquet" for n in night], out, config)
+    console.print(f"model written to [bold]{path}[/bold]; review it, then copy it to {config / 'linkage_model.json'}")
+
+
+review_app = typer.Typer(help="Clerical review of uncertain links.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("import")
+def review_import(
+    file: Annotated[Path, typer.Argument(help="The marked review CSV.")],
+    output: Annotated[Path, typer.Option(help="The deployment's output folder (its state database).")],
+    reviewer: Annotated[str, typer.Option(help="Who reviewed (recorded in the audit trail).")] = "reviewer",
+) -> None:
+    """Record a reviewer's decisions; the next night honours them (force-link / force-split)."""
+    from report import import_review
+
+    result = import_review(file, _state_url(output), reviewer)
+    console.print(f"decisions recorded: {result}")
+
+
+@app.command()
+def retry(
+    output: Annotated[Path, typer.Option(help="The deployment's output folder.")],
+    config: Annotated[Path, typer.Option(help="Configuration folder.")] = DEFAULT_CONFIG_DIR,
+) -> None:
+    """Send digests still queued in the outbox (exactly once)."""
+    from alerts import retry_outbox
+
+    console.print(f"outbox: {retry_outbox(output, config, _state_url(output))}")

@@ -112,19 +112,19 @@ def test_gp_month_names_and_impossible_dates(tmp_path: Path, sources_config) -> 
             "1,9995442787,Mr,Connor,,Cox,03-Jan-2015,M,,122 Larch Avenue,,Town,CH66 2TB,Dr B,N81006,10-May-2005\r\n"
             "2,9995442787,Mr,Tom,,Cox,30-Feb-1998,M,,122 Larch Avenue,,Town,CH66 2TB,Dr B,N81006,10-May-2005\r\n"
             "3,1234567890,Mr,Ann,,Cox,01-Dec-2030,F,,122 Larch Avenue,,Town,NOTAPC,Dr B,N81006,10-May-2005\r\n"
-            "4,1234567890,Mr,Ann,,Cox,01-Dec-2000,F,,122 Larch Avenue,,Town,NOTAPC,Dr B,N81006,10-May-2005\r\n")
+            "3,1234567890,Mr,Ann,,Cox,01-Dec-2000,F,,122 Larch Avenue,,Town,NOTAPC,Dr B,N81006,10-May-2005\r\n")
     landing = _drop(tmp_path, {"GP_RegisteredPatients_20261125.csv": body.encode()})
     night = tmp_path / "out" / "2026-11-25"
     ingest_drop(landing, SAMPLE_DATE, sources_config, night)
     got = _people(night, "gp").select("record_id", "dob", "nhs_number", "postcode", "flags")
-    expected = pl.DataFrame({"record_id": ["1", "4"], "dob": [dt.date(2015, 1, 3), dt.date(2000, 12, 1)],
+    expected = pl.DataFrame({"record_id": ["1", "3"], "dob": [dt.date(2015, 1, 3), dt.date(2030, 12, 1)],
                              "nhs_number": ["9995442787", None], "postcode": ["CH66 2TB", None],
-                             "flags": [[], ["nhs_number_invalid", "postcode_invalid"]]})
+                             "flags": [[], ["nhs_number_invalid", "dob_in_future", "postcode_invalid"]]})
     assert_frame_equal(got, expected)
     quarantine = pl.read_csv(night / "checks" / "quarantine.csv")
     assert quarantine.select("row", "column", "reason").to_dicts() == [
         {"row": 3, "column": "Date of Birth", "reason": "impossible_date"},
-        {"row": 4, "column": "Date of Birth", "reason": "impossible_date"},
+        {"row": 5, "column": "EMIS Number", "reason": "duplicate_identifier"},
     ]
     assert "1998" not in quarantine.get_column("value").str.join("")  # a date of birth is never shown
 
