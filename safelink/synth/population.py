@@ -151,7 +151,7 @@ class Population:
             weights=[22, 17, 38, 11, 1, 8, 3, 4],
         )[0]
         hh = self._new_household()
-        hh.risk = r.random() < 0.06
+        hh.risk = r.random() < 0.07
         if kind == "single":
             sex = r.choice("MF")
             self._add(hh, "single", sex, self._dob(18, 84), self._surname())

@@ -390,7 +390,7 @@ class SourceBuilder:
         for src in ("hv", "sn"):
             for rec in self.records[src]:
                 parts = []
-                if rec.pid in camhs and r.random() < 0.55:
+                if rec.pid in camhs and r.random() < 0.5:
                     parts.append("CAMHS")
                 if r.random() < 0.45:
                     parts.append("GP")
@@ -431,15 +431,15 @@ class SourceBuilder:
                 c = people[rec.pid]
                 risk = rec.extra["risk"]
                 rows: list[tuple[int, str, str, str]] = []  # pid, relationship, lives, pr
-                if c.mother is not None and r.random() < (0.8 if risk else 0.96):
+                if c.mother is not None and r.random() < (0.7 if risk else 0.96):
                     rows.append((c.mother, "Mother", "Yes", "Yes"))
                 if c.father is not None:
                     f = people[c.father]
-                    if f.hh == c.hh and r.random() < (0.7 if risk else 0.9):
+                    if f.hh == c.hh and r.random() < (0.55 if risk else 0.9):
                         rows.append((c.father, "Father", "Yes", "Yes"))
                     elif f.hh != c.hh and r.random() < 0.3:
                         rows.append((c.father, "Father", "No", r.choice(("Yes", "Unknown"))))
-                if c.partner_of_mother is not None and r.random() < 0.45:
+                if c.partner_of_mother is not None and r.random() < 0.35:
                     rows.append((c.partner_of_mother, r.choice(("Partner of Mother", "Stepfather")), "Yes", "No"))
                 if r.random() < 0.08:
                     sibs = [m for m in pop.households[c.hh].members
