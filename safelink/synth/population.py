@@ -240,6 +240,6 @@ class Population:
             return
         r = self.r
         for hh in self.households:
-            if r.random() < 0.002 * nights:
+            if r.random() < 0.004 * nights:
                 hh.future_address = self._address()
                 hh.future_move = self.today.toordinal() + r.randint(1, nights)

@@ -232,7 +232,7 @@ class SourceBuilder:
 
     def _start(self, earliest: int, lookback_days: int) -> int:
         """Start ordinal: usually in the past, occasionally during the generated nights."""
-        if self.nights > 0 and self.r.random() < 0.0025 * self.nights:
+        if self.nights > 0 and self.r.random() < 0.005 * self.nights:
             return self.today + self.r.randint(1, self.nights)
         return self._past(max(earliest, self.today - lookback_days), self.today - 1)
 
@@ -287,7 +287,7 @@ class SourceBuilder:
                 self._add("sn", p, self._start(dob_o + 4 * 365, 6 * 365), **self._child_flags(hh.risk))
             # CAMHS
             if 5 <= age < 17.8:
-                pc = 0.025 if age < 12 else 0.1
+                pc = 0.025 if age < 12 else 0.13
                 if hh.risk:
                     pc *= 2.5
                 if r.random() < pc:
@@ -298,7 +298,7 @@ class SourceBuilder:
                 base_amh = 0.03
                 if hh.risk and (is_parent or p.role in ("partner", "single")):
                     base_tp, base_amh = 0.25, 0.25
-                    if r.random() < 0.12:
+                    if r.random() < 0.3:
                         base_tp = base_amh = 1.0
                 in_tp = r.random() < base_tp
                 in_amh = r.random() < base_amh
@@ -330,7 +330,7 @@ class SourceBuilder:
     def _open_end(self, start: int, p_open: float) -> int | None:
         r = self.r
         if r.random() < p_open:
-            if self.nights > 0 and r.random() < 0.004 * self.nights:
+            if self.nights > 0 and r.random() < 0.008 * self.nights:
                 return self.today + r.randint(1, self.nights)
             return None
         lo = start + 30
@@ -343,7 +343,7 @@ class SourceBuilder:
         start = self._start(p.dob.toordinal() + 5 * 365, 3 * 365)
         for k in range(n_ref):
             open_ = k == n_ref - 1
-            end = self._open_end(start, 0.6) if open_ else self._past(start + 60, min(start + 300, self.today - 1))
+            end = self._open_end(start, 0.7) if open_ else self._past(start + 60, min(start + 300, self.today - 1))
             refs.append((start, end))
             if k < n_ref - 1:
                 nxt = (end or start) + r.randint(60, 400)
@@ -399,7 +399,7 @@ class SourceBuilder:
                 rec.extra["other"] = ";".join(parts)
         for rec in self.records["camhs"]:
             parts = []
-            if rec.pid in sn and r.random() < 0.6:
+            if rec.pid in sn and r.random() < 0.5:
                 parts.append(r.choice(("School Nurse", "School Nursing", "SN")))
             if rec.pid in hv and r.random() < 0.6:
                 parts.append(r.choice(("Health Visitor", "HV")))
@@ -410,7 +410,7 @@ class SourceBuilder:
             rec.extra["other"] = ";".join(parts)
         for rec in self.records["tp"]:
             parts = []
-            if rec.extra["also_amh"] and r.random() < 0.5:
+            if rec.extra["also_amh"] and r.random() < 0.4:
                 parts.append(r.choice(("CMHT", "Mental Health", "AMH", "Community Mental Health Team")))
             if r.random() < 0.2:
                 parts.append("GP")
