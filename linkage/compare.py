@@ -23,10 +23,9 @@ LEVELS: dict[str, list[str]] = {
     "forename": ["different", "close", "nickname_or_alt", "exact", "swapped"],
     "surname": ["different", "close", "partial", "exact", "swapped"],
     "dob": ["different", "year_only", "one_digit", "day_month_swapped", "exact"],
-    "postcode": ["different", "outward", "sector", "exact"],
+    "location": ["different", "outward", "sector", "postcode", "address_only", "postcode_and_address"],
     "nhs": ["different", "exact"],
     "sex": ["different", "same"],
-    "address": ["different", "close", "exact"],
 }
 COMPARISONS = list(LEVELS)
 CLOSE_JW = 0.88
@@ -171,25 +170,6 @@ class DobLevels(BaseCompareFeature):
         return out
 
 
-class PostcodeLevels(BaseCompareFeature):
-    """Postcode: exact / same sector / same outward code / different. Columns ``pc``,
-    ``pc_sector``, ``pc_out``."""
-
-    def __init__(self, label: str = "postcode") -> None:
-        cols = ["pc", "pc_sector", "pc_out"]
-        super().__init__(cols, cols, label=label)
-
-    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
-        pa, seca, outa, pb, secb, outb = (_arr(s) for s in args)
-        both = _present(pa) & _present(pb)
-        out = np.full(len(pa), MISSING, dtype=np.int8)
-        out[both] = 0
-        out[_eq(outa, outb)] = 1
-        out[_eq(seca, secb)] = 2
-        out[_eq(pa, pb)] = 3
-        return out
-
-
 class ExactLevels(BaseCompareFeature):
     """Two-level exact comparison (different / same) of one column; missing when either is null."""
 
@@ -205,24 +185,37 @@ class ExactLevels(BaseCompareFeature):
         return out
 
 
-class AddressLevels(BaseCompareFeature):
-    """First address line: exact / close (Jaro-Winkler ≥ 0.9, or the same house number and
-    street word) / different. Column ``addr``."""
+class LocationLevels(BaseCompareFeature):
+    """Where the two records live, postcode and first address line together (they are far from
+    independent: a household shares both).
 
-    def __init__(self, label: str = "address") -> None:
-        super().__init__("addr", "addr", label=label)
+    Levels: postcode and address / address only (postcode differs or is missing) / same postcode /
+    same sector / same outward code / different. The address agrees when the folded lines are equal,
+    Jaro-Winkler ≥ 0.92, or house number and street word agree. Columns ``pc``, ``pc_sector``,
+    ``pc_out``, ``addr``.
+    """
 
-    def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:  # type: ignore[override]
-        xa, xb = _arr(a), _arr(b)
-        both = _present(xa) & _present(xb)
-        jw = _jw(xa, xb)
-        sa = pd.Series(np.where(both, xa, ""), dtype=object).astype(str).str.split(" ").str[:2]
-        sb = pd.Series(np.where(both, xb, ""), dtype=object).astype(str).str.split(" ").str[:2]
-        head = (sa.str.join(" ") == sb.str.join(" ")).to_numpy() & (sa.str.len() == 2).to_numpy()
-        out = np.full(len(xa), MISSING, dtype=np.int8)
-        out[both] = 0
-        out[both & ((jw >= 0.9) | head)] = 1
-        out[_eq(xa, xb)] = 2
+    def __init__(self, label: str = "location") -> None:
+        cols = ["pc", "pc_sector", "pc_out", "addr"]
+        super().__init__(cols, cols, label=label)
+
+    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
+        pa, seca, outa, ada, pb, secb, outb, adb = (_arr(s) for s in args)
+        pc_both = _present(pa) & _present(pb)
+        ad_both = _present(ada) & _present(adb)
+        jw = _jw(ada, adb)
+        ha = pd.Series(np.where(ad_both, ada, ""), dtype=object).astype(str).str.split(" ").str[:2]
+        hb = pd.Series(np.where(ad_both, adb, ""), dtype=object).astype(str).str.split(" ").str[:2]
+        head = (ha.str.join(" ") == hb.str.join(" ")).to_numpy() & (ha.str.len() == 2).to_numpy()
+        addr = ad_both & (_eq(ada, adb) | (jw >= 0.92) | head)
+        pc = _eq(pa, pb)
+        out = np.full(len(pa), MISSING, dtype=np.int8)
+        out[pc_both | ad_both] = 0
+        out[_eq(outa, outb)] = 1
+        out[_eq(seca, secb)] = 2
+        out[pc] = 3
+        out[addr & ~pc] = 4
+        out[addr & pc] = 5
         return out
 
 
@@ -245,10 +238,9 @@ def build_compare(nickname_pairs: frozenset[str], spec: CompareSpec | None = Non
         "forename": ForenameLevels(nickname_pairs),
         "surname": SurnameLevels(),
         "dob": DobLevels(),
-        "postcode": PostcodeLevels(),
+        "location": LocationLevels(),
         "nhs": ExactLevels("nhs", "nhs"),
         "sex": ExactLevels("sex", "sex"),
-        "address": AddressLevels(),
     }
     comp = rl.Compare(n_jobs=1)
     for name in spec.comparisons:

@@ -16,11 +16,10 @@ import polars as pl
 import yaml
 
 TITLES = frozenset(
-    "mr mrs miss ms mx dr master prof rev sir lady lord dame sr fr".split()
+    ["mr", "mrs", "miss", "ms", "mx", "dr", "master", "prof", "rev", "sir", "lady", "lord", "dame", "sr", "fr"]
 )
 PLACEHOLDER_FORENAMES = frozenset(
-    "baby babygirl babyboy infant unknown unnamed twin twina twinb twin1 twin2 twinone twintwo "
-    "girl boy male female notknown nk tbc newborn".split()
+    ["baby", "babygirl", "babyboy", "infant", "unknown", "unnamed", "twin", "twina", "twinb", "twin1", "twin2", "twinone", "twintwo", "girl", "boy", "male", "female", "notknown", "nk", "tbc", "newborn"]
 )
 PSEUDO_POSTCODE_PREFIX = "ZZ99"
 
@@ -225,8 +224,10 @@ def standardise_people(people: pl.DataFrame, nicknames_path: Path) -> pl.DataFra
         pl.col("dob").dt.strftime("%d%m%Y").alias("dob_s"),
         pl.col("pc").str.slice(0, pl.col("pc").str.len_chars() - 2).alias("pc_sector"),
         pl.col("pc").str.slice(0, pl.col("pc").str.len_chars() - 3).alias("pc_out"),
-        pl.col("nhs").is_not_null()
-        & (pl.col("nhs_status").is_null() | (pl.col("nhs_status") == "01")).alias("nhs_verified"),
+        (
+            pl.col("nhs").is_not_null()
+            & (pl.col("nhs_status").is_null() | (pl.col("nhs_status") == "01"))
+        ).alias("nhs_verified"),
         pl.when(pl.col("sex").is_in(["M", "F"])).then(pl.col("sex")).otherwise(None).alias("sex"),
     ).with_columns(pl.coalesce("fn", "fn_alt").alias("fn")).with_columns(
         pl.when(pl.col("fn_alt") == pl.col("fn")).then(None).otherwise(pl.col("fn_alt")).alias("fn_alt")

@@ -1,0 +1,191 @@
+"""Clustering accepted links into persons, with guards.
+
+Links are added strongest first (Kruskal order) with a union–find; a link that would put two
+records into one person against a guard is cut instead, and the reason recorded. Because the
+guards only ever get stricter as clusters grow, this is the same as splitting each over-merged
+connected component on its weakest links.
+
+Guards:
+- ``twins``: same DOB, surname and address, clearly different forenames (pair level, never merged).
+- ``namesake``: same forename and surname, birth years ≥ ``namesake_min_years`` apart and the DOBs
+  not explainable by one mistyped digit (parent and child sharing a name).
+- ``nhs_conflict``: the two clusters hold different NHS numbers that are both verified.
+- ``same_source``: two records of one source that never holds duplicates.
+- ``same_source_dob``: two records of one source that disagree on DOB.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from linkage.compare import LEVELS
+
+
+def _lvl(comp: str, name: str) -> int:
+    return LEVELS[comp].index(name)
+
+
+def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years: int = 12) -> pl.DataFrame:
+    """Flag candidate pairs that must never be linked directly (``guard`` column, null if none).
+
+    Args:
+        scored: pairs with ``uid_l``, ``uid_r`` and comparison level columns.
+        records: standardised records (``uid``, ``dob_y``, ``nhs``, ``nhs_verified``).
+        namesake_min_years: minimum birth-year gap for the namesake guard.
+    """
+    rec = records.select("uid", "dob_y", "nhs", "nhs_verified")
+    df = scored.join(rec.rename({c: f"{c}_l" for c in rec.columns}), on="uid_l", how="left").join(
+        rec.rename({c: f"{c}_r" for c in rec.columns}), on="uid_r", how="left"
+    )
+    same_place = pl.col("location") >= _lvl("location", "postcode")
+    twins = (
+        (pl.col("dob") == _lvl("dob", "exact"))
+        & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial")])
+        & same_place
+        & (pl.col("forename") == _lvl("forename", "different"))
+    )
+    names_agree = pl.col("forename").is_in(
+        [_lvl("forename", "exact"), _lvl("forename", "nickname_or_alt")]
+    ) & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial")])
+    namesake = (
+        names_agree
+        & ((pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= namesake_min_years)
+        & ~pl.col("dob").is_in([_lvl("dob", "one_digit"), _lvl("dob", "day_month_swapped")])
+    )
+    nhs_conflict = (
+        pl.col("nhs_verified_l").fill_null(False)
+        & pl.col("nhs_verified_r").fill_null(False)
+        & (pl.col("nhs_l") != pl.col("nhs_r"))
+    )
+    guard = (
+        pl.when(twins)
+        .then(pl.lit("twins"))
+        .when(namesake)
+        .then(pl.lit("namesake"))
+        .when(nhs_conflict)
+        .then(pl.lit("nhs_conflict"))
+        .otherwise(None)
+    )
+    return df.with_columns(guard.alias("pair_guard")).drop(
+        "dob_y_l", "nhs_l", "nhs_verified_l", "dob_y_r", "nhs_r", "nhs_verified_r"
+    )
+
+
+@dataclass
+class ClusterResult:
+    """Cluster label per record uid and per-edge outcome."""
+
+    labels: np.ndarray
+    accepted: np.ndarray  # bool per input link: used in a cluster
+    cut_reason: list[str | None]
+    guard_counts: Counter = field(default_factory=Counter)
+
+
+class _Comp:
+    __slots__ = ("dobs_by_source", "members", "nhs")
+
+    def __init__(self, uid: int, source: str, dob: object, nhs: str | None) -> None:
+        self.members = [uid]
+        self.nhs: set[str] = {nhs} if nhs else set()
+        self.dobs_by_source: dict[str, set] = {source: {dob}}
+
+
+def cluster_links(
+    n_records: int,
+    links: pl.DataFrame,
+    cannot_link: pl.DataFrame,
+    records: pl.DataFrame,
+    dedupe_sources: frozenset[str],
+) -> ClusterResult:
+    """Union the links strongest first, cutting any link that would break a guard.
+
+    Args:
+        n_records: number of records (uids 0..n-1).
+        links: pairs above the link threshold without a pair guard: ``uid_l``, ``uid_r``, ``weight``.
+        cannot_link: pairs that must not end in one cluster: ``uid_l``, ``uid_r``, ``pair_guard``.
+        records: standardised records (``uid``, ``source``, ``dob``, ``nhs``, ``nhs_verified``).
+        dedupe_sources: sources that may hold two records of one person (if their DOBs agree).
+
+    Returns:
+        The cluster label of each uid (0..k-1), and per link whether it was used and why not.
+    """
+    parent = np.arange(n_records)
+    src = records["source"].to_list()
+    dob = records["dob"].to_list()
+    nhs_v = [
+        n if v else None
+        for n, v in zip(records["nhs"].to_list(), records["nhs_verified"].fill_null(False).to_list(), strict=True)
+    ]
+    comps: dict[int, _Comp] = {}
+    cl: dict[int, dict[int, str]] = {}
+    for a, b, g in cannot_link.select("uid_l", "uid_r", "pair_guard").iter_rows():
+        cl.setdefault(a, {})[b] = g
+        cl.setdefault(b, {})[a] = g
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return int(x)
+
+    def comp(r: int) -> _Comp:
+        c = comps.get(r)
+        if c is None:
+            c = _Comp(r, src[r], dob[r], nhs_v[r])
+            comps[r] = c
+        return c
+
+    order = np.argsort(-links["weight"].to_numpy(), kind="stable")
+    ul = links["uid_l"].to_numpy()
+    ur = links["uid_r"].to_numpy()
+    accepted = np.zeros(links.height, dtype=bool)
+    reasons: list[str | None] = [None] * links.height
+    counts: Counter = Counter()
+    for i in order:
+        ra, rb = find(int(ul[i])), find(int(ur[i]))
+        if ra == rb:
+            accepted[i] = True
+            continue
+        ca, cb = comp(ra), comp(rb)
+        reason = None
+        if ca.nhs and cb.nhs and ca.nhs != cb.nhs:
+            reason = "nhs_conflict"
+        if reason is None:
+            for s in ca.dobs_by_source.keys() & cb.dobs_by_source.keys():
+                if s not in dedupe_sources:
+                    reason = "same_source"
+                    break
+                da = {d for d in ca.dobs_by_source[s] if d is not None}
+                db = {d for d in cb.dobs_by_source[s] if d is not None}
+                if da and db and da != db:
+                    reason = "same_source_dob"
+                    break
+        if reason is None:
+            small, other = (ca, rb) if len(ca.members) <= len(cb.members) else (cb, ra)
+            for m in small.members:
+                for nb, g in cl.get(m, {}).items():
+                    if find(nb) == other:
+                        reason = g
+                        break
+                if reason:
+                    break
+        if reason is not None:
+            reasons[i] = reason
+            counts[reason] += 1
+            continue
+        accepted[i] = True
+        if len(ca.members) < len(cb.members):
+            ra, rb, ca, cb = rb, ra, cb, ca
+        parent[rb] = ra
+        ca.members.extend(cb.members)
+        ca.nhs |= cb.nhs
+        for s, ds in cb.dobs_by_source.items():
+            ca.dobs_by_source.setdefault(s, set()).update(ds)
+        del comps[rb]
+    roots = np.array([find(i) for i in range(n_records)], dtype=np.int64)
+    _, labels = np.unique(roots, return_inverse=True)
+    return ClusterResult(labels=labels, accepted=accepted, cut_reason=reasons, guard_counts=counts)

@@ -1,0 +1,168 @@
+"""Stable person identifiers across nights.
+
+Tonight's cluster keeps the identifier most of its records had last night (majority vote, each old
+identifier going to at most one cluster: the one holding most of its records); clusters with no
+usable old identifier get a new random one (``P`` + 8 base32 characters, never derived from data).
+Merges (a cluster gathering several old identifiers) and splits (an old identifier's records now in
+several clusters) are recorded in ``linkage_person_event``.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from linkage.state_tables import LinkagePerson, LinkagePersonEvent, LinkageRecordPerson
+from safelink.state import open_state
+
+
+def new_person_id(taken: set[str]) -> str:
+    """A fresh opaque identifier not in ``taken``.
+
+    Args:
+        taken: identifiers already issued.
+    """
+    while True:
+        pid = "P" + base64.b32encode(secrets.token_bytes(5)).decode("ascii")
+        if pid not in taken:
+            taken.add(pid)
+            return pid
+
+
+@dataclass
+class IdStats:
+    """Counts of what happened to identifiers tonight."""
+
+    carried: int = 0
+    new: int = 0
+    merges: int = 0
+    splits: int = 0
+
+
+def assign_ids(
+    clusters: pl.DataFrame, previous: dict[tuple[str, str], str], taken: set[str]
+) -> tuple[dict[int, str], list[tuple[str, str, str]], IdStats]:
+    """Decide tonight's person id of every cluster.
+
+    Args:
+        clusters: ``source``, ``record_id``, ``cluster`` (int label) for tonight's records.
+        previous: (source, record_id) -> last night's person id.
+        taken: every identifier ever issued (updated with new ones).
+
+    Returns:
+        ``(cluster -> person_id, events, stats)``; events are ``(kind, person_id, other_person_id)``.
+    """
+    votes: dict[int, Counter] = defaultdict(Counter)
+    clusters_of_prev: dict[str, set[int]] = defaultdict(set)
+    all_clusters: set[int] = set()
+    for s, r, c in clusters.select("source", "record_id", "cluster").iter_rows():
+        all_clusters.add(c)
+        pid = previous.get((s, r))
+        if pid is not None:
+            votes[c][pid] += 1
+            clusters_of_prev[pid].add(c)
+    cands = sorted(((-n, pid, c) for c, cnt in votes.items() for pid, n in cnt.items()))
+    assigned: dict[int, str] = {}
+    used: set[str] = set()
+    for _, pid, c in cands:
+        if c in assigned or pid in used:
+            continue
+        assigned[c] = pid
+        used.add(pid)
+    stats = IdStats(carried=len(assigned))
+    for c in sorted(all_clusters - assigned.keys()):
+        assigned[c] = new_person_id(taken)
+        stats.new += 1
+    events: list[tuple[str, str, str]] = []
+    for c, cnt in votes.items():
+        for pid in cnt:
+            if pid != assigned[c] and len(clusters_of_prev[pid]) == 1:
+                events.append(("merge", assigned[c], pid))
+                stats.merges += 1
+    for pid, cs in clusters_of_prev.items():
+        if len(cs) > 1:
+            for c in sorted(cs):
+                if assigned[c] != pid:
+                    events.append(("split", pid, assigned[c]))
+                    stats.splits += 1
+    return assigned, events, stats
+
+
+def persist_ids(state_url: str, records: pl.DataFrame, extract_date: date) -> tuple[pl.DataFrame, IdStats]:
+    """Assign stable ids to tonight's clusters and store them in the state database.
+
+    Args:
+        state_url: SQLAlchemy URL of the state database.
+        records: ``source``, ``record_id``, ``cluster`` for tonight's records.
+        extract_date: the night's extract date.
+
+    Returns:
+        ``records`` with ``person_id`` added, and the id statistics.
+    """
+    engine = open_state(state_url)
+    try:
+        with Session(engine) as session, session.begin():
+            previous = {
+                (s, r): p
+                for s, r, p in session.execute(
+                    select(LinkageRecordPerson.source, LinkageRecordPerson.record_id, LinkageRecordPerson.person_id)
+                )
+            }
+            taken = set(session.scalars(select(LinkagePerson.person_id)))
+            known_before = set(taken)
+            mapping, events, stats = assign_ids(records, previous, taken)
+            out = records.with_columns(
+                pl.col("cluster").replace_strict(mapping, return_dtype=pl.Utf8).alias("person_id")
+            )
+            # persons
+            new_ids = sorted(set(mapping.values()) - known_before)
+            if new_ids:
+                session.execute(
+                    insert(LinkagePerson),
+                    [{"person_id": p, "created_on": extract_date, "status": "active", "last_seen": extract_date}
+                     for p in new_ids],
+                )
+            live = sorted(set(mapping.values()) & known_before)
+            for i in range(0, len(live), 5000):
+                session.execute(
+                    update(LinkagePerson)
+                    .where(LinkagePerson.person_id.in_(live[i : i + 5000]))
+                    .values(status="active", merged_into=None, last_seen=extract_date)
+                )
+            for kind, pid, other in events:
+                if kind == "merge":
+                    session.execute(
+                        update(LinkagePerson)
+                        .where(LinkagePerson.person_id == other)
+                        .values(status="merged", merged_into=pid)
+                    )
+            session.execute(delete(LinkagePersonEvent).where(LinkagePersonEvent.extract_date == extract_date))
+            if events:
+                session.execute(
+                    insert(LinkagePersonEvent),
+                    [{"extract_date": extract_date, "kind": k, "person_id": p, "other_person_id": o}
+                     for k, p, o in events],
+                )
+            # record -> person
+            ins, upd = [], []
+            for s, r, p in out.select("source", "record_id", "person_id").iter_rows():
+                old = previous.get((s, r))
+                if old is None:
+                    ins.append({"source": s, "record_id": r, "person_id": p,
+                                "first_seen": extract_date, "last_seen": extract_date})
+                elif old != p:
+                    upd.append({"source": s, "record_id": r, "person_id": p, "last_seen": extract_date})
+            if ins:
+                session.execute(insert(LinkageRecordPerson), ins)
+            if upd:
+                session.execute(update(LinkageRecordPerson), upd)
+    finally:
+        engine.dispose()
+    return out, stats

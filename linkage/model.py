@@ -1,0 +1,371 @@
+"""Fellegi–Sunter model: EM estimation on agreement-pattern counts, the versioned model JSON, scoring.
+
+The model holds, per comparison, the m and u probability of each agreement level, the prior match
+proportion λ among candidate pairs, and two thresholds on the match probability (link, review).
+A comparison that is missing on either side contributes weight 0. Exact forename and surname
+agreement is term-frequency adjusted: its u is the frequency of the agreeing value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from linkage.compare import LEVELS, MISSING
+
+MODEL_FORMAT = 1
+TF_COMPARISONS = {"forename": ("fn", "exact"), "surname": ("sn", "exact")}
+
+
+@dataclass
+class FSModel:
+    """A Fellegi–Sunter model (probabilities per comparison level)."""
+
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    lam: float
+    link_threshold: float = 0.95
+    review_threshold: float = 0.5
+    version: str = "untrained"
+    tf_min_u: float = 1e-4
+    tf_enabled: bool = True
+    u_random: dict[str, list[float]] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    def weights(self, comparison: str) -> np.ndarray:
+        """log2(m/u) per level of one comparison.
+
+        Args:
+            comparison: comparison name.
+        """
+        m = np.asarray(self.m[comparison], dtype=float)
+        u = np.asarray(self.u[comparison], dtype=float)
+        return np.log2(m / u)
+
+    @property
+    def prior_weight(self) -> float:
+        """log2(λ / (1 − λ))."""
+        return math.log2(self.lam / (1.0 - self.lam))
+
+    def to_json(self) -> dict:
+        """The model as the JSON document written to disk."""
+        return {
+            "format": MODEL_FORMAT,
+            "version": self.version,
+            "lambda": self.lam,
+            "thresholds": {"link": self.link_threshold, "review": self.review_threshold},
+            "term_frequency": {"enabled": self.tf_enabled, "min_u": self.tf_min_u,
+                               "comparisons": {k: v[1] for k, v in TF_COMPARISONS.items()}},
+            "comparisons": {
+                c: {
+                    "levels": LEVELS[c],
+                    "m": [round(x, 8) for x in self.m[c]],
+                    "u": [round(x, 8) for x in self.u[c]],
+                    "weights": [round(float(w), 4) for w in self.weights(c)],
+                    "u_random": [round(x, 8) for x in self.u_random.get(c, self.u[c])],
+                }
+                for c in self.m
+            },
+            "info": self.info,
+        }
+
+    def save(self, path: Path) -> Path:
+        """Write the model JSON.
+
+        Args:
+            path: destination file.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> FSModel:
+        """Read a model JSON.
+
+        Args:
+            path: the model file.
+        """
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        if doc.get("format") != MODEL_FORMAT:
+            raise ValueError("unsupported linkage model format")
+        comps = doc["comparisons"]
+        for c, spec in comps.items():
+            if c in LEVELS and spec["levels"] != LEVELS[c]:
+                raise ValueError(f"model levels for comparison {c!r} do not match this code")
+        tf = doc.get("term_frequency", {})
+        return cls(
+            m={c: list(v["m"]) for c, v in comps.items()},
+            u={c: list(v["u"]) for c, v in comps.items()},
+            lam=float(doc["lambda"]),
+            link_threshold=float(doc["thresholds"]["link"]),
+            review_threshold=float(doc["thresholds"]["review"]),
+            version=str(doc.get("version", "unknown")),
+            tf_min_u=float(tf.get("min_u", 1e-4)),
+            tf_enabled=bool(tf.get("enabled", True)),
+            u_random={c: list(v.get("u_random", v["u"])) for c, v in comps.items()},
+            info=doc.get("info", {}),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# EM on agreement patterns
+
+
+def pattern_counts(levels: pl.DataFrame, comparisons: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Collapse comparison vectors into unique agreement patterns with counts (fastLink-style).
+
+    Args:
+        levels: one row per pair, one int column per comparison (``-1`` missing).
+        comparisons: the comparison columns, in order.
+
+    Returns:
+        ``(patterns, counts)``: int array (n_patterns × n_comparisons) and counts.
+    """
+    agg = levels.group_by(comparisons).agg(pl.len().alias("_n"))
+    return agg.select(comparisons).to_numpy().astype(np.int64), agg["_n"].to_numpy().astype(float)
+
+
+def em_fit(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    n_levels: list[int],
+    m_init: list[np.ndarray],
+    u_init: list[np.ndarray],
+    lam_init: float = 0.1,
+    fix_u: bool = False,
+    max_iter: int = 500,
+    tol: float = 1e-7,
+    pseudo: float = 0.5,
+) -> tuple[list[np.ndarray], list[np.ndarray], float, int]:
+    """Expectation–maximisation for the two-class latent model with conditional independence.
+
+    Missing values (``-1``) are ignorable: they contribute to neither class likelihood.
+
+    Args:
+        patterns: unique agreement patterns (n × K), level indices or -1.
+        counts: how many pairs show each pattern.
+        n_levels: number of levels of each comparison.
+        m_init: initial m per comparison.
+        u_init: initial u per comparison (kept when ``fix_u``).
+        lam_init: initial match proportion.
+        fix_u: keep u fixed (estimated from random pairs) and estimate only m and λ.
+        max_iter: iteration cap.
+        tol: stop when no parameter moves more than this.
+        pseudo: additive smoothing per level (keeps rare levels away from 0).
+
+    Returns:
+        ``(m, u, λ, iterations)``.
+    """
+    n_pat, k = patterns.shape
+    m = [np.asarray(x, dtype=float).copy() for x in m_init]
+    u = [np.asarray(x, dtype=float).copy() for x in u_init]
+    lam = lam_init
+    onehots = []
+    for j in range(k):
+        oh = np.zeros((n_pat, n_levels[j]))
+        present = patterns[:, j] >= 0
+        oh[np.nonzero(present)[0], patterns[present, j]] = 1.0
+        onehots.append(oh)
+    it = 0
+    for it in range(1, max_iter + 1):
+        log_m = np.zeros(n_pat)
+        log_u = np.zeros(n_pat)
+        for j in range(k):
+            log_m += onehots[j] @ np.log(m[j])
+            log_u += onehots[j] @ np.log(u[j])
+        a = math.log(lam) + log_m
+        b = math.log(1 - lam) + log_u
+        mx = np.maximum(a, b)
+        g = np.exp(a - mx) / (np.exp(a - mx) + np.exp(b - mx))
+        wm = g * counts
+        wu = (1 - g) * counts
+        new_lam = float(wm.sum() / counts.sum())
+        new_lam = min(max(new_lam, 1e-9), 1 - 1e-9)
+        delta = abs(new_lam - lam)
+        new_m, new_u = [], []
+        for j in range(k):
+            cm = wm @ onehots[j] + pseudo
+            nm = cm / cm.sum()
+            delta = max(delta, float(np.abs(nm - m[j]).max()))
+            new_m.append(nm)
+            if fix_u:
+                new_u.append(u[j])
+            else:
+                cu = wu @ onehots[j] + pseudo
+                nu = cu / cu.sum()
+                delta = max(delta, float(np.abs(nu - u[j]).max()))
+                new_u.append(nu)
+        m, u, lam = new_m, new_u, new_lam
+        if delta < tol:
+            break
+    return m, u, lam, it
+
+
+def default_m_init(comparison: str) -> np.ndarray:
+    """A starting m: most mass on the best level, little on 'different'.
+
+    Args:
+        comparison: comparison name.
+    """
+    n = len(LEVELS[comparison])
+    m = np.linspace(0.02, 1.0, n) ** 3
+    return m / m.sum()
+
+
+def estimate_u(levels: pl.DataFrame, comparisons: list[str], pseudo: float = 1.0) -> dict[str, list[float]]:
+    """u probabilities from comparison vectors of random (almost surely non-matching) pairs.
+
+    Args:
+        levels: comparison levels of random pairs.
+        comparisons: comparison columns.
+        pseudo: additive smoothing per level.
+    """
+    out: dict[str, list[float]] = {}
+    for c in comparisons:
+        col = levels[c].to_numpy()
+        col = col[col >= 0]
+        cnt = np.bincount(col.astype(np.int64), minlength=len(LEVELS[c])).astype(float) + pseudo
+        out[c] = (cnt / cnt.sum()).tolist()
+    return out
+
+
+def labelled_m(candidate_levels: pl.DataFrame, comparisons: list[str], pseudo: float = 1.0) -> dict[str, np.ndarray]:
+    """Starting m from pairs agreeing on NHS number (near-certain matches); other comparisons only.
+
+    Args:
+        candidate_levels: levels of blocked candidate pairs.
+        comparisons: comparison columns.
+        pseudo: additive smoothing per level.
+    """
+    sure = candidate_levels.filter(pl.col("nhs") == LEVELS["nhs"].index("exact")) if "nhs" in comparisons else None
+    out: dict[str, np.ndarray] = {}
+    for c in comparisons:
+        if sure is None or sure.height < 50 or c == "nhs":
+            out[c] = default_m_init(c)
+            continue
+        col = sure[c].to_numpy()
+        col = col[col >= 0]
+        cnt = np.bincount(col.astype(np.int64), minlength=len(LEVELS[c])).astype(float) + pseudo
+        out[c] = cnt / cnt.sum()
+    return out
+
+
+def train_fs(
+    candidate_levels: pl.DataFrame,
+    random_levels: pl.DataFrame,
+    comparisons: list[str],
+    version: str,
+    link_threshold: float,
+    review_threshold: float,
+) -> FSModel:
+    """Estimate m, u and λ by EM on the candidate pairs' agreement-pattern counts.
+
+    u is started from random pairs (and kept as ``u_random`` for the term-frequency adjustment);
+    m is started from the pairs agreeing on NHS number. Both are then re-estimated by EM on the
+    candidate pairs, whose non-matches (household members, neighbours) agree far more often than
+    random pairs do.
+
+    Args:
+        candidate_levels: levels of blocked candidate pairs.
+        random_levels: levels of random pairs.
+        comparisons: comparison columns.
+        version: the model version string.
+        link_threshold: match probability at or above which a pair is linked.
+        review_threshold: match probability at or above which a pair goes to review.
+    """
+    u_rand = estimate_u(random_levels, comparisons)
+    m0 = labelled_m(candidate_levels, comparisons)
+    patterns, counts = pattern_counts(candidate_levels, comparisons)
+    m, u, lam, iters = em_fit(
+        patterns,
+        counts,
+        [len(LEVELS[c]) for c in comparisons],
+        [m0[c] for c in comparisons],
+        [np.asarray(u_rand[c]) for c in comparisons],
+        lam_init=0.3,
+        fix_u=False,
+    )
+    return FSModel(
+        m={c: m[i].tolist() for i, c in enumerate(comparisons)},
+        u={c: u[i].tolist() for i, c in enumerate(comparisons)},
+        lam=lam,
+        link_threshold=link_threshold,
+        review_threshold=review_threshold,
+        version=version,
+        u_random=u_rand,
+        info={
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "candidate_pairs": int(counts.sum()),
+            "patterns": len(counts),
+            "random_pairs": random_levels.height,
+            "em_iterations": iters,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring
+
+
+def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Relative frequency of each value of a column among the records.
+
+    Args:
+        records: standardised records.
+        column: the column (``fn`` or ``sn``).
+    """
+    vals = records.select(pl.col(column)).drop_nulls()
+    n = max(vals.height, 1)
+    return vals.group_by(column).agg((pl.len() / n).alias("tf"))
+
+
+def score(levels: pl.DataFrame, records: pl.DataFrame, model: FSModel) -> pl.DataFrame:
+    """Add ``w_<comparison>``, ``weight`` and ``match_probability`` to comparison levels.
+
+    Args:
+        levels: ``uid_l``, ``uid_r`` and one level column per comparison.
+        records: the standardised records (for term frequencies).
+        model: the Fellegi–Sunter model.
+    """
+    out = levels
+    exprs = []
+    for c in model.m:
+        if c not in levels.columns:
+            continue
+        w = model.weights(c).tolist()
+        expr = pl.lit(0.0)
+        for i, wi in enumerate(w):
+            expr = pl.when(pl.col(c) == i).then(pl.lit(wi)).otherwise(expr)
+        exprs.append(pl.when(pl.col(c) == MISSING).then(0.0).otherwise(expr).alias(f"w_{c}"))
+    out = out.with_columns(exprs)
+    if model.tf_enabled:
+        for c, (col, level) in TF_COMPARISONS.items():
+            if c not in levels.columns:
+                continue
+            li = LEVELS[c].index(level)
+            base_w = float(model.weights(c)[li])
+            u_avg = (model.u_random.get(c) or model.u[c])[li]
+            tf = term_frequencies(records, col)
+            vals = records.select(pl.col("uid").alias("uid_l"), pl.col(col).alias("_v"))
+            adj = (pl.lit(u_avg) / pl.max_horizontal(pl.col("tf"), pl.lit(model.tf_min_u))).log(2)
+            out = (
+                out.join(vals, on="uid_l", how="left")
+                .join(tf.rename({col: "_v"}), on="_v", how="left")
+                .with_columns(
+                    pl.when((pl.col(c) == li) & pl.col("tf").is_not_null())
+                    .then(pl.lit(base_w) + adj)
+                    .otherwise(pl.col(f"w_{c}"))
+                    .alias(f"w_{c}")
+                )
+                .drop("_v", "tf")
+            )
+    wcols = [f"w_{c}" for c in model.m if c in levels.columns]
+    out = out.with_columns((pl.sum_horizontal(wcols) + model.prior_weight).alias("weight"))
+    return out.with_columns((1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("weight")))).alias("match_probability"))
