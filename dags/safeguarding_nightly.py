@@ -1,0 +1,144 @@
+"""Nightly safeguarding linkage: wait for the drop, ingest each source, link, detect, send, report, publish.
+
+Each task calls one ``safelink.pipeline`` stage (the same functions ``safelink run`` calls); XCom
+carries counts, paths and durations only. The run at 02:00 Europe/London on day D+1 processes the
+drop of day D; ``airflow dags test safeguarding_nightly 2026-11-25`` processes the 2026-11-25 drop
+(see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, TriggerRule, dag, task
+from safelink_dag_support import (
+    LONDON,
+    OUTSIDE_RETRY_ARGS,
+    WAIT_POKE_S,
+    WAIT_TIMEOUT_S,
+    night,
+    notify_failure,
+    timed,
+)
+
+
+@dag(
+    dag_id="safeguarding_nightly",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=LONDON),
+    start_date=pendulum.datetime(2026, 1, 1, tz=LONDON),
+    catchup=False,
+    max_active_runs=1,
+    max_active_tasks=8,
+    dagrun_timeout=pendulum.duration(hours=20),
+    default_args={"owner": "data-engineering", "retries": 0, "on_failure_callback": notify_failure},
+    params={
+        "extract_date": Param(
+            None, type=["null", "string"], format="date",
+            description="Extract date (YYYY-MM-DD) to process instead of the one the logical date gives.",
+        ),
+    },
+    tags={"safeguarding", "safelink", "nightly"},
+    doc_md=__doc__,
+)
+def safeguarding_nightly() -> None:
+    """One night's job for one extract date."""
+
+    @task.sensor(task_id="wait_for_drop", mode="reschedule", poke_interval=WAIT_POKE_S, timeout=WAIT_TIMEOUT_S,
+                 soft_fail=True, **OUTSIDE_RETRY_ARGS)
+    def wait_for_drop() -> PokeReturnValue:
+        """Done when ``<landing>/<date>/_SUCCESS`` exists; skipped (not failed) when the wait times out."""
+        from landing.ingest import SUCCESS_MARKER, drop_dir
+
+        n = night()
+        return PokeReturnValue(is_done=(drop_dir(n.landing, n.extract_date) / SUCCESS_MARKER).exists())
+
+    @task(task_id="check_drop", trigger_rule=TriggerRule.NONE_FAILED, **OUTSIDE_RETRY_ARGS)
+    def check_drop() -> dict[str, Any]:
+        """After the wait (or its timeout): fail without a drop folder, else note whether it is complete."""
+        import logging
+
+        from safelink.pipeline import stage_wait
+
+        result = timed("wait", lambda: stage_wait(night(allow_incomplete=True)))
+        if not result["counts"]["complete_drop"]:
+            logging.getLogger(__name__).warning(
+                "no _SUCCESS marker after waiting %ss: running on the sources present", WAIT_TIMEOUT_S)
+        return result
+
+    @task(task_id="list_sources")
+    def list_sources() -> list[str]:
+        """The configured sources (config/sources.yaml), one mapped validation task each."""
+        return list(night().sources().sources)
+
+    @task(task_id="validate_source", map_index_template="{{ source_key }}", **OUTSIDE_RETRY_ARGS)
+    def validate_source(source: str) -> dict[str, Any]:
+        """Read one source's files and pass them through its data-quality gate."""
+        from airflow.sdk import get_current_context
+
+        from safelink.pipeline import stage_ingest_source
+
+        get_current_context()["source_key"] = source  # type: ignore[typeddict-unknown-key]
+        return timed(f"ingest_{source}", lambda: stage_ingest_source(night(), source))
+
+    @task(task_id="standardise")
+    def standardise(drop: dict[str, Any]) -> dict[str, Any]:
+        """Combine tonight's sources into the canonical tables."""
+        from safelink.pipeline import stage_combine
+
+        return timed("combine", lambda: stage_combine(night(), bool(drop["counts"]["complete_drop"])))
+
+    @task(task_id="link")
+    def link() -> dict[str, Any]:
+        """Link people records into persons (stable person IDs) and resolve mentions."""
+        from safelink.pipeline import stage_link
+
+        return timed("link", lambda: stage_link(night()))
+
+    @task(task_id="detect")
+    def detect() -> dict[str, Any]:
+        """Apply the four safeguarding rules."""
+        from safelink.pipeline import stage_detect
+
+        return timed("detect", lambda: stage_detect(night()))
+
+    @task(task_id="send_digests", **OUTSIDE_RETRY_ARGS)
+    def send_digests() -> dict[str, Any]:
+        """One digest per named lead; the alerts ledger makes a rerun send nothing twice."""
+        from safelink.pipeline import stage_send
+
+        return timed("send", lambda: stage_send(night()))
+
+    @task(task_id="build_report")
+    def build_report() -> dict[str, Any]:
+        """The night's linkage report."""
+        from safelink.pipeline import stage_report
+
+        return timed("report", lambda: stage_report(night()))
+
+    @task(task_id="publish")
+    def publish(drop: dict[str, Any], ingested: list[dict[str, Any]], combined: dict[str, Any],
+                linked: dict[str, Any], detected: dict[str, Any], sent: dict[str, Any],
+                reported: dict[str, Any]) -> dict[str, Any]:
+        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order."""
+        from safelink.pipeline import stage_publish
+
+        flat = [drop, *ingested, combined, linked, detected, sent, reported]
+        stages = {r["stage"]: r["counts"] for r in flat}
+        durations = {r["stage"]: r["duration_s"] for r in flat}
+        return stage_publish(night(), stages, durations)
+
+    waited = wait_for_drop()
+    drop = check_drop()
+    sources = list_sources()
+    ingested = validate_source.expand(source=sources)
+    combined = standardise(drop)
+    linked, detected, sent, reported = link(), detect(), send_digests(), build_report()
+
+    waited >> drop >> sources
+    ingested >> combined >> linked >> detected >> sent >> reported
+    publish(drop=drop, ingested=ingested, combined=combined, linked=linked, detected=detected, sent=sent,
+            reported=reported)
+
+
+safeguarding_nightly()

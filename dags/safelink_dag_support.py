@@ -1,0 +1,199 @@
+"""Glue shared by the safelink DAGs: where the folders are, which night a run is, the failure mail.
+
+Not a DAG file (listed in ``.airflowignore``); the DAG processor puts the DAGs folder on ``sys.path``,
+so the DAG files import it as ``safelink_dag_support``. Nothing here holds pipeline logic: the stages
+are library functions in ``safelink.pipeline``.
+
+Extract date of a run (documented in docs/operations.md):
+
+* the DAG runs on a data-interval timetable at 02:00 Europe/London, so the run that starts at
+  02:00 on day D+1 has the logical date D 02:00 and processes **the previous day's drop, D**
+  (a drop is the extract of a whole day, written after the day ends);
+* ``airflow dags test safeguarding_nightly 2026-11-25`` (logical date 2026-11-25) processes
+  the 2026-11-25 drop; so does a backfill for that date;
+* the run parameter ``extract_date`` (``YYYY-MM-DD``), when set, overrides both;
+* a manual run with no logical date processes the day before it was triggered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+
+if TYPE_CHECKING:
+    from safelink.pipeline import Night
+
+log = logging.getLogger(__name__)
+
+LONDON = pendulum.timezone("Europe/London")
+ENV_LANDING = "SAFELINK_LANDING"
+ENV_OUTPUT = "SAFELINK_OUTPUT"
+ENV_CONFIG = "SAFELINK_CONFIG"
+ENV_STATE_URL = "SAFELINK_STATE_URL"
+
+
+def env_number(name: str, default: float) -> float:
+    """A number from the environment (deployment tuning read when the DAG is parsed).
+
+    Args:
+        name: environment variable.
+        default: value when unset or blank.
+    """
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+# Waiting for the drop and retrying the steps that touch the outside world (landing folder, SMTP).
+WAIT_POKE_S = env_number("SAFELINK_WAIT_POKE_S", 300)
+WAIT_TIMEOUT_S = env_number("SAFELINK_WAIT_TIMEOUT_S", 4 * 3600)
+OUTSIDE_RETRIES = int(env_number("SAFELINK_RETRIES", 3))
+OUTSIDE_RETRY_ARGS: dict[str, Any] = {
+    "retries": OUTSIDE_RETRIES,
+    "retry_delay": dt.timedelta(seconds=env_number("SAFELINK_RETRY_DELAY_S", 120)),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=30),
+}
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    """A deployment setting: the environment variable, else the Airflow Variable of the same name.
+
+    Args:
+        name: e.g. ``SAFELINK_LANDING``.
+        default: value when neither is set.
+    """
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    try:
+        from airflow.sdk import Variable
+
+        found = Variable.get(name, default=None)
+    except Exception:  # outside a task (no execution API): only the environment counts
+        found = None
+    return str(found).strip() if found not in (None, "") else default
+
+
+def _required_path(name: str) -> Path:
+    value = setting(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set: set the environment variable or the Airflow Variable {name}")
+    return Path(value)
+
+
+def config_dir() -> Path:
+    """The configuration folder: ``SAFELINK_CONFIG``, else the project's ``config/``."""
+    from safelink.settings import DEFAULT_CONFIG_DIR
+
+    value = setting(ENV_CONFIG)
+    return Path(value) if value else DEFAULT_CONFIG_DIR
+
+
+def output_dir() -> Path:
+    """The output folder (one deployment): ``SAFELINK_OUTPUT``."""
+    return _required_path(ENV_OUTPUT)
+
+
+def extract_date(context: Mapping[str, Any]) -> dt.date:
+    """The extract date a run processes (see the module docstring).
+
+    Args:
+        context: the task's Airflow context.
+    """
+    params = context.get("params") or {}
+    override = params.get("extract_date")
+    if override:
+        return dt.date.fromisoformat(str(override))
+    logical = context.get("logical_date")
+    if logical is not None:
+        return pendulum.instance(logical).in_timezone(LONDON).date()
+    run_after = context["dag_run"].run_after
+    return pendulum.instance(run_after).in_timezone(LONDON).date() - dt.timedelta(days=1)
+
+
+def night(allow_incomplete: bool = False) -> Night:
+    """The :class:`safelink.pipeline.Night` of the running task.
+
+    Args:
+        allow_incomplete: run on the files present when ``_SUCCESS`` is absent.
+    """
+    from airflow.sdk import get_current_context
+
+    from safelink.logging_setup import install_redaction
+    from safelink.pipeline import Night
+
+    install_redaction()
+    return Night(
+        landing=_required_path(ENV_LANDING),
+        output=output_dir(),
+        extract_date=extract_date(get_current_context()),
+        config_dir=config_dir(),
+        state_url=setting(ENV_STATE_URL, "") or "",
+        allow_incomplete=allow_incomplete,
+    )
+
+
+def timed(stage: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one library stage; the XCom value is its name, counts and wall time (no person data).
+
+    Args:
+        stage: the stage's name in ``run_summary.json`` (as ``safelink.pipeline.run_night`` names it).
+        call: the library call.
+    """
+    started = time.perf_counter()
+    counts = call()
+    duration = round(time.perf_counter() - started, 3)
+    log.info("stage=%s duration_s=%.3f counts=%s", stage, duration, counts)
+    return {"stage": stage, "counts": counts, "duration_s": duration}
+
+
+def _safe_error(exc: BaseException | None) -> str:
+    """The exception as one short line, NHS-number-like digit runs masked."""
+    from safelink.logging_setup import redact
+
+    if exc is None:
+        return "unknown error (no exception in the task context)"
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return redact(f"{type(exc).__name__}: {first_line}")[:500]
+
+
+def notify_failure(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback``: mail the data-engineering address (config/leads.yaml) about the failure.
+
+    Sends the DAG, task, extract date, error (type and first line, masked) and the log link; never
+    person data. ``alerts`` is imported here so that the DAGs parse even without it; a failure to
+    notify is logged and never hides the task's own failure.
+
+    Args:
+        context: the failed task's Airflow context.
+    """
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or "?"
+    task_id = getattr(ti, "task_id", None) or "?"
+    map_index = getattr(ti, "map_index", -1)
+    if map_index is not None and map_index >= 0:
+        task_id = f"{task_id}[{map_index}]"
+    try:
+        run_date = extract_date(context).isoformat()
+    except Exception:
+        run_date = "?"
+    try:
+        log_url = str(getattr(ti, "log_url", "") or "")
+    except Exception:
+        log_url = ""
+    error = _safe_error(context.get("exception"))
+    try:
+        from alerts import send_failure_notice
+
+        send_failure_notice(config_dir(), dag_id, task_id, run_date, error, log_url)
+        log.info("failure notice sent dag_id=%s task_id=%s run_date=%s", dag_id, task_id, run_date)
+    except Exception:
+        log.exception("could not send the failure notice dag_id=%s task_id=%s run_date=%s",
+                      dag_id, task_id, run_date)

@@ -1,0 +1,190 @@
+"""The DAGs parse and have the intended shape (no Airflow services needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGS = ROOT / "dags"
+NIGHTLY = "safeguarding_nightly"
+RETRAIN = "safeguarding_retrain"
+OUTSIDE_TASKS = ("wait_for_drop", "check_drop", "validate_source", "send_digests")
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> Any:
+    # The DAG processor puts the DAGs folder on sys.path; do the same for the support module.
+    sys.path.insert(0, str(DAGS))
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+
+        yield DagBag(dag_folder=str(DAGS))
+    finally:
+        sys.path.remove(str(DAGS))
+
+
+def test_no_import_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {NIGHTLY, RETRAIN}
+
+
+def test_nightly_task_graph(dagbag: Any) -> None:
+    dag = dagbag.dags[NIGHTLY]
+    expected = {
+        "wait_for_drop": {"check_drop"},
+        "check_drop": {"list_sources", "standardise", "publish"},
+        "list_sources": {"validate_source"},
+        "validate_source": {"standardise", "publish"},
+        "standardise": {"link", "publish"},
+        "link": {"detect", "publish"},
+        "detect": {"send_digests", "publish"},
+        "send_digests": {"build_report", "publish"},
+        "build_report": {"publish"},
+        "publish": set(),
+    }
+    assert set(dag.task_ids) == set(expected)
+    for task_id, downstream in expected.items():
+        assert dag.get_task(task_id).downstream_task_ids == downstream, task_id
+
+
+def test_nightly_maps_validation_over_configured_sources(dagbag: Any) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = dagbag.dags[NIGHTLY]
+    validate = dag.get_task("validate_source")
+    assert isinstance(validate, MappedOperator)
+    assert set(validate.op_kwargs_expand_input.value) == {"source"}  # .expand(source=list_sources())
+    assert dag.get_task("list_sources").task_id in validate.upstream_task_ids
+    assert not isinstance(dag.get_task("standardise"), MappedOperator)
+
+
+def test_nightly_schedule_and_run_policy(dagbag: Any) -> None:
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = dagbag.dags[NIGHTLY]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.timetable.expression == "0 2 * * *"
+    assert dag.timetable.timezone.name == "Europe/London"
+    assert dag.timezone.name == "Europe/London"
+    assert dag.start_date == pendulum.datetime(2026, 1, 1, tz="Europe/London")  # stored in UTC
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert {"safeguarding", "nightly"} <= set(dag.tags)
+
+
+def test_nightly_runs_at_two_london_time_for_the_previous_day(dagbag: Any) -> None:
+    """Winter and summer: the 02:00 London run of D+1 has logical date D 02:00 (so processes D)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags[NIGHTLY]))  # as the scheduler sees it
+    london = pendulum.timezone("Europe/London")
+    for day in (dt.date(2026, 11, 25), dt.date(2026, 7, 1)):
+        start = pendulum.datetime(day.year, day.month, day.day, 2, tz=london)
+        nxt = dag.timetable.next_dagrun_info(
+            last_automated_data_interval=DataInterval(start.subtract(days=1), start),
+            restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+        )
+        assert nxt is not None
+        assert nxt.logical_date.in_timezone(london) == start
+        assert nxt.run_after.in_timezone(london) == start.add(days=1)
+
+
+def test_extract_date_rules(dagbag: Any) -> None:
+    import safelink_dag_support as support  # on sys.path through the dagbag fixture
+
+    utc = pendulum.timezone("UTC")
+    # airflow dags test safeguarding_nightly 2026-11-25 → logical date 2026-11-25T00:00Z
+    assert support.extract_date({"logical_date": pendulum.datetime(2026, 11, 25, tz=utc)}) == dt.date(2026, 11, 25)
+    assert support.extract_date({"logical_date": pendulum.datetime(2026, 6, 25, tz=utc)}) == dt.date(2026, 6, 25)
+    # scheduled run at 2026-11-26 02:00 London: logical date = data interval start
+    scheduled = pendulum.datetime(2026, 11, 25, 2, tz="Europe/London")
+    assert support.extract_date({"logical_date": scheduled}) == dt.date(2026, 11, 25)
+    # the run parameter wins
+    assert support.extract_date({"logical_date": scheduled, "params": {"extract_date": "2026-11-20"}}) == dt.date(
+        2026, 11, 20)
+
+    class Run:
+        run_after = pendulum.datetime(2026, 11, 26, 9, 30, tz=utc)
+
+    assert support.extract_date({"logical_date": None, "dag_run": Run()}) == dt.date(2026, 11, 25)
+
+
+def test_outside_tasks_retry_with_exponential_backoff(dagbag: Any) -> None:
+    dag = dagbag.dags[NIGHTLY]
+    for task_id in OUTSIDE_TASKS:
+        t = dag.get_task(task_id)
+        assert t.retries >= 1, task_id
+        assert t.retry_exponential_backoff and t.retry_exponential_backoff > 1, task_id
+        assert t.max_retry_delay is not None, task_id
+    for task_id in ("standardise", "link", "detect", "build_report", "publish"):
+        assert dag.get_task(task_id).retries == 0, task_id
+
+
+def test_wait_is_a_rescheduling_sensor_that_soft_fails(dagbag: Any) -> None:
+    from airflow.sdk import BaseSensorOperator, TriggerRule
+
+    dag = dagbag.dags[NIGHTLY]
+    sensor = dag.get_task("wait_for_drop")
+    assert isinstance(sensor, BaseSensorOperator)
+    assert sensor.mode == "reschedule"
+    assert sensor.soft_fail is True
+    assert sensor.timeout > 0
+    # after a timed-out (skipped) wait, the run goes on with the sources present
+    assert dag.get_task("check_drop").trigger_rule == TriggerRule.NONE_FAILED
+
+
+def test_failure_callback_on_every_task(dagbag: Any) -> None:
+    for dag_id in (NIGHTLY, RETRAIN):
+        dag = dagbag.dags[dag_id]
+        for t in dag.tasks:
+            callbacks = t.on_failure_callback
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert any(getattr(c, "__name__", "") == "notify_failure" for c in callbacks), (dag_id, t.task_id)
+
+
+def test_failure_notice_carries_no_person_data(dagbag: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import safelink_dag_support as support
+
+    sent: list[tuple[Any, ...]] = []
+    fake = types.ModuleType("alerts")
+    fake.send_failure_notice = lambda *args: sent.append(args)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "alerts", fake)
+    monkeypatch.setenv("SAFELINK_CONFIG", "/tmp/cfg")
+
+    class TI:
+        dag_id, task_id, map_index = NIGHTLY, "validate_source", 2
+        log_url = "http://airflow:8080/dags/safeguarding_nightly/runs/r/tasks/validate_source/mapped/2"
+
+    support.notify_failure({
+        "ti": TI(), "logical_date": pendulum.datetime(2026, 11, 25, tz="UTC"),
+        "exception": ValueError("bad row for 943 476 5919\nsecond line with more detail"),
+    })
+    assert sent == [(Path("/tmp/cfg"), NIGHTLY, "validate_source[2]", "2026-11-25",
+                     "ValueError: bad row for [nhs-number]", TI.log_url)]
+
+
+def test_failure_callback_survives_missing_alerts(dagbag: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import safelink_dag_support as support
+
+    monkeypatch.setitem(sys.modules, "alerts", None)  # import fails
+    support.notify_failure({"ti": None, "exception": RuntimeError("x")})
+
+
+def test_retrain_is_manual_and_separate(dagbag: Any) -> None:
+    dag = dagbag.dags[RETRAIN]
+    from airflow.sdk.definitions.timetables.simple import NullTimetable
+
+    assert isinstance(dag.timetable, NullTimetable)  # schedule=None: manual only
+    assert set(dag.task_ids) == {"find_people_files", "train_model"}
+    assert dag.catchup is False and dag.max_active_runs == 1
+    nightly_source = (DAGS / "safeguarding_nightly.py").read_text(encoding="utf-8")
+    assert "train_model" not in nightly_source  # the nightly job never retrains
