@@ -1,0 +1,146 @@
+"""``dual_service_parent``: a parent open to both adult services where the records do not show each other.
+
+Default (docs/data-contract.md): an adult with an open tp episode and an open amh referral, who is a
+parent (tp ``Parental Status`` begins ``Parent``, or amh ``Has Dependent Children`` is ``Yes``, or
+the adult named a child in ``TP_Children`` or ``AMH_Dependants``), where the tp record's
+``Other Services Known`` does not name mental health, or the amh record's
+``Substance Misuse Service Involved`` is not ``Yes``.
+
+One finding per adult. ``child_person_id`` is one of the children the adult named, resolved to a
+person: the eldest (earliest date of birth, then smallest person id), else blank.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from alerts.rules.config import RulesConfig
+from alerts.rules.frames import RuleInputs, empty_findings, finish, names_service, person_refs, person_routes
+
+RULE = "dual_service_parent"
+NAMING_KINDS = ("named_child", "dependant")
+
+
+def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+    """Apply the rule.
+
+    Args:
+        inputs: the night's facts.
+        config: the rules configuration.
+    """
+    settings = config.rules.dual_service_parent
+    records = inputs.records
+    mh = names_service(pl.col("other_services"), config.service_terms["mental_health"])
+    tp = records.filter((pl.col("source") == "tp") & pl.col("is_open")).select(
+        "person_id",
+        pl.col("record_id").alias("tp_record_id"), pl.col("file").alias("tp_file"), pl.col("row").alias("tp_row"),
+        pl.col("link_confidence").alias("tp_conf"),
+        pl.col("parental_status").fill_null("").str.strip_chars()
+        .str.starts_with(settings.parental_status_prefix).alias("tp_parent"),
+        pl.col("parental_status").alias("tp_parental_status"),
+        pl.col("other_services").alias("tp_other_services_known"),
+        mh.alias("tp_names_other_service"),
+    )
+    amh = records.filter((pl.col("source") == "amh") & pl.col("is_open")).select(
+        "person_id",
+        pl.col("record_id").alias("amh_record_id"), pl.col("file").alias("amh_file"), pl.col("row").alias("amh_row"),
+        pl.col("link_confidence").alias("amh_conf"),
+        (pl.col("has_dependent_children").fill_null("").str.strip_chars() == settings.has_dependent_children_yes)
+        .alias("amh_parent"),
+        pl.col("has_dependent_children").alias("amh_has_dependent_children"),
+        pl.col("substance_service_involved").alias("amh_substance_service_involved"),
+        (pl.col("substance_service_involved").fill_null("").str.strip_chars() == settings.substance_service_yes)
+        .alias("amh_names_other_service"),
+    )
+    named = inputs.mentions.filter(pl.col("source").is_in(["tp", "amh"]) & pl.col("kind").is_in(NAMING_KINDS))
+    named_any = named.select(pl.col("owner_person_id").alias("person_id")).unique().with_columns(
+        pl.lit(settings.named_child_counts_as_parent).alias("named_a_child")
+    )
+    pairs = (
+        tp.join(amh, on="person_id", how="inner")
+        .join(named_any, on="person_id", how="left")
+        .with_columns(pl.col("named_a_child").fill_null(False))
+        .filter(pl.col("tp_parent") | pl.col("amh_parent") | pl.col("named_a_child"))
+        .filter(~pl.col("tp_names_other_service") | ~pl.col("amh_names_other_service"))
+        .sort(["person_id", "tp_record_id", "amh_record_id"])
+    )
+    if pairs.is_empty():
+        return empty_findings()
+    per_adult = pairs.group_by("person_id").agg(
+        pl.struct(
+            pl.struct(pl.lit("tp").alias("source"), pl.col("tp_record_id").alias("record_id"),
+                      pl.col("tp_file").alias("file"), pl.col("tp_row").alias("row"),
+                      pl.col("tp_parental_status").alias("parental_status"),
+                      pl.col("tp_other_services_known").alias("other_services_known"),
+                      pl.col("tp_names_other_service").alias("names_service_b")).alias("service_a"),
+            pl.struct(pl.lit("amh").alias("source"), pl.col("amh_record_id").alias("record_id"),
+                      pl.col("amh_file").alias("file"), pl.col("amh_row").alias("row"),
+                      pl.col("amh_has_dependent_children").alias("has_dependent_children"),
+                      pl.col("amh_substance_service_involved").alias("substance_service_involved"),
+                      pl.col("amh_names_other_service").alias("names_service_a")).alias("service_b"),
+        ).alias("open_record_pairs"),
+        pl.min_horizontal("tp_conf", "amh_conf").min().alias("link_confidence"),
+        pl.col("tp_record_id").unique().sort().alias("_a_refs"),
+        pl.col("amh_record_id").unique().sort().alias("_b_refs"),
+        (~pl.col("tp_names_other_service")).any().alias("_a_silent"),
+        (~pl.col("amh_names_other_service")).any().alias("_b_silent"),
+        pl.col("named_a_child").any(),
+    )
+    kids = (
+        named.filter(pl.col("mentioned_person_id").is_not_null())
+        .join(inputs.persons.select(pl.col("person_id").alias("mentioned_person_id"), pl.col("dob").alias("_pdob")),
+              on="mentioned_person_id", how="left")
+        .with_columns(pl.coalesce("_pdob", "dob").alias("_kdob"))
+        .sort(["owner_person_id", "source", "file", "row"])
+    )
+    named_rows = kids.group_by("owner_person_id").agg(
+        pl.struct("source", pl.col("owner_record_id").alias("record_id"), "file", "row",
+                  pl.col("mention_confidence").alias("confidence")).alias("named_children_rows"),
+    )
+    eldest = (
+        kids.sort(["owner_person_id", "_kdob", "mentioned_person_id"], nulls_last=True)
+        .unique(subset="owner_person_id", keep="first")
+        .select(pl.col("owner_person_id").alias("person_id"), pl.col("mentioned_person_id").alias("child_person_id"))
+    )
+    kid_routes = (
+        kids.select("owner_person_id", "mentioned_person_id").unique()
+        .join(person_routes(records, ("hv", "sn")), left_on="mentioned_person_id", right_on="person_id", how="inner")
+        .explode("routes")
+        .group_by("owner_person_id").agg(pl.col("routes").unique().sort().alias("_kr"))
+        .rename({"owner_person_id": "person_id"})
+    )
+    adult_routes = person_routes(records, ("tp", "amh")).rename({"routes": "_ar"})
+    evidence = pl.struct(
+        pl.lit(RULE).alias("rule"),
+        "open_record_pairs", "named_a_child",
+        pl.col("named_children_rows").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
+            "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
+            "confidence": pl.Float64(),
+        })))),
+    ).struct.json_encode()
+    gaps = pl.concat_list(
+        pl.when(pl.col("_a_silent")).then(pl.lit("the service A record does not list service B")),
+        pl.when(pl.col("_b_silent")).then(pl.lit("the service B record does not confirm service A")),
+    ).list.drop_nulls().list.join(" and ")
+    summary = pl.format(
+        "Parent open to adult service A (ref {}) and adult service B (ref {}); {}",
+        pl.col("_a_refs").list.join(", "), pl.col("_b_refs").list.join(", "), gaps,
+    )
+    out = (
+        per_adult.join(eldest, on="person_id", how="left")
+        .join(named_rows.rename({"owner_person_id": "person_id"}), on="person_id", how="left")
+        .join(adult_routes, on="person_id", how="left")
+        .join(kid_routes, on="person_id", how="left")
+        .with_columns(
+            pl.lit(RULE).alias("rule"),
+            pl.col("person_id").alias("adult_person_id"),
+            evidence.alias("evidence"),
+            summary.alias("summary"),
+            pl.concat_list(pl.col("_ar").fill_null([]), pl.col("_kr").fill_null([])).list.unique().list.sort()
+            .alias("routes"),
+        )
+        .join(person_refs(records).rename({"refs": "adult_records"}), on="person_id", how="left")
+        .join(person_refs(records).rename({"person_id": "child_person_id", "refs": "child_records"}),
+              on="child_person_id", how="left")
+    )
+    return finish(out)

@@ -1,0 +1,145 @@
+"""``repeated_non_attendance``: a child who keeps missing appointments across services.
+
+Default (docs/data-contract.md): at least 3 missed appointments in the 365 days up to the extract
+date, across all sources together, in at least 2 sources; for a child on a child protection plan or
+looked after (in any source), 2 missed in any sources. Cancellations never count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from alerts.rules.config import RepeatedNonAttendance, RulesConfig
+from alerts.rules.frames import RuleInputs, empty_findings, finish, person_refs, person_routes
+
+RULE = "repeated_non_attendance"
+ROUTE_SOURCES = ("hv", "sn", "gp", "dental", "camhs")
+
+
+def missed_codes(settings: RepeatedNonAttendance) -> pl.DataFrame:
+    """``source``, ``code`` (trimmed, lower-cased raw outcome) of every outcome that counts as missed.
+
+    Args:
+        settings: the rule's settings.
+    """
+    rows = [(source, code.strip().lower()) for source, codes in settings.missed_outcomes.items() for code in codes]
+    return pl.DataFrame(rows, schema={"source": pl.String(), "code": pl.String()}, orient="row")
+
+
+def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+    """Apply the rule.
+
+    Args:
+        inputs: the night's facts.
+        config: the rules configuration.
+    """
+    settings = config.rules.repeated_non_attendance
+    day = inputs.extract_date
+    first_day = day - dt.timedelta(days=settings.window_days - 1)
+    children = inputs.persons.filter(pl.col("is_child")).select("person_id")
+    missed = (
+        inputs.appointments.with_columns(pl.col("outcome_raw").str.strip_chars().str.to_lowercase().alias("code"))
+        .join(missed_codes(settings), on=["source", "code"], how="semi")
+        .filter(pl.col("appt_date").is_between(pl.lit(first_day), pl.lit(day), closed="both"))
+        .join(children, on="person_id", how="semi")
+        .sort(["person_id", "appt_date", "source", "record_id", "row"])
+    )
+    if missed.is_empty():
+        return empty_findings()
+    flags = (
+        inputs.records.filter(
+            pl.col("source").is_in(settings.flag_sources)
+            & (pl.col("cp_plan").fill_null(False) | pl.col("looked_after").fill_null(False))
+        )
+        .sort("ref")
+        .group_by("person_id")
+        .agg(
+            pl.struct(
+                "source", "record_id", "file", "row",
+                pl.col("cp_plan").fill_null(False).alias("child_protection_plan"),
+                pl.col("looked_after").fill_null(False),
+            ).alias("flagged_records"),
+            pl.col("link_confidence").min().alias("_flag_conf"),
+        )
+    )
+    per_child = (
+        missed.group_by("person_id")
+        .agg(
+            pl.len().alias("n_missed"),
+            pl.col("source").n_unique().alias("n_sources"),
+            pl.col("source").unique().sort().alias("sources"),
+            pl.col("appt_date").min().alias("first_missed"),
+            pl.col("appt_date").max().alias("last_missed"),
+            pl.col("ref").n_unique().alias("_n_refs"),
+            pl.col("link_confidence").min().alias("_conf"),
+            pl.struct(
+                "source", "record_id", "file", "row",
+                pl.col("appt_date").cast(pl.String).alias("date"),
+                pl.col("appt_time").alias("time"),
+                pl.col("appt_type").alias("type"),
+                pl.col("outcome_raw").alias("outcome"),
+            ).alias("missed_appointments"),
+        )
+        .join(flags, on="person_id", how="left")
+        .with_columns(pl.col("flagged_records").is_not_null().alias("flagged"))
+    )
+    fires = (
+        (pl.col("n_missed") >= settings.min_missed) & (pl.col("n_sources") >= settings.min_sources)
+    ) | (
+        pl.col("flagged")
+        & (pl.col("n_missed") >= settings.flagged_min_missed)
+        & (pl.col("n_sources") >= settings.flagged_min_sources)
+    )
+    normal_fire = (pl.col("n_missed") >= settings.min_missed) & (pl.col("n_sources") >= settings.min_sources)
+    hits = per_child.filter(fires).with_columns(
+        # one record: no cross-source join relied on; several: the weakest link among them (and the flag record's)
+        pl.when(pl.col("_n_refs") > 1)
+        .then(pl.col("_conf"))
+        .otherwise(pl.lit(1.0))
+        .alias("link_confidence"),
+    ).with_columns(
+        pl.when(~normal_fire)
+        .then(pl.min_horizontal("link_confidence", pl.col("_flag_conf").fill_null(1.0)))
+        .otherwise(pl.col("link_confidence"))
+        .alias("link_confidence"),
+    )
+    if hits.is_empty():
+        return empty_findings()
+    evidence = pl.struct(
+        pl.lit(RULE).alias("rule"),
+        "n_missed", "n_sources", "sources",
+        (~normal_fire).alias("lower_threshold_applied"),
+        "missed_appointments",
+        pl.col("flagged_records").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
+            "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
+            "child_protection_plan": pl.Boolean(), "looked_after": pl.Boolean(),
+        })))),
+    ).struct.json_encode()
+    summary = pl.format(
+        "{} missed appointments in the last {} days across {} service{} ({}) between {} and {}{}",
+        "n_missed",
+        pl.lit(settings.window_days),
+        "n_sources",
+        pl.when(pl.col("n_sources") == 1).then(pl.lit("")).otherwise(pl.lit("s")),
+        pl.col("sources").list.join(", "),
+        pl.col("first_missed").cast(pl.String),
+        pl.col("last_missed").cast(pl.String),
+        pl.when(~normal_fire)
+        .then(pl.lit("; lower threshold applies (child protection plan or looked after)"))
+        .otherwise(pl.lit("")),
+    )
+    out = (
+        hits.with_columns(
+            pl.lit(RULE).alias("rule"),
+            pl.col("person_id").alias("child_person_id"),
+            pl.lit(None, dtype=pl.String).alias("adult_person_id"),
+            evidence.alias("evidence"),
+            summary.alias("summary"),
+            pl.lit(None, dtype=pl.List(pl.String)).alias("adult_records"),
+        )
+        .join(person_refs(inputs.records).rename({"refs": "child_records"}), on="person_id", how="left")
+        .join(person_routes(inputs.records, ROUTE_SOURCES), on="person_id", how="left")
+    )
+    return finish(out)

@@ -1,0 +1,224 @@
+"""``significant_adult``: an adult known to adult services, linked to a child, missing from the child's record.
+
+Default (docs/data-contract.md): a child open to hv or sn, and an adult with a record in tp or amh
+who is linked to that child, where the adult is not on the child's hv or sn related-people records.
+Linked means: the adult named the child (``TP_Children``, ``AMH_Dependants``), or the adult and the
+child are registered at the same gp address (``Number and Street`` + ``Postcode``, normalised).
+
+"On the child's related-people records" is decided by mention resolution (a related-people row
+resolved to the adult); as a fallback, an unresolved (or weakly resolved) row whose forename
+(nickname-aware) and surname match one of the adult's records, and whose date of birth (when given)
+agrees, also counts as naming the adult.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from alerts.rules.config import RulesConfig
+from alerts.rules.frames import (
+    RuleInputs,
+    empty_findings,
+    finish,
+    forename_keys,
+    gp_address_key,
+    person_refs,
+    person_routes,
+    surname_keys,
+)
+
+RULE = "significant_adult"
+SERVICE_LETTER = {"tp": "A", "amh": "B"}
+NAMING_KINDS = ("named_child", "dependant")
+
+_LINK_SCHEMA = {
+    "adult_person_id": pl.String(), "child_person_id": pl.String(), "via": pl.String(),
+    "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
+    "other_record_id": pl.String(), "confidence": pl.Float64(),
+}
+
+
+def _links(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+    settings = config.rules.significant_adult
+    parts: list[pl.DataFrame] = []
+    if settings.link_by_named_child:
+        named = inputs.mentions.filter(
+            pl.col("source").is_in(settings.adult_sources)
+            & pl.col("kind").is_in(NAMING_KINDS)
+            & pl.col("mentioned_person_id").is_not_null()
+        ).select(
+            pl.col("owner_person_id").alias("adult_person_id"),
+            pl.col("mentioned_person_id").alias("child_person_id"),
+            pl.lit("named_child").alias("via"),
+            "source",
+            pl.col("owner_record_id").alias("record_id"),
+            "file",
+            "row",
+            pl.lit(None, dtype=pl.String).alias("other_record_id"),
+            pl.col("mention_confidence").alias("confidence"),
+        )
+        parts.append(named)
+    if settings.link_by_gp_address:
+        gp = inputs.records.filter(pl.col("source") == "gp").with_columns(
+            gp_address_key(pl.col("address_line1"), pl.col("postcode_raw")).alias("_addr")
+        ).filter(pl.col("_addr").is_not_null()).select("_addr", "person_id", "record_id", "file", "row",
+                                                         "link_confidence")
+        same = gp.join(gp, on="_addr", suffix="_c").filter(pl.col("person_id") != pl.col("person_id_c"))
+        parts.append(
+            same.select(
+                pl.col("person_id").alias("adult_person_id"),
+                pl.col("person_id_c").alias("child_person_id"),
+                pl.lit("gp_address").alias("via"),
+                pl.lit("gp").alias("source"),
+                "record_id",
+                "file",
+                "row",
+                pl.col("record_id_c").alias("other_record_id"),
+                pl.min_horizontal("link_confidence", "link_confidence_c").alias("confidence"),
+            )
+        )
+    if not parts:
+        return pl.DataFrame(schema=_LINK_SCHEMA)
+    return pl.concat([p.cast(_LINK_SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]
+
+
+def _present(inputs: RuleInputs, config: RulesConfig, candidates: pl.DataFrame) -> pl.DataFrame:
+    """(child_person_id, adult_person_id) pairs where the adult is on the child's related-people records."""
+    settings = config.rules.significant_adult
+    related = inputs.mentions.filter(
+        pl.col("source").is_in(settings.child_sources) & (pl.col("kind") == "related_person")
+    ).rename({"owner_person_id": "child_person_id"})
+    resolved = related.filter(pl.col("mentioned_person_id").is_not_null()).select(
+        "child_person_id", pl.col("mentioned_person_id").alias("adult_person_id")
+    )
+    if not settings.name_fallback:
+        return resolved.unique()
+    weak = related.filter(
+        pl.col("mentioned_person_id").is_null() | (pl.col("mention_confidence") < config.link_threshold)
+    ).join(candidates.select("child_person_id").unique(), on="child_person_id", how="semi")
+    weak = weak.select("child_person_id", "forename", "surname", pl.col("dob").alias("related_dob"))
+    weak_keys = surname_keys(forename_keys(weak, "forename", inputs.nicknames), "surname")
+    adults = candidates.select("adult_person_id").unique()
+    names = inputs.records.join(adults, left_on="person_id", right_on="adult_person_id", how="semi")
+    names = pl.concat(
+        [
+            names.select("person_id", pl.col("forename").alias("_fn"), "surname"),
+            names.select("person_id", pl.col("known_as").alias("_fn"), "surname"),
+        ]
+    ).filter(pl.col("_fn").is_not_null())
+    adult_keys = surname_keys(forename_keys(names, "_fn", inputs.nicknames), "surname").join(
+        inputs.persons.select("person_id", pl.col("dob").alias("adult_dob")), on="person_id", how="left"
+    )
+    by_name = (
+        weak_keys.join(adult_keys, on=["name_key", "surname_key"], how="inner")
+        .filter(
+            pl.col("related_dob").is_null()
+            | pl.col("adult_dob").is_null()
+            | (pl.col("related_dob") == pl.col("adult_dob"))
+        )
+        .select("child_person_id", pl.col("person_id").alias("adult_person_id"))
+    )
+    return pl.concat([resolved, by_name]).unique()
+
+
+def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+    """Apply the rule.
+
+    Args:
+        inputs: the night's facts.
+        config: the rules configuration.
+    """
+    settings = config.rules.significant_adult
+    records = inputs.records
+    child_recs = records.filter(pl.col("source").is_in(settings.child_sources) & pl.col("is_open"))
+    adult_recs = records.filter(pl.col("source").is_in(settings.adult_sources))
+    children = inputs.persons.filter(pl.col("is_child")).join(
+        child_recs.select("person_id").unique(), on="person_id", how="semi"
+    ).select(pl.col("person_id").alias("child_person_id"))
+    adults = inputs.persons.filter(pl.col("is_adult")).join(
+        adult_recs.select("person_id").unique(), on="person_id", how="semi"
+    ).select(pl.col("person_id").alias("adult_person_id"))
+    links = (
+        _links(inputs, config)
+        .join(children, on="child_person_id", how="semi")
+        .join(adults, on="adult_person_id", how="semi")
+        .filter(pl.col("adult_person_id") != pl.col("child_person_id"))
+    )
+    if links.is_empty():
+        return empty_findings()
+    candidates = links.select("child_person_id", "adult_person_id").unique()
+    links = links.join(_present(inputs, config, candidates), on=["child_person_id", "adult_person_id"], how="anti")
+    if links.is_empty():
+        return empty_findings()
+
+    child_side = child_recs.sort("ref").group_by("person_id").agg(
+        pl.struct("source", "record_id", "file", "row").alias("child_service_records"),
+        pl.col("ref").alias("_child_refs"),
+        pl.col("link_confidence").min().alias("_child_conf"),
+    ).rename({"person_id": "child_person_id"})
+    related_rows = inputs.mentions.filter(
+        pl.col("source").is_in(settings.child_sources) & (pl.col("kind") == "related_person")
+    ).sort(["source", "file", "row"]).group_by("owner_person_id").agg(
+        pl.struct("source", pl.col("owner_record_id").alias("record_id"), "file", "row", "relationship",
+                  pl.col("mentioned_person_id").is_not_null().alias("resolved")).alias("related_people_rows_checked")
+    ).rename({"owner_person_id": "child_person_id"})
+    adult_side = adult_recs.sort("ref").with_columns(
+        pl.col("source").replace_strict(SERVICE_LETTER, default="?").alias("service"),
+    ).group_by("person_id").agg(
+        pl.struct("service", "source", "record_id", "file", "row", "is_open").alias("adult_service_records"),
+        pl.format("adult service {} ref {}", "service", "record_id").alias("_adult_labels"),
+        pl.col("link_confidence").min().alias("_adult_conf"),
+    ).rename({"person_id": "adult_person_id"})
+    per_pair = (
+        links.sort(["via", "source", "record_id", "row", "other_record_id"])
+        .group_by("child_person_id", "adult_person_id")
+        .agg(
+            pl.struct("via", "source", "record_id", "file", "row",
+                      pl.col("other_record_id").alias("child_gp_record_id"), "confidence").alias("links"),
+            pl.col("confidence").max().alias("_path_conf"),
+            pl.col("via").unique().sort().alias("_vias"),
+        )
+        .join(child_side, on="child_person_id", how="left")
+        .join(adult_side, on="adult_person_id", how="left")
+        .join(related_rows, on="child_person_id", how="left")
+    )
+    evidence = pl.struct(
+        pl.lit(RULE).alias("rule"),
+        "child_service_records", "adult_service_records", "links",
+        pl.col("related_people_rows_checked").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
+            "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
+            "relationship": pl.String(), "resolved": pl.Boolean(),
+        })))),
+    ).struct.json_encode()
+    how = pl.col("_vias").list.eval(
+        pl.element().replace_strict({"named_child": "named the child", "gp_address": "same GP address"})
+    ).list.join(" and ")
+    summary = pl.format(
+        "Adult known to {} is linked to the child ({}) but is not on the child's related-people records ({})",
+        pl.col("_adult_labels").list.join(", "),
+        how,
+        pl.col("_child_refs").list.join(", "),
+    )
+    child_route = person_routes(records, settings.child_sources).rename(
+        {"person_id": "child_person_id", "routes": "_cr"})
+    adult_route = person_routes(records, settings.adult_sources, open_only=False).rename(
+        {"person_id": "adult_person_id", "routes": "_ar"})
+    out = (
+        per_pair.with_columns(
+            pl.lit(RULE).alias("rule"),
+            evidence.alias("evidence"),
+            summary.alias("summary"),
+            pl.min_horizontal("_path_conf", "_child_conf", "_adult_conf").alias("link_confidence"),
+        )
+        .join(person_refs(records).rename({"person_id": "child_person_id", "refs": "child_records"}),
+              on="child_person_id", how="left")
+        .join(person_refs(records).rename({"person_id": "adult_person_id", "refs": "adult_records"}),
+              on="adult_person_id", how="left")
+        .join(child_route, on="child_person_id", how="left")
+        .join(adult_route, on="adult_person_id", how="left")
+        .with_columns(
+            pl.concat_list(pl.col("_cr").fill_null([]), pl.col("_ar").fill_null([])).list.unique().list.sort()
+            .alias("routes")
+        )
+    )
+    return finish(out)
