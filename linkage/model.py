@@ -29,7 +29,7 @@ class FSModel:
 
     m: dict[str, list[float]]
     u: dict[str, list[float]]
-    lam: float
+    matches_per_record: float
     link_threshold: float = 0.95
     review_threshold: float = 0.5
     version: str = "untrained"
@@ -48,17 +48,23 @@ class FSModel:
         u = np.asarray(self.u[comparison], dtype=float)
         return np.log2(m / u)
 
-    @property
-    def prior_weight(self) -> float:
-        """log2(λ / (1 − λ))."""
-        return math.log2(self.lam / (1.0 - self.lam))
+    def prior_weight(self, n_records: int) -> float:
+        """log2(λ / (1 − λ)) where λ is the probability that two random records match.
+
+        λ = 2 × matches_per_record / (n − 1): expected matching pairs grow with n, all pairs with n².
+
+        Args:
+            n_records: the number of records being linked tonight.
+        """
+        lam = min(2.0 * self.matches_per_record / max(n_records - 1, 1), 0.5)
+        return math.log2(lam / (1.0 - lam))
 
     def to_json(self) -> dict:
         """The model as the JSON document written to disk."""
         return {
             "format": MODEL_FORMAT,
             "version": self.version,
-            "lambda": self.lam,
+            "prior": {"matches_per_record": self.matches_per_record},
             "thresholds": {"link": self.link_threshold, "review": self.review_threshold},
             "term_frequency": {"enabled": self.tf_enabled, "min_u": self.tf_min_u,
                                "comparisons": {k: v[1] for k, v in TF_COMPARISONS.items()}},
@@ -103,7 +109,7 @@ class FSModel:
         return cls(
             m={c: list(v["m"]) for c, v in comps.items()},
             u={c: list(v["u"]) for c, v in comps.items()},
-            lam=float(doc["lambda"]),
+            matches_per_record=float(doc["prior"]["matches_per_record"]),
             link_threshold=float(doc["thresholds"]["link"]),
             review_threshold=float(doc["thresholds"]["review"]),
             version=str(doc.get("version", "unknown")),
@@ -236,6 +242,14 @@ def estimate_u(levels: pl.DataFrame, comparisons: list[str], pseudo: float = 1.0
     return out
 
 
+DEFAULT_M_FLOORS = {"default": 0.002, "nhs": 0.01}
+
+
+def _floor(m: np.ndarray, floor: float) -> list[float]:
+    x = np.maximum(np.asarray(m, dtype=float), floor)
+    return (x / x.sum()).tolist()
+
+
 def labelled_m(candidate_levels: pl.DataFrame, comparisons: list[str], pseudo: float = 1.0) -> dict[str, np.ndarray]:
     """Starting m from pairs agreeing on NHS number (near-certain matches); other comparisons only.
 
@@ -264,13 +278,16 @@ def train_fs(
     version: str,
     link_threshold: float,
     review_threshold: float,
+    n_records: int,
+    m_floors: dict[str, float] | None = None,
 ) -> FSModel:
     """Estimate m, u and λ by EM on the candidate pairs' agreement-pattern counts.
 
-    u is started from random pairs (and kept as ``u_random`` for the term-frequency adjustment);
-    m is started from the pairs agreeing on NHS number. Both are then re-estimated by EM on the
-    candidate pairs, whose non-matches (household members, neighbours) agree far more often than
-    random pairs do.
+    EM (fastLink-style, on unique agreement patterns) runs with m and u both free on the blocked
+    candidate pairs, m started from the pairs agreeing on NHS number and u from random pairs. The
+    model keeps EM's m (each level floored, so no single disagreement becomes an absolute veto) and
+    u from random pairs; the prior is kept as matches per record (λ_candidates × pairs / records) so
+    it scales to any night's size. The candidate-space u and λ are kept in ``info`` for review.
 
     Args:
         candidate_levels: levels of blocked candidate pairs.
@@ -279,11 +296,13 @@ def train_fs(
         version: the model version string.
         link_threshold: match probability at or above which a pair is linked.
         review_threshold: match probability at or above which a pair goes to review.
+        n_records: number of records the candidate pairs were drawn from.
+        m_floors: minimum m per level, by comparison (``default`` for the rest).
     """
     u_rand = estimate_u(random_levels, comparisons)
     m0 = labelled_m(candidate_levels, comparisons)
     patterns, counts = pattern_counts(candidate_levels, comparisons)
-    m, u, lam, iters = em_fit(
+    m, u_cand, lam, iters = em_fit(
         patterns,
         counts,
         [len(LEVELS[c]) for c in comparisons],
@@ -292,15 +311,19 @@ def train_fs(
         lam_init=0.3,
         fix_u=False,
     )
+    floors = {**DEFAULT_M_FLOORS, **(m_floors or {})}
+    m_final = {c: _floor(m[i], floors.get(c, floors["default"])) for i, c in enumerate(comparisons)}
     return FSModel(
-        m={c: m[i].tolist() for i, c in enumerate(comparisons)},
-        u={c: u[i].tolist() for i, c in enumerate(comparisons)},
-        lam=lam,
+        m=m_final,
+        u=u_rand,
+        matches_per_record=lam * float(counts.sum()) / max(n_records, 1),
         link_threshold=link_threshold,
         review_threshold=review_threshold,
         version=version,
         u_random=u_rand,
         info={
+            "lambda_candidates": lam,
+            "u_candidates": {c: [round(float(x), 6) for x in u_cand[i]] for i, c in enumerate(comparisons)},
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "candidate_pairs": int(counts.sum()),
             "patterns": len(counts),
@@ -367,5 +390,6 @@ def score(levels: pl.DataFrame, records: pl.DataFrame, model: FSModel) -> pl.Dat
                 .drop("_v", "tf")
             )
     wcols = [f"w_{c}" for c in model.m if c in levels.columns]
-    out = out.with_columns((pl.sum_horizontal(wcols) + model.prior_weight).alias("weight"))
+    prior = model.prior_weight(records.filter(pl.col("source") != "~mention").height)
+    out = out.with_columns((pl.sum_horizontal(wcols) + prior).alias("weight"))
     return out.with_columns((1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("weight")))).alias("match_probability"))

@@ -303,6 +303,8 @@ def train_model(people_parquet_paths: list[Path], out_path: Path, config_dir: Pa
         version,
         float(th.get("link") or DEFAULT_LINK_THRESHOLD),
         float(th.get("review") or DEFAULT_REVIEW_THRESHOLD),
+        n_records=sc.records.height,
+        m_floors=(tcfg.get("m_floors") or None),
     )
     model.info["records"] = sc.records.height
     return model.save(Path(out_path))
