@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -108,14 +108,16 @@ def demo(
     _print_scores(scores)
 
 
-def _print_scores(scores: dict) -> None:  # type: ignore[type-arg]
+def _print_scores(scores: dict[str, Any]) -> None:
     from rich.table import Table
 
-    table = Table("measure", "precision", "recall", "true", "found")
-    for name, row in scores.items():
-        if isinstance(row, dict) and "precision" in row:
-            table.add_row(name, f"{row['precision']:.4f}", f"{row['recall']:.4f}",
-                          str(row.get("truth", "")), str(row.get("found", "")))
+    table = Table("measure", "precision", "recall", "in truth", "in run")
+    rows = [(f"rule {name}", row) for name, row in scores.get("rules", {}).items()]
+    if "linkage" in scores:
+        rows.append(("linkage (record pairs)", scores["linkage"]))
+    for name, row in rows:
+        table.add_row(name, f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+                      str(row.get("truth", row.get("true_pairs", ""))), str(row.get("run", row.get("run_pairs", ""))))
     Console().print(table)
 
 
