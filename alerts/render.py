@@ -1,0 +1,65 @@
+"""Jinja2 rendering of digests, summaries and failure notices, and MIME message building."""
+
+from __future__ import annotations
+
+import email.policy
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@cache
+def _env(html: bool) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=html,
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, **context: Any) -> str:
+    """Render a template; ``*.html.j2`` templates are autoescaped, ``*.txt.j2`` are not.
+
+    Args:
+        template: the template file name in ``alerts/templates``.
+        **context: template variables.
+    """
+    return _env(template.endswith(".html.j2")).get_template(template).render(**context)
+
+
+def build_message(sender: str, recipient: str, subject: str, text: str, html: str | None, kind: str) -> tuple[str, str]:
+    """Build an RFC 5322 message with a text/plain part and, when given, a text/html alternative.
+
+    Args:
+        sender: the From address.
+        recipient: the single To address.
+        subject: the subject line (generic: never person data).
+        text: the plain-text body.
+        html: the HTML body, or None for a plain message.
+        kind: ``digest``, ``summary`` or ``failure`` (an ``X-Safelink-Kind`` header).
+
+    Returns:
+        The message ID and the message text (CRLF line ends, ASCII-safe transfer encoding).
+    """
+    domain = sender.rsplit("@", 1)[-1] or "localhost"
+    message_id = make_msgid(idstring="safelink", domain=domain)
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id
+    msg["X-Safelink-Kind"] = kind
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+    return message_id, msg.as_string()
