@@ -76,7 +76,7 @@ def strip_titles_expr(col: pl.Expr) -> pl.Expr:
     Args:
         col: a folded name expression.
     """
-    pattern = r"^(?:(?:" + "|".join(sorted(TITLES)) + r")\s+)+"
+    pattern = r"^(?:(?:" + "|".join(sorted(TITLES)) + r")(?:\s+|$))+"
     e = col.str.replace(pattern, "")
     return pl.when(e.str.len_chars() > 0).then(e).otherwise(None)
 
@@ -190,7 +190,7 @@ def standardise_people(people: pl.DataFrame, nicknames_path: Path) -> pl.DataFra
     cols = set(people.columns)
 
     def opt(name: str) -> pl.Expr:
-        return pl.col(name) if name in cols else pl.lit(None, dtype=pl.Utf8)
+        return pl.col(name).cast(pl.Utf8) if name in cols else pl.lit(None, dtype=pl.Utf8)
 
     fn_full = placeholder_to_null_expr(strip_titles_expr(_fold_expr(opt("forename"))))
     df = people.select(

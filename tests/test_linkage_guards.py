@@ -1,0 +1,96 @@
+"""Clustering guards: twins, parent/child namesakes, conflicting verified NHS numbers, same source."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from linkage.cluster import cluster_links, pair_guards
+from linkage.compare import LEVELS
+
+
+def lv(comp: str, name: str) -> int:
+    return LEVELS[comp].index(name)
+
+
+def records(n: int, **cols: list) -> pl.DataFrame:
+    base: dict[str, list] = {
+        "uid": list(range(n)), "source": ["gp"] * n, "dob": [dt.date(2020, 1, 1)] * n,
+        "dob_y": [2020] * n, "nhs": [None] * n, "nhs_verified": [False] * n,
+    }
+    base.update(cols)
+    return pl.DataFrame(base, schema_overrides={"nhs": pl.Utf8, "dob_y": pl.Int32})
+
+
+def test_pair_guards() -> None:
+    recs = records(
+        6, dob_y=[2015, 2015, 1985, 2015, 2015, 2015],
+        nhs=["9434765919", "9990001112", None, None, "9434765919", "4010232137"],
+        nhs_verified=[True, True, False, False, True, True],
+    )
+    pairs = pl.DataFrame(
+        {
+            "uid_l": [0, 0, 3, 0, 4],
+            "uid_r": [3, 2, 1, 1, 5],
+            "forename": [lv("forename", "different"), lv("forename", "exact"), lv("forename", "exact"),
+                         lv("forename", "exact"), lv("forename", "exact")],
+            "surname": [lv("surname", "exact")] * 5,
+            "dob": [lv("dob", "exact"), lv("dob", "different"), lv("dob", "one_digit"), lv("dob", "exact"),
+                    lv("dob", "exact")],
+            "location": [lv("location", "postcode_and_address")] * 5,
+        }
+    )
+    out = pair_guards(pairs, recs).select("uid_l", "uid_r", "pair_guard")
+    expected = pl.DataFrame(
+        {"uid_l": [0, 0, 3, 0, 4], "uid_r": [3, 2, 1, 1, 5],
+         # twins; namesake (30 years apart); one-digit DOB error: not a namesake; verified NHS differ
+         "pair_guard": ["twins", "namesake", None, "nhs_conflict", "nhs_conflict"]}
+    )
+    assert out.equals(expected)
+
+
+def test_twins_never_merged_through_a_third_record() -> None:
+    # twin A (0) and twin B (1) both link to an ambiguous record (2); A-B is a cannot-link pair.
+    recs = records(3, source=["gp", "gp", "hv"])
+    links = pl.DataFrame({"uid_l": [0, 1], "uid_r": [2, 2], "weight": [20.0, 15.0]})
+    cannot = pl.DataFrame({"uid_l": [0], "uid_r": [1], "pair_guard": ["twins"]})
+    res = cluster_links(3, links, cannot, recs, frozenset({"gp"}))
+    assert res.labels.tolist() == [0, 1, 0]
+    assert res.accepted.tolist() == [True, False]
+    assert res.cut_reason == [None, "twins"]
+
+
+def test_conflicting_verified_nhs_split_on_weakest_link() -> None:
+    recs = records(
+        3, source=["hv", "gp", "dental"], nhs=["9434765919", "9990001112", None],
+        nhs_verified=[True, True, False],
+    )
+    links = pl.DataFrame({"uid_l": [0, 1], "uid_r": [2, 2], "weight": [12.0, 25.0]})
+    res = cluster_links(3, links, recs.head(0).select(
+        pl.col("uid").alias("uid_l"), pl.col("uid").alias("uid_r"), pl.lit("x").alias("pair_guard")), recs,
+        frozenset({"gp", "dental"}))
+    assert res.labels.tolist() == [0, 1, 1]
+    assert res.cut_reason == ["nhs_conflict", None]
+    assert dict(res.guard_counts) == {"nhs_conflict": 1}
+
+
+def test_unverified_nhs_difference_does_not_split() -> None:
+    recs = records(2, source=["hv", "gp"], nhs=["9434765919", "9990001112"], nhs_verified=[False, True])
+    links = pl.DataFrame({"uid_l": [0], "uid_r": [1], "weight": [20.0]})
+    empty = pl.DataFrame(schema={"uid_l": pl.Int64, "uid_r": pl.Int64, "pair_guard": pl.Utf8})
+    res = cluster_links(2, links, empty, recs, frozenset({"gp"}))
+    assert res.labels.tolist() == [0, 0]
+
+
+def test_same_source_guards() -> None:
+    recs = records(
+        4, source=["hv", "hv", "gp", "gp"],
+        dob=[dt.date(2020, 1, 1), dt.date(2020, 1, 1), dt.date(2020, 1, 1), dt.date(2021, 1, 1)],
+    )
+    empty = pl.DataFrame(schema={"uid_l": pl.Int64, "uid_r": pl.Int64, "pair_guard": pl.Utf8})
+    # hv 0 and hv 1 both match gp 2: second hv record is cut (hv never holds duplicates)
+    links = pl.DataFrame({"uid_l": [0, 1, 2], "uid_r": [2, 2, 3], "weight": [30.0, 20.0, 10.0]})
+    res = cluster_links(4, links, empty, recs, frozenset({"gp"}))
+    assert res.cut_reason == [None, "same_source", "same_source_dob"]
+    assert res.labels.tolist() == [0, 1, 0, 2]

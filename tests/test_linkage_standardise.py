@@ -1,0 +1,136 @@
+"""Standardisers and comparison features of the linkage stage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from linkage.compare import COMPARISONS, compare_pairs
+from linkage.frames import to_recordlinkage
+from linkage.standardise import (
+    fold_text,
+    load_nicknames,
+    nickname_pairs,
+    normalise_address_expr,
+    normalise_postcode_expr,
+    placeholder_to_null_expr,
+    standardise_people,
+    strip_titles_expr,
+)
+
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+NICK = CONFIG / "nicknames.yaml"
+
+
+def people(**cols: list) -> pl.DataFrame:
+    n = len(next(iter(cols.values())))
+    base: dict[str, list] = {
+        "source": ["gp"] * n, "record_id": [str(i) for i in range(n)], "forename": [None] * n,
+        "middle_names": [None] * n, "surname": [None] * n, "known_as": [None] * n, "dob": [None] * n,
+        "sex": [None] * n, "address_line1": [None] * n, "postcode": [None] * n, "nhs_number": [None] * n,
+        "nhs_status": [None] * n,
+    }
+    base.update(cols)
+    return pl.DataFrame(base, schema_overrides={"dob": pl.Date})
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [("Siobhán", "siobhan"), ("O’Brien", "obrien"), ("O'Brien", "obrien"), ("Shaw-Walker", "shaw walker"),
+     ("WIŚNIEWSKI", "wisniewski"), ("Łukasz", "lukasz"), ("Zoë", "zoe"), ("  ", None), (None, None)],
+)
+def test_fold_text(raw: str | None, folded: str | None) -> None:
+    assert fold_text(raw) == folded
+
+
+def test_name_expressions() -> None:
+    df = pl.DataFrame({"n": ["mr john", "baby girl", "twin 1", "dr", "lily"]})
+    out = df.select(placeholder_to_null_expr(strip_titles_expr(pl.col("n"))).alias("n"))
+    assert_frame_equal(out, pl.DataFrame({"n": ["john", None, None, None, "lily"]}))
+
+
+def test_postcode_and_address() -> None:
+    df = pl.DataFrame({"p": ["ch1 4bj", "CH1  4BJ", "ZZ99 3VZ", "NOTAPC", None],
+                       "a": ["12 Oak Rd.", "12, OAK ROAD", "Flat 1", None, "3 High St"]})
+    out = df.select(normalise_postcode_expr(pl.col("p")), normalise_address_expr(pl.col("a")))
+    expected = pl.DataFrame({"p": ["CH14BJ", "CH14BJ", None, None, None],
+                             "a": ["12 oak road", "12 oak road", "flat 1", None, "3 high street"]})
+    assert_frame_equal(out, expected)
+
+
+def test_nicknames_table() -> None:
+    groups = load_nicknames(str(NICK))
+    pairs = nickname_pairs(str(NICK))
+    assert sum(1 for p in pairs if p < p.split("|")[1] + "|" + p.split("|")[0]) >= 100
+    for a, b in [("robert", "bob"), ("elizabeth", "liz"), ("elizabeth", "beth"), ("william", "bill"),
+                 ("william", "liam")]:
+        assert f"{a}|{b}" in pairs
+        assert set(groups[a]) & set(groups[b])
+
+
+def test_standardise_people() -> None:
+    df = people(
+        forename=["Mr Bob", "Baby", "Siobhán"], middle_names=["James Paul", None, None],
+        surname=["O'Brien-Smith", "Webb", "Ní Bhriain"], known_as=[None, "Sunny", None],
+        dob=[dt.date(2020, 1, 2), None, dt.date(1990, 12, 31)], sex=["M", "U", "F"],
+        postcode=["CH1 4BJ", "ZZ99 3VZ", "cw10 8dq"], nhs_number=["9434765919", None, "9990001112"],
+        nhs_status=["01", None, "02"],
+    )
+    out = standardise_people(df, NICK).select(
+        "uid", "fn", "fn_alt", "sn", "sn_parts", "dob_y", "dob_s", "pc", "pc_sector", "pc_out", "sex",
+        "nhs_verified", "fn_ph", "sn_ph",
+    )
+    expected = pl.DataFrame(
+        {
+            "uid": [0, 1, 2], "fn": ["bob", "sunny", "siobhan"], "fn_alt": ["james", None, None],
+            "sn": ["obriensmith", "webb", "nibhriain"],
+            "sn_parts": [["obrien", "smith"], ["webb"], ["ni", "bhriain"]],
+            "dob_y": [2020, None, 1990], "dob_s": ["02012020", None, "31121990"],
+            "pc": ["CH14BJ", None, "CW108DQ"], "pc_sector": ["CH14", None, "CW108"],
+            "pc_out": ["CH1", None, "CW10"], "sex": ["M", None, "F"], "nhs_verified": [True, False, False],
+            "fn_ph": ["BB", "SN", "XBHN"], "sn_ph": ["OBRNSM0", "WB", "NBHRN"],
+        },
+        schema_overrides={"dob_y": pl.Int32},
+    )
+    assert_frame_equal(out, expected)
+
+
+def test_comparison_levels() -> None:
+    df = people(
+        forename=["Robert", "Bob", "Jon", "Smith", "Robert", "Robret"],
+        surname=["Smith", "Smith", "Smith-Jones", "John", "Smyth", "Smith"],
+        dob=[dt.date(2015, 3, 4), dt.date(2015, 4, 3), dt.date(2015, 3, 5), dt.date(2015, 3, 4),
+             dt.date(2015, 8, 9), None],
+        postcode=["CH1 4BJ", "CH1 4BJ", "CH1 4XX", "CH2 1AA", "CH1 4BJ", None],
+        address_line1=["1 Oak Rd", "1 Oak Road", None, None, "2 Elm St", "1 Oak Road"],
+        nhs_number=["9434765919", "9434765919", "9990001112", None, None, None], sex=["M", "M", "F", None, "M", "M"],
+    )
+    std = standardise_people(df, NICK)
+    pairs = pl.DataFrame({"uid_l": [0, 0, 3, 0, 0], "uid_r": [1, 2, 2, 4, 5]})
+    rec, idx = to_recordlinkage(std, pairs)
+    lv = pl.from_pandas(compare_pairs(idx, rec, nickname_pairs(str(NICK))).reset_index(drop=True))
+    expected = pl.DataFrame(
+        {
+            "forename": [2, 0, 0, 3, 1],
+            "surname": [3, 2, 0, 1, 3],
+            "dob": [3, 2, 2, 1, -1],
+            "location": [5, 2, 0, 3, 4],
+            "nhs": [1, 0, -1, -1, -1],
+            "sex": [1, 0, -1, 1, 1],
+        },
+        schema={c: pl.Int8 for c in COMPARISONS},
+    )
+    assert_frame_equal(lv, expected)
+
+
+def test_swapped_names_level() -> None:
+    df = people(forename=["John", "Smith"], surname=["Smith", "John"])
+    std = standardise_people(df, NICK)
+    rec, idx = to_recordlinkage(std, pl.DataFrame({"uid_l": [0], "uid_r": [1]}))
+    lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
+    assert lv["forename"].tolist() == [4]
+    assert lv["surname"].tolist() == [4]
