@@ -1,0 +1,279 @@
+"""``build_report``: the night's self-contained ``report.html``, the review file and the nightly metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine, delete, insert, inspect, select, text
+from sqlalchemy.orm import Session
+
+from report import charts, sections
+from report.inputs import NightFiles, expected_sources, read_csv, read_parquet, sibling_nights
+from report.review import OVERRIDE_OF, export_review, latest_decisions
+from report.state_tables import ReportNightlyMetrics
+from safelink.state import open_state
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TREND_NIGHTS = 30
+T = TypeVar("T")
+
+
+@dataclass
+class ReportResult:
+    """What ``build_report`` wrote (counts only: safe for logs and XCom)."""
+
+    report: Path
+    review_file: Path | None
+    sources_present: int = 0
+    sources_missing: list[str] = field(default_factory=list)
+    sources_failed: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    records: int = 0
+    persons: int = 0
+    links: int = 0
+    review_pairs: int = 0
+    findings: int = 0
+    findings_new: int = 0
+    findings_updated: int = 0
+    findings_closed: int = 0
+    decisions: int = 0
+    overrides: int = 0
+    overrides_applied: int | None = None
+    trend_nights: int = 0
+    precision: float | None = None
+    recall: float | None = None
+    unavailable: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (paths as strings)."""
+        out = dict(self.__dict__)
+        out["report"] = str(self.report)
+        out["review_file"] = str(self.review_file) if self.review_file else None
+        return out
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = lambda v: "–" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
+    env.filters["pct"] = lambda v: "–" if v is None else f"{100.0 * v:.1f}%"
+    env.filters["f2"] = lambda v: "–" if v is None else f"{float(v):.2f}"
+    env.filters["f4"] = lambda v: "–" if v is None else f"{float(v):.4f}"
+    return env
+
+
+def _guarded(name: str, unavailable: list[str], call: Callable[[], T], default: T) -> T:
+    """Run one section; a failure is logged and the section shown as not available (never the whole report)."""
+    try:
+        return call()
+    except Exception:
+        log.warning("report section %s failed", name, exc_info=True)
+        unavailable.append(f"{name} (error)")
+        return default
+
+
+def _id_events(engine: Engine, extract_date: date) -> dict[str, int] | None:
+    """Merges and splits recorded by the linkage engine tonight (``linkage_person_event``), if any."""
+    if not inspect(engine).has_table("linkage_person_event"):
+        return None
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT kind, COUNT(*) FROM linkage_person_event WHERE extract_date = :d GROUP BY kind"),
+            {"d": extract_date},
+        ).all()
+        if not rows:
+            return None
+    counts = {str(k): int(n) for k, n in rows}
+    return {"merges": counts.get("merge", 0), "splits": counts.get("split", 0)}
+
+
+def _record_metrics(engine: Engine, metrics: dict[str, Any]) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(delete(ReportNightlyMetrics).where(
+            ReportNightlyMetrics.extract_date == metrics["extract_date"]))
+        session.execute(insert(ReportNightlyMetrics).values(computed_at=datetime.now(UTC), **metrics))
+
+
+def _trend_rows(engine: Engine, night_dir: Path, extract_date: date, sources: list[str]) -> list[dict[str, Any]]:
+    """The last nights' metrics: the state table, completed from sibling folders it does not hold."""
+    cols = [c.name for c in ReportNightlyMetrics.__table__.columns if c.name != "computed_at"]
+    with Session(engine) as session:
+        stored = session.scalars(
+            select(ReportNightlyMetrics).where(ReportNightlyMetrics.extract_date <= extract_date)
+            .order_by(ReportNightlyMetrics.extract_date.desc()).limit(TREND_NIGHTS)
+        ).all()
+        rows = {r.extract_date: {c: getattr(r, c) for c in cols} for r in stored}
+    for d, folder in sibling_nights(night_dir, extract_date)[-TREND_NIGHTS:]:
+        if d in rows:
+            continue
+        past = NightFiles.load(folder, people=False)
+        rows[d] = sections.night_metrics(
+            d, sections.data_quality(past, sources), sections.linkage_summary(past, sources),
+            sections.findings_summary(past.findings, None), {"available": False})
+    return [rows[d] for d in sorted(rows)[-TREND_NIGHTS:]]
+
+
+def _trend_charts(trend: list[dict[str, Any]]) -> list[str]:
+    if len(trend) < 2:
+        return []
+    dates = [r["extract_date"].isoformat() for r in trend]
+    rules = sorted({k for r in trend for k in (r.get("findings_by_rule") or {})})
+    out = [
+        charts.trend_chart(dates, {"rows read": [r["rows_read"] for r in trend],
+                                   "records": [r["records"] for r in trend]}, "rows", "rows read per night"),
+        charts.trend_chart(dates, {"link rate": [r["link_rate"] for r in trend]}, "share of records linked",
+                           "link rate per night"),
+        charts.trend_chart(dates, {"review queue": [r["review_pairs"] for r in trend]}, "pairs",
+                           "review queue per night"),
+    ]
+    if rules:
+        out.append(charts.trend_chart(
+            dates, {rule: [(r.get("findings_by_rule") or {}).get(rule, 0) for r in trend] for rule in rules},
+            "open findings", "findings per rule per night"))
+    return out
+
+
+def build_report(
+    night_dir: Path,
+    config_dir: Path,
+    state_url: str,
+    extract_date: date,
+    truth_dir: Path | None = None,
+) -> ReportResult:
+    """Write ``night_dir/report.html`` and ``night_dir/review/review_pairs.csv``; record tonight's metrics.
+
+    Every input is optional: a section whose files are missing says it is not available tonight.
+
+    Args:
+        night_dir: ``<output>/<YYYY-MM-DD>``.
+        config_dir: the configuration folder (``sources.yaml``, ``linkage.yaml``, ``linkage_model.json``).
+        state_url: the state database URL.
+        extract_date: the night.
+        truth_dir: optional ground truth (``persons.csv``, ``findings.csv``) for measured precision and recall.
+    """
+    night_dir = Path(night_dir)
+    config_dir = Path(config_dir)
+    night_dir.mkdir(parents=True, exist_ok=True)
+    unavailable: list[str] = []
+    night = NightFiles.load(night_dir)
+    sources = expected_sources(config_dir)
+    earlier = sibling_nights(night_dir, extract_date)
+    prev_dir = earlier[-1][1] if earlier else None
+    prev_records = read_parquet(prev_dir / "linkage" / "records.parquet") if prev_dir else None
+    prev_findings = None
+    if prev_dir is not None:
+        prev_findings = read_parquet(prev_dir / "findings.parquet")
+        if prev_findings is None:
+            prev_findings = read_csv(prev_dir / "findings.csv")
+
+    dq = _guarded("data quality", unavailable, lambda: sections.data_quality(night, sources), {"available": False})
+    lk = _guarded("linkage", unavailable, lambda: sections.linkage_summary(night, sources), {})
+    model = _guarded("model", unavailable, lambda: sections.load_model(config_dir), None)
+    ex = _guarded("explanations", unavailable, lambda: sections.explanations(night.pairs), {"available": False})
+    fs = _guarded("findings", unavailable, lambda: sections.findings_summary(night.findings, prev_findings),
+                  {"available": False})
+    acc = _guarded("accuracy", unavailable, lambda: sections.accuracy(night.records, night.findings, truth_dir),
+                   {"available": False})
+
+    engine = open_state(state_url)
+    try:
+        decisions = _guarded("review decisions", unavailable, lambda: latest_decisions(engine=engine), None)
+        previous = {} if decisions is None else dict(decisions.select("pair_key", "decision").iter_rows())
+        review_file: Path | None = None
+        n_review_file = 0
+        if night.pairs is not None:
+            review_file, n_review_file = export_review(night_dir, night.pairs, night.people, extract_date, previous)
+        overrides = (pl.DataFrame(schema={"source_l": pl.String, "record_id_l": pl.String, "source_r": pl.String,
+                                          "record_id_r": pl.String, "decision": pl.String})
+                     if decisions is None else
+                     decisions.filter(pl.col("decision").is_in(list(OVERRIDE_OF)))
+                     .with_columns(pl.col("decision").replace_strict(OVERRIDE_OF, return_dtype=pl.String))
+                     .select("source_l", "record_id_l", "source_r", "record_id_r", "decision"))
+        applied = _guarded("overrides", unavailable,
+                           lambda: sections.overrides_applied(overrides, night.pairs, night.records),
+                           {"applied": None, "pending": None})
+        review = {
+            "available": decisions is not None,
+            "pairs_decided": 0 if decisions is None else decisions.height,
+            "decisions_total": 0 if decisions is None else int(decisions["history"].sum() or 0),
+            "latest": {} if decisions is None else dict(
+                decisions.group_by("decision").agg(pl.len()).sort("decision").iter_rows()),
+            "overrides": overrides.height,
+            "force_link": overrides.filter(pl.col("decision") == "force_link").height,
+            "force_split": overrides.filter(pl.col("decision") == "force_split").height,
+            "applied": applied.get("applied"), "pending": applied.get("pending"),
+            "bands": [] if decisions is None else sections.review_bands(decisions),
+            "file_rows": n_review_file, "file": review_file is not None,
+        }
+        events = _guarded("id events", unavailable, lambda: _id_events(engine, extract_date), None)
+        if events is None:
+            events = _guarded("id changes", unavailable, lambda: sections.id_changes(night.records, prev_records), None)
+        lk["id_changes"] = events
+        metrics = sections.night_metrics(extract_date, dq, lk, fs, acc)
+        _record_metrics(engine, metrics)
+        trend = _guarded("trends", unavailable, lambda: _trend_rows(engine, night_dir, extract_date, sources), [])
+    finally:
+        engine.dispose()
+
+    figures: dict[str, Any] = {}
+    if lk.get("weights"):
+        link_w = sections.prob_to_weight(model["link_threshold"]) if model else None
+        review_w = sections.prob_to_weight(model["review_threshold"]) if model else None
+        figures["weights"] = _guarded("weight histogram", unavailable,
+                                      lambda: charts.weight_histogram(lk["weights"], link_w, review_w), None)
+    if lk.get("cluster_sizes"):
+        figures["clusters"] = _guarded("cluster chart", unavailable, lambda: charts.bar_chart(
+            [r["n"] for r in lk["cluster_sizes"]], [r["persons"] for r in lk["cluster_sizes"]],
+            "records per person", "persons", "cluster size distribution",
+            log=max(r["persons"] for r in lk["cluster_sizes"]) > 100), None)
+    figures["trends"] = _guarded("trend charts", unavailable, lambda: _trend_charts(trend), [])
+
+    for name, ok in (("data quality", dq.get("available")), ("linkage records", lk.get("records_available")),
+                     ("linkage pairs", lk.get("pairs_available")), ("linkage model", model is not None),
+                     ("findings", fs.get("available"))):
+        if not ok:
+            unavailable.append(name)
+
+    html = _env().get_template("report.html.j2").render(
+        extract_date=extract_date.isoformat(), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        dq=dq, lk=lk, model=model, ex=ex, fs=fs, acc=acc, review=review, trend=trend, figures=figures,
+        unavailable=unavailable,
+    )
+    report = night_dir / "report.html"
+    tmp = report.with_suffix(".html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, report)
+
+    totals = dq.get("totals", {})
+    link_acc = acc.get("linkage", {}) if acc.get("available") else {}
+    result = ReportResult(
+        report=report, review_file=review_file,
+        sources_present=dq.get("sources_present", 0), sources_missing=dq.get("missing", []),
+        sources_failed=dq.get("failed", []),
+        rows_read=totals.get("rows_read", 0), accepted=totals.get("accepted", 0),
+        quarantined=totals.get("quarantined", 0), duplicates=totals.get("duplicates", 0),
+        records=lk.get("records", 0), persons=lk.get("persons", 0), links=lk.get("links", 0),
+        review_pairs=lk.get("review_pairs", 0),
+        findings=fs.get("total", 0) if fs.get("available") else 0,
+        findings_new=fs.get("new", 0) if fs.get("available") else 0,
+        findings_updated=fs.get("updated", 0) if fs.get("available") else 0,
+        findings_closed=fs.get("closed", 0) if fs.get("available") else 0,
+        decisions=review["decisions_total"], overrides=review["overrides"], overrides_applied=review["applied"],
+        trend_nights=len(trend), precision=link_acc.get("precision"), recall=link_acc.get("recall"),
+        unavailable=unavailable,
+    )
+    log.info("report %s: %s", extract_date, {k: v for k, v in result.summary().items() if k != "report"})
+    return result

@@ -1,0 +1,144 @@
+"""Reading the night's files defensively: a missing or unreadable file is ``None``, never an error."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+ALL_SOURCES = ["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
+_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def read_parquet(path: Path) -> pl.DataFrame | None:
+    """A Parquet file, or ``None`` when absent or unreadable.
+
+    Args:
+        path: the file.
+    """
+    if not path.is_file():
+        return None
+    try:
+        return pl.read_parquet(path)
+    except Exception as exc:  # a half-written file must not stop the report
+        log.warning("report: cannot read %s: %s", path.name, exc)
+        return None
+
+
+def read_csv(path: Path) -> pl.DataFrame | None:
+    """A CSV file with every column as text, or ``None`` when absent or unreadable.
+
+    Args:
+        path: the file.
+    """
+    if not path.is_file():
+        return None
+    try:
+        return pl.read_csv(path, infer_schema=False)
+    except Exception as exc:
+        log.warning("report: cannot read %s: %s", path.name, exc)
+        return None
+
+
+def read_json(path: Path) -> Any:
+    """A JSON document, or ``None`` when absent or unreadable.
+
+    Args:
+        path: the file.
+    """
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("report: cannot read %s: %s", path.name, exc)
+        return None
+
+
+def expected_sources(config_dir: Path) -> list[str]:
+    """The sources the configuration expects (the seven of the contract when it cannot be read).
+
+    Args:
+        config_dir: the configuration folder.
+    """
+    try:
+        from landing.config import load_sources
+
+        return list(load_sources(config_dir / "sources.yaml").sources)
+    except Exception:
+        return list(ALL_SOURCES)
+
+
+def sibling_nights(night_dir: Path, before: date) -> list[tuple[date, Path]]:
+    """Earlier nights of the same deployment (sibling ``YYYY-MM-DD`` folders), oldest first.
+
+    Args:
+        night_dir: tonight's folder.
+        before: only nights strictly before this date.
+    """
+    parent = night_dir.parent
+    out: list[tuple[date, Path]] = []
+    if not parent.is_dir():
+        return out
+    for p in parent.iterdir():
+        if p.is_dir() and _DATE_DIR.match(p.name):
+            try:
+                d = date.fromisoformat(p.name)
+            except ValueError:
+                continue
+            if d < before:
+                out.append((d, p))
+    return sorted(out)
+
+
+@dataclass
+class NightFiles:
+    """Every input of one night the report uses (each ``None`` when not available)."""
+
+    night_dir: Path
+    files: pl.DataFrame | None = None
+    quarantine: pl.DataFrame | None = None
+    gates: dict[str, Any] = field(default_factory=dict)
+    validation_html: bool = False
+    people: pl.DataFrame | None = None
+    records: pl.DataFrame | None = None
+    pairs: pl.DataFrame | None = None
+    findings: pl.DataFrame | None = None
+
+    @classmethod
+    def load(cls, night_dir: Path, people: bool = True) -> NightFiles:
+        """Read a night's folder.
+
+        Args:
+            night_dir: ``<output>/<YYYY-MM-DD>``.
+            people: also read ``landing/people.parquet`` (only the review export needs it).
+        """
+        checks = night_dir / "checks"
+        gates: dict[str, Any] = {}
+        if checks.is_dir():
+            for gate in sorted(checks.glob("*/gate.json")):
+                doc = read_json(gate)
+                if isinstance(doc, dict):
+                    gates[gate.parent.name] = doc
+        findings = read_parquet(night_dir / "findings.parquet")
+        if findings is None:
+            findings = read_csv(night_dir / "findings.csv")
+        return cls(
+            night_dir=night_dir,
+            files=read_parquet(night_dir / "landing" / "files.parquet"),
+            quarantine=read_csv(checks / "quarantine.csv"),
+            gates=gates,
+            validation_html=(checks / "validation.html").is_file(),
+            people=read_parquet(night_dir / "landing" / "people.parquet") if people else None,
+            records=read_parquet(night_dir / "linkage" / "records.parquet"),
+            pairs=read_parquet(night_dir / "linkage" / "pairs.parquet"),
+            findings=findings,
+        )

@@ -1,0 +1,326 @@
+"""The clerical review loop: export the review pairs, import reviewers' decisions, serve overrides.
+
+``review/review_pairs.csv`` is for designated professionals: it shows both records side by side
+(names, DOB, NHS number) with the per-field weights, and a ``decision`` column to fill in with
+``match``, ``no match`` or ``unsure``. Every cell is CSV-injection safe. :func:`import_review`
+appends the decisions to ``review_decisions`` (history is kept; the latest decision on a pair
+wins) and :func:`review_overrides` turns the latest decisions into ``force_link`` /
+``force_split`` instructions for the linkage engine's next night.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.orm import Session
+
+from report.safe import csv_uncell, write_safe_csv
+from report.state_tables import ReviewDecision
+from safelink.state import open_state
+
+log = logging.getLogger(__name__)
+
+REVIEW_FILE = Path("review") / "review_pairs.csv"
+KEY_COLUMNS = ["source_l", "record_id_l", "source_r", "record_id_r"]
+DISPLAY_FIELDS = [
+    "forename", "middle_names", "surname", "known_as", "dob", "sex",
+    "address_line1", "postcode", "nhs_number", "team", "practice",
+]
+DECISIONS = ("match", "no_match", "unsure")
+OVERRIDE_OF = {"match": "force_link", "no_match": "force_split"}
+OVERRIDE_SCHEMA: dict[str, Any] = {
+    "source_l": pl.String, "record_id_l": pl.String, "source_r": pl.String, "record_id_r": pl.String,
+    "decision": pl.String,
+}
+_SYNONYMS = {
+    "match": "match", "yes": "match", "y": "match", "same": "match", "same person": "match",
+    "no match": "no_match", "no_match": "no_match", "nomatch": "no_match", "no-match": "no_match",
+    "no": "no_match", "n": "no_match", "not a match": "no_match", "different": "no_match",
+    "unsure": "unsure", "?": "unsure", "not sure": "unsure", "don't know": "unsure",
+}
+
+
+def pair_key(source_l: str, record_id_l: str, source_r: str, record_id_r: str) -> str:
+    """A stable key for an unordered pair of records (the same whichever side each record is on).
+
+    Args:
+        source_l: source of one record.
+        record_id_l: its record id.
+        source_r: source of the other record.
+        record_id_r: its record id.
+    """
+    a, b = sorted([(str(source_l), str(record_id_l)), (str(source_r), str(record_id_r))])
+    raw = "\x1f".join([a[0], a[1], b[0], b[1]]).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:20]
+
+
+def normalise_decision(text: str) -> str | None:
+    """Map what a reviewer typed to ``match`` / ``no_match`` / ``unsure``; ``""`` when left blank.
+
+    Args:
+        text: the ``decision`` cell.
+
+    Returns:
+        the decision, ``""`` for a blank cell, ``None`` when it cannot be understood.
+    """
+    t = " ".join(text.strip().lower().replace("_", " ").split())
+    if not t:
+        return ""
+    return _SYNONYMS.get(t) or _SYNONYMS.get(t.replace(" ", "_"))
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+
+
+def review_frame(pairs: pl.DataFrame, people: pl.DataFrame | None) -> pl.DataFrame:
+    """The review pairs with both records' display fields side by side.
+
+    Args:
+        pairs: ``linkage/pairs.parquet`` (only ``decision == "review"`` rows are kept).
+        people: ``landing/people.parquet`` or ``None`` (then only ids and weights are shown).
+    """
+    review = pairs.filter(pl.col("decision") == "review") if "decision" in pairs.columns else pairs.clear()
+    review = review.with_columns([pl.col(c).cast(pl.String) for c in KEY_COLUMNS])
+    if people is not None and {"source", "record_id"} <= set(people.columns):
+        fields = [c for c in DISPLAY_FIELDS if c in people.columns]
+        disp = people.select(
+            pl.col("source").cast(pl.String), pl.col("record_id").cast(pl.String),
+            *[pl.col(c).cast(pl.String) for c in fields],
+        ).unique(subset=["source", "record_id"], keep="first")
+        for side in ("l", "r"):
+            review = review.join(
+                disp.rename({c: f"{c}_{side}" for c in disp.columns}),
+                on=[f"source_{side}", f"record_id_{side}"], how="left",
+            )
+    if "weight" in review.columns:
+        review = review.sort("weight", descending=True)
+    return review
+
+
+def export_review(
+    night_dir: Path,
+    pairs: pl.DataFrame,
+    people: pl.DataFrame | None,
+    extract_date: date,
+    previous: dict[str, str] | None = None,
+) -> tuple[Path, int]:
+    """Write ``night_dir/review/review_pairs.csv`` for the designated professionals.
+
+    Args:
+        night_dir: ``<output>/<YYYY-MM-DD>``.
+        pairs: ``linkage/pairs.parquet``.
+        people: ``landing/people.parquet`` or ``None``.
+        extract_date: the night.
+        previous: pair_key -> the latest decision already recorded (shown, not pre-filled).
+
+    Returns:
+        ``(path, number of pairs written)``.
+    """
+    previous = previous or {}
+    frame = review_frame(pairs, people)
+    weight_cols = [c for c in frame.columns if c.startswith("w_")]
+    shown = [f for f in DISPLAY_FIELDS if f"{f}_l" in frame.columns]
+    columns = ["pair_key", "extract_date", "weight", "match_probability", "guard", *KEY_COLUMNS]
+    columns += [f"{f}_{s}" for f in shown for s in ("l", "r")]
+    columns += [*weight_cols, "previous_decision", "decision"]
+    rows = []
+    for rec in frame.iter_rows(named=True):
+        key = pair_key(*(rec[c] for c in KEY_COLUMNS))
+        row = {c: rec.get(c) for c in columns}
+        row.update(pair_key=key, extract_date=extract_date.isoformat(),
+                   previous_decision=previous.get(key, "").replace("_", " "), decision="")
+        rows.append(row)
+    path = night_dir / REVIEW_FILE
+    n = write_safe_csv(path, columns, rows)
+    return path, n
+
+
+# ---------------------------------------------------------------------------------------------
+# import
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_review` recorded (counts only, plus row-level problems without person data)."""
+
+    file: str
+    reviewer: str
+    rows: int = 0
+    recorded: int = 0
+    superseded: int = 0
+    unchanged: int = 0
+    blank: int = 0
+    invalid: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {"file": self.file, "reviewer": self.reviewer, "rows": self.rows, "recorded": self.recorded,
+                "superseded": self.superseded, "unchanged": self.unchanged, "blank": self.blank,
+                "invalid": len(self.invalid)}
+
+
+def _read_rows(file: Path) -> list[dict[str, str]]:
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # saved by a spreadsheet in the Windows code page
+        text = raw.decode("cp1252", errors="replace")
+    reader = csv.DictReader(text.splitlines())
+    return [{(k or "").strip(): csv_uncell(v or "") for k, v in row.items()} for row in reader]
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _latest(session: Session) -> dict[str, ReviewDecision]:
+    newest = select(ReviewDecision.pair_key, func.max(ReviewDecision.id).label("id")).group_by(
+        ReviewDecision.pair_key).subquery()
+    rows = session.scalars(select(ReviewDecision).join(newest, ReviewDecision.id == newest.c.id)).all()
+    return {r.pair_key: r for r in rows}
+
+
+def import_review(file: Path, state_url: str, reviewer: str) -> ImportResult:
+    """Record the decisions of a filled-in review file in ``review_decisions``.
+
+    Blank decisions are skipped; a decision identical to the pair's latest one by the same reviewer is
+    not recorded again; any other decision is appended and supersedes earlier ones on the same pair.
+    Rows whose ``pair_key`` does not match their record ids, or whose decision cannot be read, are
+    reported in ``invalid`` (by line number only) and not recorded.
+
+    Args:
+        file: the edited ``review_pairs.csv``.
+        state_url: the state database URL.
+        reviewer: who made the decisions (recorded with each one).
+    """
+    file = Path(file)
+    reviewer = reviewer.strip()
+    if not reviewer:
+        raise ValueError("a reviewer name is required")
+    rows = _read_rows(file)
+    result = ImportResult(file=file.name, reviewer=reviewer, rows=len(rows))
+    if rows:
+        missing = [c for c in ["pair_key", *KEY_COLUMNS, "decision"] if c not in rows[0]]
+        if missing:
+            raise ValueError(f"{file.name} is not a review file: missing columns {missing}")
+    now = datetime.now(UTC)
+    engine = open_state(state_url)
+    try:
+        with Session(engine) as session, session.begin():
+            latest = _latest(session)
+            seen: dict[str, int] = {}
+            for line, row in enumerate(rows, start=2):
+                decision = normalise_decision(row.get("decision", ""))
+                if decision == "":
+                    result.blank += 1
+                    continue
+                if decision is None:
+                    result.invalid.append(f"line {line}: decision not understood (use match / no match / unsure)")
+                    continue
+                ids = [row[c].strip() for c in KEY_COLUMNS]
+                key = row["pair_key"].strip()
+                if not all(ids) or pair_key(*ids) != key:
+                    result.invalid.append(f"line {line}: pair_key does not match the record ids")
+                    continue
+                if key in seen:
+                    result.invalid.append(f"line {line}: pair already decided on line {seen[key]} of this file")
+                    continue
+                seen[key] = line
+                before = latest.get(key)
+                if before is not None and before.decision == decision and before.reviewer == reviewer:
+                    result.unchanged += 1
+                    continue
+                if before is not None:
+                    result.superseded += 1
+                night = row.get("extract_date", "").strip()
+                session.execute(insert(ReviewDecision).values(
+                    pair_key=key, source_l=ids[0], record_id_l=ids[1], source_r=ids[2], record_id_r=ids[3],
+                    decision=decision, reviewer=reviewer, decided_at=now,
+                    weight=_float(row.get("weight", "")), match_probability=_float(row.get("match_probability", "")),
+                    extract_date=_parse_date(night), source_file=file.name[:255],
+                ))
+                result.recorded += 1
+    finally:
+        engine.dispose()
+    log.info("review import %s by %s: %s", file.name, reviewer, result.summary())
+    return result
+
+
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# reading decisions back
+
+
+def latest_decisions(state_url: str | None = None, engine: Engine | None = None) -> pl.DataFrame:
+    """The latest decision on every reviewed pair.
+
+    Args:
+        state_url: the state database URL (ignored when ``engine`` is given).
+        engine: an open engine.
+
+    Returns:
+        ``pair_key``, the four id columns, ``decision`` (match / no_match / unsure), ``reviewer``,
+        ``decided_at``, ``weight``, ``match_probability``, ``history`` (decisions ever made on the pair).
+    """
+    own = engine is None
+    eng = engine if engine is not None else open_state(str(state_url))
+    try:
+        with Session(eng) as session:
+            latest = _latest(session)
+            counts = dict(session.execute(
+                select(ReviewDecision.pair_key, func.count()).group_by(ReviewDecision.pair_key)).all())
+    finally:
+        if own:
+            eng.dispose()
+    schema: dict[str, Any] = {
+        "pair_key": pl.String, **OVERRIDE_SCHEMA, "reviewer": pl.String,
+        "decided_at": pl.Datetime("us", "UTC"), "weight": pl.Float64, "match_probability": pl.Float64,
+        "history": pl.Int64,
+    }
+    rows = [
+        {"pair_key": r.pair_key, "source_l": r.source_l, "record_id_l": r.record_id_l, "source_r": r.source_r,
+         "record_id_r": r.record_id_r, "decision": r.decision, "reviewer": r.reviewer,
+         "decided_at": r.decided_at if r.decided_at.tzinfo else r.decided_at.replace(tzinfo=UTC),
+         "weight": r.weight, "match_probability": r.match_probability, "history": int(counts.get(k, 1))}
+        for k, r in sorted(latest.items())
+    ]
+    return pl.DataFrame(rows, schema=schema)
+
+
+def review_overrides(state_url: str) -> pl.DataFrame:
+    """The reviewers' standing instructions for the linkage engine.
+
+    One row per reviewed pair whose latest decision is ``match`` (``force_link``) or ``no match``
+    (``force_split``); a later ``unsure`` withdraws an earlier instruction. The pair is unordered:
+    ``(source_l, record_id_l)`` and ``(source_r, record_id_r)`` are as they were in the exported file.
+
+    Args:
+        state_url: the state database URL.
+
+    Returns:
+        ``source_l``, ``record_id_l``, ``source_r``, ``record_id_r``, ``decision`` (force_link | force_split).
+    """
+    latest = latest_decisions(state_url)
+    return (
+        latest.filter(pl.col("decision").is_in(list(OVERRIDE_OF)))
+        .with_columns(pl.col("decision").replace_strict(OVERRIDE_OF, return_dtype=pl.String))
+        .select(list(OVERRIDE_SCHEMA))
+    )
