@@ -1,0 +1,230 @@
+"""The nightly DAG end to end: ``airflow dags test`` on PostgreSQL metadata, digests to a local SMTP server.
+
+Needs PostgreSQL on 127.0.0.1:5432 (user ``postgres``, trust auth); each module run creates two throwaway
+databases (Airflow metadata, safelink state) and drops them afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGS = ROOT / "dags"
+AIRFLOW = Path(sys.executable).parent / "airflow"
+PG_ADMIN = os.environ.get("SAFELINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+EXTRACT = dt.date(2026, 11, 25)
+RUN_TIMEOUT_S = 170
+
+pytestmark = pytest.mark.slow
+
+
+def _pg_url(database: str, driver: str = "postgresql+psycopg") -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", f"{driver}://", 1)
+    return f"{base}/{database}"
+
+
+@dataclass
+class Mailbox:
+    """What the local SMTP server received."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"] or "").replace("\n", "").replace("\r", "") for m in self.messages]
+
+
+class _Handler:
+    def __init__(self, box: Mailbox) -> None:
+        self.box = box
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd hook name
+        msg = email.message_from_bytes(envelope.original_content or envelope.content)
+        msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.box.messages.append(msg)
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def postgres_dbs() -> Iterator[dict[str, str]]:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
+    suffix = secrets.token_hex(4)
+    names = {"airflow": f"airflow_e2e_{suffix}", "state": f"safelink_e2e_{suffix}"}
+    for name in names.values():
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield names
+    finally:
+        for name in names.values():
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(_Handler(box), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dbs: dict[str, str],
+               mailbox: tuple[Mailbox, int]) -> dict[str, Any]:
+    """A drop, a config whose leads accept real delivery, an Airflow home with migrated PostgreSQL metadata."""
+    base = tmp_path_factory.mktemp("e2e")
+    landing = _make_drop(base)
+    config = base / "config"
+    shutil.copytree(ROOT / "config", config)
+    leads_path = config / "leads.yaml"
+    leads = leads_path.read_text(encoding="utf-8")
+    # the placeholder mailboxes are refused when an SMTP host is configured; the test server takes them
+    leads_path.write_text(leads.replace("demo_addresses: true", "demo_addresses: false"), encoding="utf-8")
+    data_engineering = yaml.safe_load(leads)["data_engineering"]["email"]
+    home = base / "airflow"
+    home.mkdir()
+    _, port = mailbox
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SAFELINK_"))},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _pg_url(postgres_dbs["airflow"]),
+        # psycopg 3 is async-capable: without this Airflow derives an asyncpg URL (not installed)
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": _pg_url(postgres_dbs["airflow"]),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "SAFELINK_LANDING": str(landing),
+        "SAFELINK_OUTPUT": str(base / "output"),
+        "SAFELINK_CONFIG": str(config),
+        "SAFELINK_STATE_URL": _pg_url(postgres_dbs["state"]),
+        "SAFELINK_SMTP_HOST": "127.0.0.1",
+        "SAFELINK_SMTP_PORT": str(port),
+        "SAFELINK_SMTP_SECURITY": "none",
+        "SAFELINK_SMTP_FROM": "safelink-e2e@nhs.net",
+        "SAFELINK_WAIT_POKE_S": "1",
+        "SAFELINK_WAIT_TIMEOUT_S": "30",
+        "SAFELINK_RETRIES": "0",
+        "PYTHONPATH": str(ROOT),
+    }
+    started = time.perf_counter()
+    _airflow(env, "db", "migrate", timeout=240)
+    return {"base": base, "env": env, "output": base / "output", "landing": landing,
+            "data_engineering": data_engineering, "migrate_s": time.perf_counter() - started}
+
+
+def _make_drop(base: Path) -> Path:
+    """A generated county's drop for EXTRACT (the sample drop when the generator is absent)."""
+    try:
+        from safelink.synth import generate_county
+    except ImportError:
+        landing = base / "landing"
+        shutil.copytree(ROOT / "tests" / "fixtures" / "sample" / EXTRACT.isoformat(), landing / EXTRACT.isoformat())
+        return landing
+    generate_county(base / "county", EXTRACT, 60, 11)
+    return base / "county" / "landing"
+
+
+def _airflow(env: dict[str, str], *args: str, timeout: int = RUN_TIMEOUT_S,
+             check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([str(AIRFLOW), *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=timeout, check=False)
+    if check and result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
+        pytest.fail(f"airflow {' '.join(args)} exited {result.returncode}:\n{tail}")
+    return result
+
+
+def _dags_test(env: dict[str, str], date: dt.date, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return _airflow(env, "dags", "test", "safeguarding_nightly", date.isoformat(), check=check)
+
+
+def test_nightly_run_end_to_end_then_rerun_sends_nothing_twice(deployment: dict[str, Any],
+                                                                mailbox: tuple[Mailbox, int]) -> None:
+    box, _ = mailbox
+    env, night_dir = deployment["env"], deployment["output"] / EXTRACT.isoformat()
+
+    started = time.perf_counter()
+    _dags_test(env, EXTRACT)
+    first_s = time.perf_counter() - started
+    assert first_s < 180
+
+    for name in ("person_links.csv", "findings.csv", "report.html", "run_summary.json"):
+        assert (night_dir / name).is_file(), name
+    summary = json.loads((night_dir / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["extract_date"] == EXTRACT.isoformat()  # dags test 2026-11-25 processes the 2026-11-25 drop
+    expected_stages = {"wait", "combine", "link", "detect", "send", "report"} | {
+        f"ingest_{s}" for s in ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")}
+    assert expected_stages <= set(summary["stages"])
+    assert set(summary["durations_s"]) == set(summary["stages"])
+    assert summary["stages"]["wait"]["complete_drop"] is True
+    assert box.messages, "no digest reached the SMTP server"
+    assert not any("failure" in s.lower() for s in box.subjects()), box.subjects()
+    sent_first = len(box.messages)
+    outputs_first = {n: (night_dir / n).read_bytes() for n in ("person_links.csv", "findings.csv")}
+
+    started = time.perf_counter()
+    _dags_test(env, EXTRACT)
+    second_s = time.perf_counter() - started
+    assert len(box.messages) == sent_first, "the rerun sent e-mail again"
+    assert {n: (night_dir / n).read_bytes() for n in outputs_first} == outputs_first  # same outputs
+    logging.getLogger(__name__).info("migrate %.1fs, first run %.1fs, rerun %.1fs",
+                                     deployment["migrate_s"], first_s, second_s)
+
+
+def test_failed_task_mails_data_engineering(deployment: dict[str, Any], mailbox: tuple[Mailbox, int]) -> None:
+    """No drop for the date: the wait times out (soft), the drop check fails, the callback mails engineers."""
+    box, _ = mailbox
+    empty = deployment["base"] / "empty-landing"
+    empty.mkdir()
+    env = {**deployment["env"], "SAFELINK_LANDING": str(empty), "SAFELINK_WAIT_TIMEOUT_S": "3"}
+    before = len(box.messages)
+
+    result = _dags_test(env, EXTRACT + dt.timedelta(days=1), check=False)
+
+    assert result.returncode != 0 or "failed" in (result.stdout + result.stderr).lower()
+    new = box.messages[before:]
+    failure = [m for m in new if "failure" in str(m["Subject"]).lower()]
+    assert failure, [str(m["Subject"]) for m in new]
+    notice = failure[0]
+    assert deployment["data_engineering"] in notice["X-Envelope-To"]
+    body = notice.get_payload(decode=True).decode("utf-8") if not notice.is_multipart() else str(notice)
+    assert "check_drop" in body
+    assert (EXTRACT + dt.timedelta(days=1)).isoformat() in body
+    assert "DropIncomplete" in body
+    assert "/dags/safeguarding_nightly/runs/" in body  # the log link
+    # no person data: only the DAG, task, date, error and link
+    assert len([m for m in new if m not in failure]) == 0
