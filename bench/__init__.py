@@ -1,0 +1,1 @@
+"""Benchmarks: end-to-end and per-stage timings, scaling, incremental nights, Splink comparison."""

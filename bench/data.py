@@ -1,0 +1,60 @@
+"""Generated counties for the benchmarks, cached in ``bench/results/data/<households>-<seed>/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DATA = RESULTS / "data"
+RAW = RESULTS / "raw"
+FIRST_NIGHT = dt.date(2026, 11, 25)
+NIGHTS = 2  # night 1 is the full run; night 2 is the incremental night
+
+
+@dataclass(frozen=True)
+class County:
+    """A cached generated county: two consecutive nightly drops and their truth."""
+
+    households: int
+    seed: int
+    folder: Path
+
+    @property
+    def landing(self) -> Path:
+        """``<folder>/landing`` (one sub-folder per extract date)."""
+        return self.folder / "landing"
+
+    def night(self, k: int) -> dt.date:
+        """Extract date of night ``k`` (1-based)."""
+        return FIRST_NIGHT + dt.timedelta(days=k - 1)
+
+    def truth(self, k: int = 1) -> Path:
+        """``truth/<date>/persons.csv`` of night ``k``."""
+        return self.folder / "truth" / self.night(k).isoformat() / "persons.csv"
+
+
+def ensure_county(households: int, seed: int) -> tuple[County, float | None]:
+    """Generate the county unless it is cached; return it and the generation time (None if cached).
+
+    Args:
+        households: households in the county.
+        seed: generator seed.
+    """
+    folder = DATA / f"{households}-{seed}"
+    county = County(households, seed, folder)
+    marker = folder / "_generated.json"
+    if marker.exists():
+        return county, None
+    from safelink.synth import generate_county
+
+    started = time.perf_counter()
+    result = generate_county(folder, FIRST_NIGHT, households, seed, NIGHTS)
+    secs = round(time.perf_counter() - started, 2)
+    marker.write_text(json.dumps({"households": households, "seed": seed, "nights": NIGHTS, "people": result.people,
+                                  "seconds": secs}), encoding="utf-8")
+    return county, secs
