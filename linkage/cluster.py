@@ -6,7 +6,8 @@ guards only ever get stricter as clusters grow, this is the same as splitting ea
 connected component on its weakest links.
 
 Guards:
-- ``twins``: same DOB, surname and address, clearly different forenames (pair level, never merged).
+- ``twins``: same DOB, surname and address, clearly different forenames, NHS numbers not equal
+  (pair level, never merged).
 - ``namesake``: same forename and surname, birth years ≥ ``namesake_min_years`` apart and the DOBs
   not explainable by one mistyped digit (parent and child sharing a name).
 - ``nhs_conflict``: the two clusters hold different NHS numbers that are both verified.
@@ -47,6 +48,7 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
         & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial")])
         & same_place
         & (pl.col("forename") == _lvl("forename", "different"))
+        & ~(pl.col("nhs_l").is_not_null() & (pl.col("nhs_l") == pl.col("nhs_r"))).fill_null(False)
     )
     names_agree = pl.col("forename").is_in(
         [_lvl("forename", "exact"), _lvl("forename", "nickname_or_alt")]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import recordlinkage as rl
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 from recordlinkage.base import BaseCompareFeature
 
 MISSING = -1
@@ -53,9 +53,20 @@ def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(_present(a) & _present(b), sim, 0.0)
 
 
+def _osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Optimal-string-alignment distance (edits incl. adjacent transposition); large when missing."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.int64)
+    fa = np.where(_present(a), a, "").astype(str)
+    fb = np.where(_present(b), b, "").astype(str)
+    d = process.cpdist(fa, fb, scorer=OSA.distance, workers=-1)
+    return np.where(_present(a) & _present(b), d, 99)
+
+
 def _name_close(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-    """Close: Jaro-Winkler at least :data:`CLOSE_JW`, or the same phonetic key."""
-    return (_jw(a, b) >= CLOSE_JW) | _eq(pa, pb)
+    """Close: Jaro-Winkler at least :data:`CLOSE_JW`, one edit apart (short names have low
+    Jaro-Winkler for a single typo), or the same phonetic key."""
+    return (_jw(a, b) >= CLOSE_JW) | (_osa(a, b) <= 1) | _eq(pa, pb)
 
 
 class ForenameLevels(BaseCompareFeature):
@@ -76,12 +87,12 @@ class ForenameLevels(BaseCompareFeature):
         keys = pd.Series(fa).astype(str) + "|" + pd.Series(fb).astype(str)
         nick = keys.isin(self.nickname_pairs).to_numpy()
         alt = _eq(alta, fb) | _eq(fa, altb) | _eq(alta, altb)
-        # one name a prefix of the other (Alf / Alfie), at least three letters
+        # one name a prefix of the other (Alf / Alfie, Jo / Joanne), at least two letters
         sa = pd.Series(np.where(both, fa, ""), dtype=object).astype(str)
         sb = pd.Series(np.where(both, fb, ""), dtype=object).astype(str)
         short = np.where(sa.str.len() <= sb.str.len(), sa, sb)
         long_ = np.where(sa.str.len() <= sb.str.len(), sb, sa)
-        prefix = np.array([len(s) >= 3 and lg.startswith(s) for s, lg in zip(short, long_, strict=True)])
+        prefix = np.array([len(s) >= 2 and lg.startswith(s) for s, lg in zip(short, long_, strict=True)])
         close = _name_close(fa, fb, pha, phb)
         swapped = _eq(fa, snb) & _eq(sna, fb) & ~exact
         out = np.full(len(fa), MISSING, dtype=np.int8)

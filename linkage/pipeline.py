@@ -85,7 +85,13 @@ def standardise_block_compare(people: pl.DataFrame, config: dict, config_dir: Pa
     """
     secs: dict[str, float] = {}
     t = time.perf_counter()
-    std = standardise_people(people, _nicknames_path(config_dir))
+    gcfg = config.get("guards") or {}
+    std = standardise_people(
+        people,
+        _nicknames_path(config_dir),
+        tuple(gcfg.get("nhs_verified_statuses", ["01"])),
+        tuple(gcfg.get("nhs_verified_without_status", [])),
+    )
     secs["standardise"] = time.perf_counter() - t
     t = time.perf_counter()
     bcfg = config.get("blocking") or {}

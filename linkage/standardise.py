@@ -173,12 +173,19 @@ def normalise_address_expr(col: pl.Expr) -> pl.Expr:
     return e
 
 
-def standardise_people(people: pl.DataFrame, nicknames_path: Path) -> pl.DataFrame:
+def standardise_people(
+    people: pl.DataFrame,
+    nicknames_path: Path,
+    verified_statuses: tuple[str, ...] = ("01",),
+    verified_without_status: tuple[str, ...] = (),
+) -> pl.DataFrame:
     """Build the comparison frame from the canonical people table.
 
     Args:
         people: canonical people table (see docs/architecture.md).
         nicknames_path: path of ``config/nicknames.yaml``.
+        verified_statuses: ``nhs_status`` codes that make an NHS number verified.
+        verified_without_status: sources whose numbers count as verified though they carry no status.
 
     Returns:
         One row per input row, in input order, with ``uid`` (row number) and comparison columns:
@@ -226,7 +233,10 @@ def standardise_people(people: pl.DataFrame, nicknames_path: Path) -> pl.DataFra
         pl.col("pc").str.slice(0, pl.col("pc").str.len_chars() - 3).alias("pc_out"),
         (
             pl.col("nhs").is_not_null()
-            & (pl.col("nhs_status").is_null() | (pl.col("nhs_status") == "01"))
+            & (
+                pl.col("nhs_status").is_in(list(verified_statuses))
+                | (pl.col("nhs_status").is_null() & pl.col("source").is_in(list(verified_without_status)))
+            ).fill_null(False)
         ).alias("nhs_verified"),
         pl.when(pl.col("sex").is_in(["M", "F"])).then(pl.col("sex")).otherwise(None).alias("sex"),
     ).with_columns(pl.coalesce("fn", "fn_alt").alias("fn")).with_columns(
