@@ -51,7 +51,7 @@ def build_message(sender: str, recipient: str, subject: str, text: str, html: st
     """
     domain = sender.rsplit("@", 1)[-1] or "localhost"
     message_id = make_msgid(idstring="safelink", domain=domain)
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=200))  # subjects unfolded
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = recipient

@@ -46,6 +46,7 @@ class SmtpSettings(BaseSettings):
     from_address: str = Field(default="", validation_alias=AliasChoices("SAFELINK_SMTP_FROM", "from_address"))
     conn_id: str = ""
     timeout: float = Field(default=30.0, gt=0)
+    helo_name: str = ""  # EHLO name; empty: the machine's fully qualified name
 
     @property
     def configured(self) -> bool:
@@ -174,6 +175,7 @@ class SmtpTransport:
             smtp_starttls=s.security == "starttls",
             smtp_skip_login=not login,
             timeout=s.timeout,
+            local_hostname=s.helo_name or None,
         )
         client.set_logging(logging.CRITICAL)  # yagmail logs recipients at INFO/ERROR
         client.login()
@@ -206,9 +208,10 @@ class SmtpTransport:
             raise DeliveryError(f"sender refused ({exc.smtp_code})", False) from None
         except smtplib.SMTPDataError as exc:
             raise DeliveryError(f"message refused ({exc.smtp_code})", False) from None
-        except smtplib.SMTPServerDisconnected:
+        except smtplib.SMTPServerDisconnected as exc:
             self.close()
-            raise DeliveryError("connection closed by the server", True) from None
+            reason = "timed out" if "timed out" in str(exc) else "connection closed by the server"
+            raise DeliveryError(reason, True) from None
         except smtplib.SMTPConnectError as exc:
             self.close()
             raise DeliveryError(f"server refused the connection ({exc.smtp_code})", True) from None

@@ -225,7 +225,8 @@ class SmtpServer:
     def settings(self, **overrides: Any) -> SmtpSettings:
         """SMTP settings pointing at this server (plain, no login)."""
         values: dict[str, Any] = {"host": "127.0.0.1", "port": self.port, "security": "none",
-                                  "from_address": f"safelink@{TEST_DOMAIN}", "timeout": 5}
+                                  "from_address": f"safelink@{TEST_DOMAIN}", "timeout": 5,
+                                  "helo_name": "localhost"}
         values.update(overrides)
         return SmtpSettings(**values)
 
@@ -239,7 +240,7 @@ def start_server(port: int | None = None, *, credentials: tuple[str, str] | None
         def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
             ok = isinstance(auth_data, LoginPassword) and (
                 auth_data.login.decode(), auth_data.password.decode()) == credentials
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         kwargs = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
     controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=5, **kwargs)
