@@ -1,0 +1,167 @@
+"""The docker-compose stacks, checked as YAML (no Docker engine here): services, health, env, volumes."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+LONG_RUNNING_AIRFLOW = (*AIRFLOW_SERVICES, "airflow-worker")
+
+
+def _load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Compose's override semantics, enough for these files: mappings merge, everything else is replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(override)
+
+
+def _resolve_extends(services: dict[str, Any], files: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    resolved = {}
+    for name, svc in services.items():
+        ext = svc.get("extends")
+        if ext:
+            source = files[ext["file"]]["services"][ext["service"]] if "file" in ext else services[ext["service"]]
+            base = {k: v for k, v in source.items() if k != "depends_on"}
+            svc = _merge(base, {k: v for k, v in svc.items() if k != "extends"})
+        resolved[name] = svc
+    return resolved
+
+
+@pytest.fixture(scope="module")
+def local() -> dict[str, Any]:
+    return _load("docker-compose.yml")["services"]
+
+
+@pytest.fixture(scope="module")
+def celery() -> dict[str, Any]:
+    base = _load("docker-compose.yml")
+    override = _load("docker-compose.celery.yml")
+    merged = _merge(base["services"], override["services"])
+    return _resolve_extends(merged, {"docker-compose.yml": base})
+
+
+def _env(svc: dict[str, Any]) -> dict[str, str]:
+    env = svc.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def test_local_stack_services(local: dict[str, Any]) -> None:
+    assert set(local) == {"postgres", "mailpit", "airflow-init", *AIRFLOW_SERVICES}
+
+
+def test_every_long_running_service_has_a_healthcheck(local: dict[str, Any], celery: dict[str, Any]) -> None:
+    for stack in (local, celery):
+        for name, svc in stack.items():
+            if name == "airflow-init":
+                continue
+            check = svc.get("healthcheck")
+            assert check and check.get("test"), name
+            assert {"interval", "timeout", "retries"} <= set(check), name
+
+
+def test_airflow_services_share_image_env_and_volumes(local: dict[str, Any]) -> None:
+    for name in (*AIRFLOW_SERVICES, "airflow-init"):
+        svc = local[name]
+        assert svc["build"]["context"] == "." and svc["build"]["dockerfile"] == "Dockerfile", name
+        assert svc["image"] == "safelink-airflow:latest", name
+        env = _env(svc)
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor", name
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/", name
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"], name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://"), name
+        assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+        assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False", name
+        assert env["SAFELINK_SMTP_HOST"] == "mailpit" and env["SAFELINK_SMTP_PORT"] == "1025", name
+        assert env["SAFELINK_SMTP_SECURITY"] == "none", name
+        assert env["SAFELINK_STATE_URL"].endswith("@postgres:5432/safelink"), name
+        assert env["SAFELINK_LANDING"] == "/data/landing" and env["SAFELINK_OUTPUT"] == "/data/output", name
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["volumes"]}
+        assert mounts["/data/landing"] == "safelink-landing" and mounts["/data/output"] == "safelink-output", name
+    # one JWT secret for all (tasks fail with "Invalid auth token" otherwise)
+    assert len({_env(local[n])["AIRFLOW__API_AUTH__JWT_SECRET"] for n in AIRFLOW_SERVICES}) == 1
+    for name in AIRFLOW_SERVICES:
+        assert "./dags:/opt/airflow/dags:ro" in local[name]["volumes"], name
+
+
+def test_start_order_waits_for_health_and_init(local: dict[str, Any]) -> None:
+    for name in AIRFLOW_SERVICES:
+        deps = local[name]["depends_on"]
+        assert deps["postgres"]["condition"] == "service_healthy", name
+        assert deps["mailpit"]["condition"] == "service_healthy", name
+        assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
+    for name in ("airflow-scheduler", "airflow-triggerer"):
+        assert local[name]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    assert local["airflow-init"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+
+
+def test_commands_and_ports(local: dict[str, Any]) -> None:
+    assert local["airflow-apiserver"]["command"] == ["api-server"]
+    assert local["airflow-scheduler"]["command"] == ["scheduler"]
+    assert local["airflow-dag-processor"]["command"] == ["dag-processor"]
+    assert local["airflow-triggerer"]["command"] == ["triggerer"]
+    assert "8080:8080" in local["airflow-apiserver"]["ports"]
+    assert {"8025:8025", "1025:1025"} <= set(local["mailpit"]["ports"])
+    init = "\n".join(local["airflow-init"]["command"])
+    assert "airflow db migrate" in init and "CREATE DATABASE safelink" in init
+
+
+def test_named_volumes_declared() -> None:
+    data = _load("docker-compose.yml")
+    declared = set(data["volumes"])
+    for svc in data["services"].values():
+        for volume in svc.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in declared, source
+    assert {"safelink-landing", "safelink-output", "postgres-data"} <= declared
+
+
+def test_celery_variant(celery: dict[str, Any]) -> None:
+    assert {"redis", "airflow-worker"} <= set(celery)
+    for name in (*AIRFLOW_SERVICES, "airflow-worker", "airflow-init"):
+        env = _env(celery[name])
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:6379" in env[
+            "AIRFLOW__CELERY__BROKER_URL"], name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql"), name
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/", name
+        assert "celery" in celery[name]["build"]["args"]["EXTRA_PIP"], name
+    worker = celery["airflow-worker"]
+    assert worker["command"] == ["celery", "worker"]
+    assert int(worker["deploy"]["replicas"]) >= 2
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    mounts = {v.split(":")[1] for v in worker["volumes"]}
+    assert {"/data/landing", "/data/output", "/opt/airflow/dags"} <= mounts
+    assert _env(worker)["SAFELINK_SMTP_HOST"] == "mailpit"
+
+
+def test_dockerfile_builds_the_project_on_python_311_slim() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
+    assert re.search(r"pip install .*-e \.", text)
+    assert "COPY dags /opt/airflow/dags" in text
+    assert re.search(r"^USER ", text, re.MULTILINE)  # not root
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
+    assert {".git", ".venv", "*.sqlite"} <= set(ignored)
+    for package in ("landing", "linkage", "alerts", "report", "checks", "safelink", "config", "dags"):
+        assert package not in ignored
