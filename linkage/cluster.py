@@ -10,7 +10,8 @@ Guards:
   (pair level, never merged).
 - ``namesake``: same forename and surname, birth years ≥ ``namesake_min_years`` apart and the DOBs
   not explainable by one mistyped digit (parent and child sharing a name).
-- ``nhs_conflict``: the two clusters hold different NHS numbers that are both verified.
+- ``nhs_conflict``: the two clusters hold different NHS numbers that are both verified, or hold
+  different numbers (none in common) and the link is not strong enough without the NHS comparison.
 - ``same_source``: two records of one source that never holds duplicates.
 - ``same_source_dob``: two records of one source that disagree on DOB.
 """
@@ -43,12 +44,18 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
         rec.rename({c: f"{c}_r" for c in rec.columns}), on="uid_r", how="left"
     )
     same_place = pl.col("location") >= _lvl("location", "postcode")
+    nhs_equal = (pl.col("nhs_l").is_not_null() & (pl.col("nhs_l") == pl.col("nhs_r"))).fill_null(False)
+    nhs_differ = (pl.col("nhs_l") != pl.col("nhs_r")).fill_null(False)
     twins = (
         (pl.col("dob") == _lvl("dob", "exact"))
         & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial")])
         & same_place
-        & (pl.col("forename") == _lvl("forename", "different"))
-        & ~(pl.col("nhs_l").is_not_null() & (pl.col("nhs_l") == pl.col("nhs_r"))).fill_null(False)
+        & ~nhs_equal
+        & (
+            (pl.col("forename") == _lvl("forename", "different"))
+            # one twin's middle name is the other's forename: only an alias, and the numbers differ
+            | ((pl.col("forename") == _lvl("forename", "nickname_or_alt")) & nhs_differ)
+        )
     )
     names_agree = pl.col("forename").is_in(
         [_lvl("forename", "exact"), _lvl("forename", "nickname_or_alt")]
@@ -88,11 +95,12 @@ class ClusterResult:
 
 
 class _Comp:
-    __slots__ = ("dobs_by_source", "members", "nhs")
+    __slots__ = ("dobs_by_source", "members", "nhs", "nhs_all")
 
-    def __init__(self, uid: int, source: str, dob: object, nhs: str | None) -> None:
+    def __init__(self, uid: int, source: str, dob: object, nhs: str | None, nhs_all: str | None) -> None:
         self.members = [uid]
         self.nhs: set[str] = {nhs} if nhs else set()
+        self.nhs_all: set[str] = {nhs_all} if nhs_all else set()
         self.dobs_by_source: dict[str, set] = {source: {dob}}
 
 
@@ -102,6 +110,7 @@ def cluster_links(
     cannot_link: pl.DataFrame,
     records: pl.DataFrame,
     dedupe_sources: frozenset[str],
+    nhs_override_evidence: float = 30.0,
 ) -> ClusterResult:
     """Union the links strongest first, cutting any link that would break a guard.
 
@@ -111,6 +120,10 @@ def cluster_links(
         cannot_link: pairs that must not end in one cluster: ``uid_l``, ``uid_r``, ``pair_guard``.
         records: standardised records (``uid``, ``source``, ``dob``, ``nhs``, ``nhs_verified``).
         dedupe_sources: sources that may hold two records of one person (if their DOBs agree).
+        nhs_override_evidence: two clusters holding different (unverified) NHS numbers and no number
+            in common are only joined by a link whose evidence without the NHS comparison (column
+            ``evidence``, bits) reaches this: a mistyped-but-valid number must not veto a strong
+            name + DOB + address match, but two namesakes born the same day living apart are not merged.
 
     Returns:
         The cluster label of each uid (0..k-1), and per link whether it was used and why not.
@@ -122,6 +135,7 @@ def cluster_links(
         n if v else None
         for n, v in zip(records["nhs"].to_list(), records["nhs_verified"].fill_null(False).to_list(), strict=True)
     ]
+    nhs_any = records["nhs"].to_list()
     comps: dict[int, _Comp] = {}
     cl: dict[int, dict[int, str]] = {}
     for a, b, g in cannot_link.select("uid_l", "uid_r", "pair_guard").iter_rows():
@@ -137,13 +151,16 @@ def cluster_links(
     def comp(r: int) -> _Comp:
         c = comps.get(r)
         if c is None:
-            c = _Comp(r, src[r], dob[r], nhs_v[r])
+            c = _Comp(r, src[r], dob[r], nhs_v[r], nhs_any[r])
             comps[r] = c
         return c
 
     order = np.argsort(-links["weight"].to_numpy(), kind="stable")
     ul = links["uid_l"].to_numpy()
     ur = links["uid_r"].to_numpy()
+    evidence = (
+        links["evidence"].to_numpy() if "evidence" in links.columns else np.full(links.height, np.inf)
+    )
     accepted = np.zeros(links.height, dtype=bool)
     reasons: list[str | None] = [None] * links.height
     counts: Counter = Counter()
@@ -155,6 +172,8 @@ def cluster_links(
         ca, cb = comp(ra), comp(rb)
         reason = None
         if ca.nhs and cb.nhs and ca.nhs != cb.nhs:
+            reason = "nhs_conflict"
+        elif ca.nhs_all and cb.nhs_all and not (ca.nhs_all & cb.nhs_all) and evidence[i] < nhs_override_evidence:
             reason = "nhs_conflict"
         if reason is None:
             for s in ca.dobs_by_source.keys() & cb.dobs_by_source.keys():
@@ -185,6 +204,7 @@ def cluster_links(
         parent[rb] = ra
         ca.members.extend(cb.members)
         ca.nhs |= cb.nhs
+        ca.nhs_all |= cb.nhs_all
         for s, ds in cb.dobs_by_source.items():
             ca.dobs_by_source.setdefault(s, set()).update(ds)
         del comps[rb]

@@ -137,9 +137,17 @@ def cluster_scored(
     g = g.with_row_index("_pid")
     cannot = g.filter(pl.col("pair_guard").is_not_null())
     above = g.filter(pl.col("match_probability") >= link_t)
-    links = above.filter(pl.col("pair_guard").is_null())
+    wcols = [c for c in g.columns if c.startswith("w_") and c != "w_nhs"]
+    links = above.filter(pl.col("pair_guard").is_null()).with_columns(
+        pl.sum_horizontal(wcols).alias("evidence")
+    )
     res = cluster_links(
-        std.height, links, cannot, std, frozenset(config.get("dedupe_within_sources", ["gp", "dental"]))
+        std.height,
+        links,
+        cannot,
+        std,
+        frozenset(config.get("dedupe_within_sources", ["gp", "dental"])),
+        float(gcfg.get("nhs_override_evidence", 30.0)),
     )
     counts: Counter = Counter()
     counts.update(above.filter(pl.col("pair_guard").is_not_null())["pair_guard"].to_list())
