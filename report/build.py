@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TREND_NIGHTS = 30
-T = TypeVar("T")
 
 
 @dataclass
@@ -71,11 +70,13 @@ def _env() -> Environment:
     env.filters["num"] = lambda v: "–" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
     env.filters["pct"] = lambda v: "–" if v is None else f"{100.0 * v:.1f}%"
     env.filters["f2"] = lambda v: "–" if v is None else f"{float(v):.2f}"
+    env.filters["prob"] = lambda v: "–" if v is None else (f"{float(v):.2e}" if 0 < float(v) < 1e-3
+                                                           else f"{float(v):.4f}")
     env.filters["f4"] = lambda v: "–" if v is None else f"{float(v):.4f}"
     return env
 
 
-def _guarded(name: str, unavailable: list[str], call: Callable[[], T], default: T) -> T:
+def _guarded(name: str, unavailable: list[str], call: Callable[[], Any], default: Any) -> Any:
     """Run one section; a failure is logged and the section shown as not available (never the whole report)."""
     try:
         return call()
@@ -179,18 +180,21 @@ def build_report(
         if prev_findings is None:
             prev_findings = read_csv(prev_dir / "findings.csv")
 
-    dq = _guarded("data quality", unavailable, lambda: sections.data_quality(night, sources), {"available": False})
-    lk = _guarded("linkage", unavailable, lambda: sections.linkage_summary(night, sources), {})
-    model = _guarded("model", unavailable, lambda: sections.load_model(config_dir), None)
-    ex = _guarded("explanations", unavailable, lambda: sections.explanations(night.pairs), {"available": False})
-    fs = _guarded("findings", unavailable, lambda: sections.findings_summary(night.findings, prev_findings),
-                  {"available": False})
-    acc = _guarded("accuracy", unavailable, lambda: sections.accuracy(night.records, night.findings, truth_dir),
-                   {"available": False})
+    na: dict[str, Any] = {"available": False}
+
+    def guarded(name: str, call: Callable[[], Any], default: Any) -> Any:
+        return _guarded(name, unavailable, call, default)
+
+    dq: dict[str, Any] = guarded("data quality", lambda: sections.data_quality(night, sources), na)
+    lk: dict[str, Any] = guarded("linkage", lambda: sections.linkage_summary(night, sources), {})
+    model: dict[str, Any] | None = guarded("model", lambda: sections.load_model(config_dir), None)
+    ex: dict[str, Any] = guarded("explanations", lambda: sections.explanations(night.pairs), na)
+    fs: dict[str, Any] = guarded("findings", lambda: sections.findings_summary(night.findings, prev_findings), na)
+    acc: dict[str, Any] = guarded("accuracy", lambda: sections.accuracy(night.records, night.findings, truth_dir), na)
 
     engine = open_state(state_url)
     try:
-        decisions = _guarded("review decisions", unavailable, lambda: latest_decisions(engine=engine), None)
+        decisions: pl.DataFrame | None = guarded("review decisions", lambda: latest_decisions(engine=engine), None)
         previous = {} if decisions is None else dict(decisions.select("pair_key", "decision").iter_rows())
         review_file: Path | None = None
         n_review_file = 0
@@ -202,10 +206,10 @@ def build_report(
                      decisions.filter(pl.col("decision").is_in(list(OVERRIDE_OF)))
                      .with_columns(pl.col("decision").replace_strict(OVERRIDE_OF, return_dtype=pl.String))
                      .select("source_l", "record_id_l", "source_r", "record_id_r", "decision"))
-        applied = _guarded("overrides", unavailable,
-                           lambda: sections.overrides_applied(overrides, night.pairs, night.records),
-                           {"applied": None, "pending": None})
-        review = {
+        applied: dict[str, Any] = guarded(
+            "overrides", lambda: sections.overrides_applied(overrides, night.pairs, night.records),
+            {"applied": None, "pending": None})
+        review: dict[str, Any] = {
             "available": decisions is not None,
             "pairs_decided": 0 if decisions is None else decisions.height,
             "decisions_total": 0 if decisions is None else int(decisions["history"].sum() or 0),
@@ -218,13 +222,14 @@ def build_report(
             "bands": [] if decisions is None else sections.review_bands(decisions),
             "file_rows": n_review_file, "file": review_file is not None,
         }
-        events = _guarded("id events", unavailable, lambda: _id_events(engine, extract_date), None)
+        events = guarded("id events", lambda: _id_events(engine, extract_date), None)
         if events is None:
-            events = _guarded("id changes", unavailable, lambda: sections.id_changes(night.records, prev_records), None)
+            events = guarded("id changes", lambda: sections.id_changes(night.records, prev_records), None)
         lk["id_changes"] = events
         metrics = sections.night_metrics(extract_date, dq, lk, fs, acc)
         _record_metrics(engine, metrics)
-        trend = _guarded("trends", unavailable, lambda: _trend_rows(engine, night_dir, extract_date, sources), [])
+        trend: list[dict[str, Any]] = guarded(
+            "trends", lambda: _trend_rows(engine, night_dir, extract_date, sources), [])
     finally:
         engine.dispose()
 
@@ -232,14 +237,14 @@ def build_report(
     if lk.get("weights"):
         link_w = sections.prob_to_weight(model["link_threshold"]) if model else None
         review_w = sections.prob_to_weight(model["review_threshold"]) if model else None
-        figures["weights"] = _guarded("weight histogram", unavailable,
+        figures["weights"] = guarded("weight histogram",
                                       lambda: charts.weight_histogram(lk["weights"], link_w, review_w), None)
     if lk.get("cluster_sizes"):
-        figures["clusters"] = _guarded("cluster chart", unavailable, lambda: charts.bar_chart(
+        figures["clusters"] = guarded("cluster chart", lambda: charts.bar_chart(
             [r["n"] for r in lk["cluster_sizes"]], [r["persons"] for r in lk["cluster_sizes"]],
             "records per person", "persons", "cluster size distribution",
             log=max(r["persons"] for r in lk["cluster_sizes"]) > 100), None)
-    figures["trends"] = _guarded("trend charts", unavailable, lambda: _trend_charts(trend), [])
+    figures["trends"] = guarded("trend charts", lambda: _trend_charts(trend), [])
 
     for name, ok in (("data quality", dq.get("available")), ("linkage records", lk.get("records_available")),
                      ("linkage pairs", lk.get("pairs_available")), ("linkage model", model is not None),
@@ -257,8 +262,8 @@ def build_report(
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, report)
 
-    totals = dq.get("totals", {})
-    link_acc = acc.get("linkage", {}) if acc.get("available") else {}
+    totals: dict[str, int] = dq.get("totals", {})
+    link_acc: dict[str, Any] = acc.get("linkage", {}) if acc.get("available") else {}
     result = ReportResult(
         report=report, review_file=review_file,
         sources_present=dq.get("sources_present", 0), sources_missing=dq.get("missing", []),

@@ -22,7 +22,7 @@ def _svg(fig: Figure, name: str) -> str:
     """Serialise a figure to an inline ``<svg>`` element (no XML prolog, DOCTYPE or metadata)."""
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": f"safelink-{name}", "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     text = re.sub(r"<\?xml[^>]*\?>\s*", "", text)
     text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text, flags=re.S)

@@ -173,10 +173,16 @@ def load_model(config_dir: Path) -> dict[str, Any] | None:
     except (OSError, yaml.YAMLError):
         pass
     lam = doc.get("lambda")
+    prior = doc.get("prior")
+    prior_items = {str(k): v for k, v in prior.items() if isinstance(v, int | float | str)} if isinstance(
+        prior, dict) else {}
+    if isinstance(lam, int | float):
+        prior_items.setdefault("lambda", lam)
     return {
         "version": str(doc.get("version", "unknown")),
         "lambda": lam,
         "prior_weight": prob_to_weight(float(lam)) if isinstance(lam, int | float) else None,
+        "prior": prior_items,
         "link_threshold": _float(thresholds.get("link")),
         "review_threshold": _float(thresholds.get("review")),
         "comparisons": comparisons,
@@ -508,13 +514,12 @@ def overrides_applied(overrides: pl.DataFrame, pairs: pl.DataFrame | None,
         records: tonight's records.
     """
     if pairs is not None and "override" in pairs.columns:
-        col = pairs["override"]
-        applied = col.drop_nulls()
+        col = pairs["override"].drop_nulls()
         if col.dtype == pl.Boolean:
-            applied = applied.filter(applied)
+            col = col.filter(col)
         elif col.dtype == pl.String:
-            applied = applied.filter(applied != "")
-        return {"applied": applied.len(), "pending": None, "source": "pairs"}  # type: ignore[dict-item]
+            col = col.filter(col != "")
+        return {"applied": col.len(), "pending": None}
     if records is None or overrides.height == 0:
         return {"applied": 0 if overrides.height == 0 else None, "pending": None}
     pid = {(s, r): p for s, r, p in _records(records).select("source", "record_id", "person_id").iter_rows()}
