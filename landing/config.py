@@ -150,6 +150,9 @@ class SourcesConfig(_Strict):
     allow_test_range_nhs_numbers: bool = True
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class ConfigError(ValueError):
     """A configuration file is invalid: the message names the file, the key and what is allowed."""
 
@@ -175,7 +178,7 @@ def load_yaml(path: Path) -> Any:
         path: the YAML file.
     """
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: configuration file not found") from exc
     except yaml.YAMLError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from checks.safe_csv import write_safe_csv
 from landing.config import FileSpec, SourcesConfig
 from landing.mask import mask_value
 from landing.parse import REASON, REASON_COLUMN, REASON_VALUE, parse_file
@@ -26,6 +27,12 @@ SUCCESS_MARKER = "_SUCCESS"
 QUARANTINE_SCHEMA = {
     "source": pl.String, "file": pl.String, "row": pl.Int64, "column": pl.String,
     "value": pl.String, "reason": pl.String, "check": pl.String,
+}
+
+FILES_SCHEMA = {
+    "source": pl.String, "file": pl.String, "table": pl.String, "status": pl.String, "rows_read": pl.Int64,
+    "accepted": pl.Int64, "quarantined": pl.Int64, "duplicates": pl.Int64, "blank_lines": pl.Int64,
+    "message": pl.String,
 }
 
 
@@ -52,6 +59,7 @@ class FileCount:
     blank_lines: int = 0
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # the header as read (for the layout checks)
 
     def conserved(self) -> bool:
         """Whether every row read is accepted, set aside or a collapsed duplicate."""
@@ -148,14 +156,17 @@ def _read_one(
 ) -> tuple[FileCount, pl.DataFrame | None, pl.DataFrame]:
     count = FileCount(source=source, file=path.name, table=spec.table, status="ok")
     try:
-        raw: RawFile = read_extract(path, spec.encoding, spec.columns, spec.other_columns)
+        essential = [f.column for f in spec.fields.values() if f.required or f.is_strict]
+        raw: RawFile = read_extract(path, spec.encoding, spec.columns, spec.other_columns, essential)
     except FileUnreadable as exc:
         count.status = "unreadable"
         count.message = f"{exc.check}: {exc}"
+        count.columns = list(exc.header)
         return count, None, pl.DataFrame(schema=QUARANTINE_SCHEMA)
     count.rows_read = raw.rows_read
     count.blank_lines = raw.blank_lines
     count.warnings = list(raw.warnings)
+    count.columns = list(raw.header)
     rejects = pl.DataFrame(
         [{**r, "source": source} for r in raw.rejects], schema=QUARANTINE_SCHEMA
     ) if raw.rejects else pl.DataFrame(schema=QUARANTINE_SCHEMA)
@@ -410,10 +421,10 @@ def combine_sources(night_dir: Path, config: SourcesConfig, complete_drop: bool 
         heights[table] = frame.height
     quarantine = pl.concat(frames["quarantine"])
     (night_dir / "checks").mkdir(parents=True, exist_ok=True)
-    quarantine.write_csv(night_dir / "checks" / "quarantine.csv")
+    write_safe_csv(quarantine, night_dir / "checks" / "quarantine.csv")
     files = [c for r in results for c in r.files]
-    pl.DataFrame([{k: v for k, v in asdict(c).items() if k != "warnings"} for c in files]).write_parquet(
-        out / "files.parquet")
+    pl.DataFrame([{k: v for k, v in asdict(c).items() if k not in ("warnings", "columns")} for c in files],
+                 schema=FILES_SCHEMA).write_parquet(out / "files.parquet")
     return IngestResult(
         night_dir=night_dir, complete_drop=complete_drop,
         sources_present=[r.source for r in results if r.status == "ok" and r.source not in exclude],

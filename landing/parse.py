@@ -142,6 +142,8 @@ def parse_file(frame: pl.DataFrame, spec: FileSpec, extract_date: dt.date, allow
         reason = pl.when(hit).then(pl.lit(why)).otherwise(reason)
         column = pl.when(hit).then(pl.lit(source_column)).otherwise(column)
         value = pl.when(hit).then(pl.col(source_column)).otherwise(value)
+    if "_too_long" in frame.columns:
+        flags.append((pl.col("_too_long").is_not_null(), "field_too_long"))
     flag_list = (
         pl.concat_list([pl.when(c.fill_null(False)).then(pl.lit(f)).otherwise(None) for c, f in flags])
         .list.drop_nulls()

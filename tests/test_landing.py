@@ -30,7 +30,7 @@ def test_sample_rows_set_aside_are_exactly_the_broken_rows(sample_night) -> None
 
 
 def test_sample_every_row_is_accounted_for(sample_night) -> None:  # type: ignore[no-untyped-def]
-    night, result = sample_night
+    _night, result = sample_night
     drop = SAMPLE_LANDING / SAMPLE_DATE.isoformat()
     for count in result.files:
         raw_lines = (drop / count.file).read_bytes().splitlines()
@@ -41,7 +41,8 @@ def test_sample_every_row_is_accounted_for(sample_night) -> None:  # type: ignor
 
 def test_sample_people_records_match_truth(sample_night) -> None:  # type: ignore[no-untyped-def]
     night, _ = sample_night
-    people = pl.read_parquet(night / "landing" / "people.parquet").select("source", "record_id").sort("source", "record_id")
+    people = (pl.read_parquet(night / "landing" / "people.parquet").select("source", "record_id")
+              .sort("source", "record_id"))
     truth = pl.read_csv(SAMPLE_TRUTH / "persons.csv", schema_overrides={"record_id": pl.String})
     assert_frame_equal(people, truth.select("source", "record_id").sort("source", "record_id"))
 
@@ -73,7 +74,8 @@ HV_HEADER = ("Patient ID,NHS Number,NHS Number Status,Forename,Surname,Date of B
 
 def test_hv_bom_crlf_and_spaced_nhs_numbers(tmp_path: Path, sources_config) -> None:  # type: ignore[no-untyped-def]
     body = (HV_HEADER + "\r\n"
-            "1001,999 764 3305,01,Zoë,Santos,05/05/2026,Female,20 Grove,,Frodsham,ch66eq,A B,T,Y,N,CAMHS,15/05/2026\r\n")
+            "1001,999 764 3305,01,Zoë,Santos,05/05/2026,Female,20 Grove,,Frodsham,ch66eq,A B,T,Y,N,CAMHS,"
+            "15/05/2026\r\n")
     landing = _drop(tmp_path, {"HV_Caseload_20261125.csv": "\ufeff".encode() + body.encode("utf-8")})
     night = tmp_path / "out" / "2026-11-25"
     ingest_drop(landing, SAMPLE_DATE, sources_config, night)

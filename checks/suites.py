@@ -1,0 +1,268 @@
+"""The expectation suites, declared next to each other: one per source and file kind.
+
+For every configured file of a source there are two suites, both named after the source and the
+file's table (its kind):
+
+- ``<source>.<kind>``: the rows the ingest accepted (canonical columns, row number as index);
+- ``<source>.<kind>.layout``: the file's header (a frame with no rows);
+
+and one per source over its files' counts: ``<source>.files`` (status, share set aside, row count
+against the previous night). Each expectation carries in ``meta`` its short ``check`` name, its
+``level`` (quarantine / flag / batch), the set-aside ``reason`` for quarantine-level checks, and the
+source ``column`` it is about (for messages and masking).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import great_expectations.expectations as gxe
+import pandas as pd
+from great_expectations.expectations.expectation import Expectation
+
+from checks.config import ChecksConfig
+from checks.expectations import ExpectColumnValuesToBeValidNhsNumber
+from landing.config import FileSpec, SourceSpec
+from landing.postcode import PSEUDO_POSTCODES, UK_POSTCODE
+
+Level = Literal["quarantine", "flag", "batch"]
+NHS_STATUS_CODES = ["01", "02", "03", "04", "05", "06", "07", "08"]
+PSEUDO_POSTCODE = "^(?:" + "|".join(PSEUDO_POSTCODES) + ")$"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation and how the gate treats its failures."""
+
+    name: str
+    level: Level
+    expectation: Expectation
+    column: str | None = None  # the source column, for messages and masking
+    reason: str | None = None  # set-aside reason (quarantine level)
+    allowed: str = ""  # what is allowed, in words
+
+
+@dataclass
+class SuiteSpec:
+    """A declared suite: its name, which batch it validates, and its checks."""
+
+    name: str
+    batch: Literal["rows", "layout", "files"]
+    file: str | None
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, check: Check) -> None:
+        """Append a check, stamping its gate metadata onto the expectation.
+
+        Args:
+            check: the check.
+        """
+        check.expectation.meta = {"check": check.name, "level": check.level, "reason": check.reason,
+                                  "column": check.column, "allowed": check.allowed}
+        self.checks.append(check)
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same calendar day ``years`` earlier (29 February becomes 28 February).
+
+    Args:
+        day: the reference date.
+        years: how many years back (negative: forward).
+    """
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _ts(day: dt.date) -> pd.Timestamp:
+    return pd.Timestamp(day)
+
+
+def _pct(mostly: float) -> str:
+    return f"at least {mostly:.0%} of rows"
+
+
+def rows_suite(
+    source: str, spec: FileSpec, checks: ChecksConfig, extract_date: dt.date, allow_test_range: bool
+) -> SuiteSpec:
+    """Declare the suite over one file's accepted rows.
+
+    Args:
+        source: the source key.
+        spec: the file's configuration.
+        checks: the gate thresholds.
+        extract_date: the night.
+        allow_test_range: whether 999 test-range NHS numbers are valid (``sources.yaml``).
+    """
+    suite = SuiteSpec(name=f"{source}.{spec.table}", batch="rows", file=spec.file_name(extract_date.strftime("%Y%m%d")))
+    fields = spec.fields
+    flags = checks.flags
+    id_field = "owner_record_id" if spec.table == "mentions" else "record_id"
+    id_column = fields[id_field].column
+    suite.add(Check("identifier_present", "quarantine", gxe.ExpectColumnValuesToNotBeNull(column=id_field),
+                    id_column, "blank_identifier", "every row has an identifier"))
+    pattern = checks.identifiers.get(source)
+    if pattern:
+        suite.add(Check("identifier_shape", "flag",
+                        gxe.ExpectColumnValuesToMatchRegex(column=id_field, regex=pattern,
+                                                           mostly=flags.identifier_shape.mostly),
+                        id_column, None, f"{_pct(flags.identifier_shape.mostly)} match {pattern}"))
+    if spec.table == "people":
+        suite.add(Check("identifier_unique", "quarantine", gxe.ExpectColumnValuesToBeUnique(column="record_id"),
+                        id_column, "duplicate_identifier", "one person record per identifier"))
+        suite.add(Check("surname_present", "quarantine", gxe.ExpectColumnValuesToNotBeNull(column="surname"),
+                        fields["surname"].column, "blank_surname", "every person has a surname"))
+    if "dob" in fields:
+        oldest = years_before(extract_date, checks.quarantine.max_age_years)
+        level: Level = "quarantine" if spec.table == "people" else "flag"
+        suite.add(Check(
+            "dob_possible", level,
+            gxe.ExpectColumnValuesToBeBetween(column="dob", min_value=_ts(oldest), max_value=_ts(extract_date)),
+            fields["dob"].column, "impossible_date" if level == "quarantine" else None,
+            f"between {oldest.isoformat()} and the extract date (not in the future, at most "
+            f"{checks.quarantine.max_age_years} years old)"))
+        band = checks.ages.get(source)
+        if spec.table == "people" and band is not None and (band.min is not None or band.max is not None):
+            tol = flags.age.tolerance_years
+            youngest = years_before(extract_date, max((band.min or 0) - tol, 0))
+            earliest = (years_before(extract_date, band.max + 1 + tol) + dt.timedelta(days=1)
+                        if band.max is not None else None)
+            suite.add(Check(
+                "age_plausible", "flag",
+                gxe.ExpectColumnValuesToBeBetween(column="dob", min_value=_ts(earliest) if earliest else None,
+                                                  max_value=_ts(youngest), mostly=flags.age.mostly),
+                fields["dob"].column, None,
+                f"{_pct(flags.age.mostly)} aged {band.min if band.min is not None else 0}-"
+                f"{band.max if band.max is not None else '…'} (±{tol} year)"))
+    if "nhs_number" in fields and spec.table == "people":
+        suite.add(Check(
+            "nhs_number_valid", "flag",
+            ExpectColumnValuesToBeValidNhsNumber(column="nhs_number_raw", allow_test_range=allow_test_range,
+                                                 mostly=flags.nhs_number.mostly),
+            fields["nhs_number"].column, None,
+            f"at least {flags.nhs_number.mostly:.0%} of the NHS numbers given are 10 digits passing Modulus 11, "
+            f"not one repeated digit{'' if allow_test_range else ', not in the 999 test range'}"))
+    if "nhs_status" in fields:
+        suite.add(Check(
+            "nhs_status_coded", "flag",
+            gxe.ExpectColumnValuesToBeInSet(column="nhs_status", value_set=NHS_STATUS_CODES,
+                                            mostly=flags.nhs_status.mostly),
+            fields["nhs_status"].column, None, f"{_pct(flags.nhs_status.mostly)} in 01-08"))
+    if "postcode" in fields:
+        suite.add(Check(
+            "postcode_format", "flag",
+            gxe.ExpectColumnValuesToMatchRegexList(column="postcode_normalised",
+                                                   regex_list=[UK_POSTCODE, PSEUDO_POSTCODE], match_on="any",
+                                                   mostly=flags.postcode.mostly),
+            fields["postcode"].column, None,
+            f"{_pct(flags.postcode.mostly)} UK format or a pseudo-postcode ({', '.join(PSEUDO_POSTCODES)})"))
+    non_strict_dates = [n for n, f in fields.items() if f.parse == "date" and not f.is_strict]
+    if non_strict_dates:
+        suite.add(Check(
+            "dates_parseable", "flag",
+            gxe.ExpectColumnValuesToBeInSet(column="dates_parsed", value_set=[True], mostly=flags.start_date.mostly),
+            ", ".join(fields[n].column for n in non_strict_dates), None,
+            f"{_pct(flags.start_date.mostly)} have dates in the configured format"))
+    if "start_date" in fields:
+        suite.add(Check(
+            "start_not_future", "flag",
+            gxe.ExpectColumnValuesToBeBetween(column="start_date", max_value=_ts(extract_date),
+                                              mostly=flags.start_date.mostly),
+            fields["start_date"].column, None, f"{_pct(flags.start_date.mostly)} start on or before the extract date"))
+    if spec.table == "appointments":
+        suite.add(Check("appointment_date_present", "quarantine",
+                        gxe.ExpectColumnValuesToNotBeNull(column="appt_date"),
+                        fields["appt_date"].column, "blank_appt_date", "every appointment has a date"))
+        ahead = extract_date + dt.timedelta(days=flags.appointment_date.days_ahead)
+        suite.add(Check(
+            "appointment_date_plausible", "flag",
+            gxe.ExpectColumnValuesToBeBetween(column="appt_date", max_value=_ts(ahead),
+                                              mostly=flags.appointment_date.mostly),
+            fields["appt_date"].column, None,
+            f"{_pct(flags.appointment_date.mostly)} on or before {ahead.isoformat()}"))
+        codes = [str(k) for k in (fields["outcome"].map or {})]
+        suite.add(Check(
+            "outcome_coded", "flag",
+            gxe.ExpectColumnValuesToBeInSet(column="outcome_raw", value_set=codes, mostly=flags.outcome.mostly),
+            fields["outcome"].column, None, f"{_pct(flags.outcome.mostly)} in {codes}"))
+    if spec.table in ("appointments", "mentions"):
+        suite.add(Check(
+            "owner_known", "flag",
+            gxe.ExpectColumnValuesToBeInSet(column="owner_known", value_set=[True], mostly=flags.known_owner.mostly),
+            id_column, None, f"{_pct(flags.known_owner.mostly)} refer to an accepted person record"))
+    return suite
+
+
+def layout_suite(source: str, spec: FileSpec, extract_date: dt.date) -> SuiteSpec:
+    """Declare the suite over one file's header.
+
+    Args:
+        source: the source key.
+        spec: the file's configuration.
+        extract_date: the night.
+    """
+    suite = SuiteSpec(name=f"{source}.{spec.table}.layout", batch="layout",
+                      file=spec.file_name(extract_date.strftime("%Y%m%d")))
+    for column in spec.columns:
+        suite.add(Check(f"column_present:{column}", "batch", gxe.ExpectColumnToExist(column=column), column,
+                        None, "the column is in the header"))
+    layout = list(dict.fromkeys([*spec.columns, *spec.other_columns]))
+    suite.add(Check("columns_known", "flag", gxe.ExpectTableColumnsToMatchSet(column_set=layout, exact_match=True),
+                    None, None, "exactly the configured columns, in any order"))
+    return suite
+
+
+def files_suite(source: str, checks: ChecksConfig, missing_allowed: bool) -> SuiteSpec:
+    """Declare the batch suite over one source's file counts.
+
+    Args:
+        source: the source key.
+        checks: the gate thresholds.
+        missing_allowed: whether an absent file is tolerated (``fail_on_missing_file: false``).
+    """
+    batch = checks.batch
+    band = batch.row_count
+    suite = SuiteSpec(name=f"{source}.files", batch="files", file=None)
+    statuses = ["ok", "missing"] if missing_allowed else ["ok"]
+    suite.add(Check("file_readable", "batch", gxe.ExpectColumnValuesToBeInSet(column="status", value_set=statuses),
+                    None, None, f"status {' or '.join(statuses)}"))
+    suite.add(Check("quarantined_share", "batch",
+                    gxe.ExpectColumnValuesToBeBetween(column="quarantined_share", min_value=0,
+                                                      max_value=batch.max_quarantined_share),
+                    None, None, f"at most {batch.max_quarantined_share:.0%} of rows set aside"))
+    suite.add(Check("min_rows", "batch",
+                    gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="rows_read", column_B="min_rows",
+                                                                or_equal=True,
+                                                                ignore_row_if="either_value_is_missing"),
+                    None, None, "at least the configured minimum rows"))
+    suite.add(Check("row_count_band", "batch",
+                    gxe.ExpectColumnValuesToBeBetween(column="row_ratio", min_value=1 - band.max_drop,
+                                                      max_value=1 + band.max_rise),
+                    None, None, f"{1 - band.max_drop:.0%}-{1 + band.max_rise:.0%} of the previous night's rows"))
+    return suite
+
+
+def declare_suites(
+    source: str, spec: SourceSpec, checks: ChecksConfig, extract_date: dt.date, allow_test_range: bool
+) -> dict[str, Any]:
+    """Every suite of one source, keyed by file name (rows and layout) plus ``"files"``.
+
+    Args:
+        source: the source key.
+        spec: the source's configuration.
+        checks: the gate thresholds.
+        extract_date: the night.
+        allow_test_range: whether 999 test-range NHS numbers are valid.
+    """
+    stamp = extract_date.strftime("%Y%m%d")
+    suites: dict[str, Any] = {}
+    for file_spec in spec.files:
+        suites[file_spec.file_name(stamp)] = (
+            rows_suite(source, file_spec, checks, extract_date, allow_test_range),
+            layout_suite(source, file_spec, extract_date),
+        )
+    suites["files"] = files_suite(source, checks, missing_allowed=not checks.batch.fail_on_missing_file)
+    return suites
