@@ -35,6 +35,7 @@ CHANGE_LABELS: dict[str, str] = {
 }
 _PII_KEY_WORDS = ("name", "forename", "surname", "dob", "birth", "address", "postcode", "street", "nhs",
                   "phone", "email", "school", "staff", "clinician", "worker", "coordinator", "known_as", "alias")
+_SKIP_KEYS = {"rule", "rule_version", "file", "row"}  # shown elsewhere, or provenance noise
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
 _CODE = re.compile(r"^[a-z0-9_.:-]{1,40}$")
 
@@ -127,6 +128,8 @@ class PeopleIndex:
 
 def _safe_key(key: str) -> bool:
     lowered = key.lower()
+    if lowered in _SKIP_KEYS:
+        return False
     return not any(word in lowered for word in _PII_KEY_WORDS)
 
 
