@@ -109,10 +109,8 @@ def candidate_pairs(
         stats.pairs_by_pass[bp.name] = part.height
         stats.skipped_keys_by_pass[bp.name] = int(big.collect()["n"][0])
         frames.append(part)
-    if frames:
-        pairs = pl.concat(frames).unique()
-    else:
-        pairs = pl.DataFrame(schema={"uid_l": pl.Int64, "uid_r": pl.Int64})
+    empty = pl.DataFrame(schema={"uid_l": pl.Int64, "uid_r": pl.Int64})
+    pairs = pl.concat(frames).unique() if frames else empty
     src = records.select("uid", "source")
     pairs = (
         pairs.join(src.rename({"uid": "uid_l", "source": "_sl"}), on="uid_l")

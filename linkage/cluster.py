@@ -171,7 +171,9 @@ def cluster_links(
             continue
         ca, cb = comp(ra), comp(rb)
         reason = None
-        if (ca.nhs and cb.nhs and ca.nhs != cb.nhs) or (ca.nhs_all and cb.nhs_all and not (ca.nhs_all & cb.nhs_all) and evidence[i] < nhs_override_evidence):
+        verified_clash = bool(ca.nhs and cb.nhs and ca.nhs != cb.nhs)
+        weak_clash = bool(ca.nhs_all and cb.nhs_all and not (ca.nhs_all & cb.nhs_all))
+        if verified_clash or (weak_clash and evidence[i] < nhs_override_evidence):
             reason = "nhs_conflict"
         if reason is None:
             for s in ca.dobs_by_source.keys() & cb.dobs_by_source.keys():

@@ -180,7 +180,8 @@ def em_fit(
         oh[np.nonzero(present)[0], patterns[present, j]] = 1.0
         onehots.append(oh)
     it = 0
-    for it in range(1, max_iter + 1):
+    for step in range(1, max_iter + 1):
+        it = step
         log_m = np.zeros(n_pat)
         log_u = np.zeros(n_pat)
         for j in range(k):

@@ -19,7 +19,10 @@ TITLES = frozenset(
     ["mr", "mrs", "miss", "ms", "mx", "dr", "master", "prof", "rev", "sir", "lady", "lord", "dame", "sr", "fr"]
 )
 PLACEHOLDER_FORENAMES = frozenset(
-    ["baby", "babygirl", "babyboy", "infant", "unknown", "unnamed", "twin", "twina", "twinb", "twin1", "twin2", "twinone", "twintwo", "girl", "boy", "male", "female", "notknown", "nk", "tbc", "newborn"]
+    [
+        "baby", "babygirl", "babyboy", "infant", "unknown", "unnamed", "twin", "twina", "twinb", "twin1",
+        "twin2", "twinone", "twintwo", "girl", "boy", "male", "female", "notknown", "nk", "tbc", "newborn",
+    ]
 )
 PSEUDO_POSTCODE_PREFIX = "ZZ99"
 
