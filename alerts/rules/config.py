@@ -87,6 +87,7 @@ class SignificantAdult(RuleBase):
     name_fallback: bool = Field(
         True, description="a related-people row naming the adult (nickname-aware forename + surname) counts"
     )
+    fallback_forename_similarity: float = Field(0.85, ge=0.0, le=1.0)
 
 
 class DualServiceParent(RuleBase):

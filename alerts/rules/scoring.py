@@ -1,8 +1,8 @@
 """Score a run's ``findings.csv`` and ``person_links.csv`` against a synthetic drop's truth.
 
 A run's person_id maps to the true person that most of its records belong to (ties: the smallest
-true id). A finding matches a truth row when the rule matches and the mapped child and adult ids
-equal the truth's (blank on both sides counts as equal).
+true id; a person_id with no record keeps its own id). A finding matches a truth row when the rule
+matches and the mapped child and adult ids equal the truth's (blank on both sides counts as equal).
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def score_run(truth_dir: Path, night_dir: Path) -> dict[str, Any]:
             on=f"{side}_person_id", how="left",
         ).with_columns(
             pl.when(pl.col(f"{side}_person_id").is_null()).then(pl.lit(""))
-            .otherwise(pl.col(f"{side}_true").fill_null("?unmapped")).alias(f"{side}_true")
+            # a person with no record in person_links.csv (e.g. truth-derived linkage resolving a mention to
+            # someone no source holds) keeps its own id
+            .otherwise(pl.coalesce(f"{side}_true", f"{side}_person_id")).alias(f"{side}_true")
         )
     run_keys = run.select("rule", "child_true", "adult_true")
     truth = pl.read_csv(truth_dir / "findings.csv", infer_schema=False).select(

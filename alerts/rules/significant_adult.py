@@ -20,6 +20,7 @@ from alerts.rules.frames import (
     RuleInputs,
     empty_findings,
     finish,
+    fold_name,
     forename_keys,
     gp_address_key,
     person_refs,
@@ -82,8 +83,37 @@ def _links(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
     return pl.concat([p.cast(_LINK_SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]
 
 
+def _jaro_winkler(pair: pl.Series) -> pl.Series:
+    """Element-wise Jaro-Winkler similarity of a struct series of two strings (batch, no row loop)."""
+    from rapidfuzz.distance import JaroWinkler
+    from rapidfuzz.process import cpdist
+
+    left = pair.struct.field("a").fill_null("").to_list()
+    right = pair.struct.field("b").fill_null("").to_list()
+    if not left:
+        return pl.Series([], dtype=pl.Float64)
+    scores = cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=1)
+    return pl.Series(scores.tolist(), dtype=pl.Float64)
+
+
+def _key_lists(frame: pl.DataFrame, nicknames: pl.DataFrame, forename: str, surname: str) -> pl.DataFrame:
+    """Add ``_fnk`` (folded forename + alias groups) and ``_snk`` (folded surname + hyphen parts) lists."""
+    frame = frame.with_row_index("_k")
+    fnk = forename_keys(frame.select("_k", forename), forename, nicknames).group_by("_k").agg(
+        pl.col("name_key").alias("_fnk"))
+    snk = surname_keys(frame.select("_k", surname), surname).group_by("_k").agg(pl.col("surname_key").alias("_snk"))
+    return frame.join(fnk, on="_k", how="left").join(snk, on="_k", how="left").drop("_k")
+
+
 def _present(inputs: RuleInputs, config: RulesConfig, candidates: pl.DataFrame) -> pl.DataFrame:
-    """(child_person_id, adult_person_id) pairs where the adult is on the child's related-people records."""
+    """(child_person_id, adult_person_id) pairs where the adult is on the child's related-people records.
+
+    A row resolved to the adult counts. With ``name_fallback``, a row left unresolved (or resolved below
+    the link threshold) also counts when, against one of the adult's records, its date of birth (if both
+    are known) agrees and either the surnames agree (whole or a hyphen part) and the forenames are close
+    (alias group or Jaro-Winkler >= ``fallback_forename_similarity``: typing errors), or the forenames are
+    the same or aliases (a changed surname).
+    """
     settings = config.rules.significant_adult
     related = inputs.mentions.filter(
         pl.col("source").is_in(settings.child_sources) & (pl.col("kind") == "related_person")
@@ -95,28 +125,37 @@ def _present(inputs: RuleInputs, config: RulesConfig, candidates: pl.DataFrame) 
         return resolved.unique()
     weak = related.filter(
         pl.col("mentioned_person_id").is_null() | (pl.col("mention_confidence") < config.link_threshold)
-    ).join(candidates.select("child_person_id").unique(), on="child_person_id", how="semi")
-    weak = weak.select("child_person_id", "forename", "surname", pl.col("dob").alias("related_dob"))
-    weak_keys = surname_keys(forename_keys(weak, "forename", inputs.nicknames), "surname")
-    adults = candidates.select("adult_person_id").unique()
-    names = inputs.records.join(adults, left_on="person_id", right_on="adult_person_id", how="semi")
+    ).select("child_person_id", "forename", "surname", pl.col("dob").alias("related_dob"))
+    weak = weak.join(candidates, on="child_person_id", how="inner")
+    if weak.is_empty():
+        return resolved.unique()
+    names = inputs.records.join(candidates.select("adult_person_id").unique(), left_on="person_id",
+                                right_on="adult_person_id", how="semi")
     names = pl.concat(
         [
-            names.select("person_id", pl.col("forename").alias("_fn"), "surname"),
-            names.select("person_id", pl.col("known_as").alias("_fn"), "surname"),
+            names.select(pl.col("person_id").alias("adult_person_id"), pl.col("forename").alias("a_forename"),
+                         pl.col("surname").alias("a_surname")),
+            names.select(pl.col("person_id").alias("adult_person_id"), pl.col("known_as").alias("a_forename"),
+                         pl.col("surname").alias("a_surname")),
         ]
-    ).filter(pl.col("_fn").is_not_null())
-    adult_keys = surname_keys(forename_keys(names, "_fn", inputs.nicknames), "surname").join(
-        inputs.persons.select("person_id", pl.col("dob").alias("adult_dob")), on="person_id", how="left"
+    ).filter(pl.col("a_forename").is_not_null()).unique()
+    names = _key_lists(names, inputs.nicknames, "a_forename", "a_surname").rename(
+        {"_fnk": "a_fnk", "_snk": "a_snk"}).join(
+        inputs.persons.select(pl.col("person_id").alias("adult_person_id"), pl.col("dob").alias("adult_dob")),
+        on="adult_person_id", how="left")
+    weak = _key_lists(weak, inputs.nicknames, "forename", "surname")
+    pairs = weak.join(names, on="adult_person_id", how="inner").with_columns(
+        pl.struct(fold_name(pl.col("forename")).alias("a"), fold_name(pl.col("a_forename")).alias("b"))
+        .map_batches(_jaro_winkler, return_dtype=pl.Float64).alias("_jw"),
+        (pl.col("_fnk").list.set_intersection("a_fnk").list.len() > 0).fill_null(False).alias("_fn_alias"),
+        (pl.col("_snk").list.set_intersection("a_snk").list.len() > 0).fill_null(False).alias("_sn_same"),
     )
-    by_name = (
-        weak_keys.join(adult_keys, on=["name_key", "surname_key"], how="inner")
-        .filter(
-            pl.col("related_dob").is_null()
-            | pl.col("adult_dob").is_null()
-            | (pl.col("related_dob") == pl.col("adult_dob"))
-        )
-        .select("child_person_id", pl.col("person_id").alias("adult_person_id"))
+    dob_ok = (
+        pl.col("related_dob").is_null() | pl.col("adult_dob").is_null() | (pl.col("related_dob") == pl.col("adult_dob"))
+    )
+    close = pl.col("_fn_alias") | (pl.col("_jw") >= settings.fallback_forename_similarity)
+    by_name = pairs.filter(dob_ok & ((pl.col("_sn_same") & close) | pl.col("_fn_alias"))).select(
+        "child_person_id", "adult_person_id"
     )
     return pl.concat([resolved, by_name]).unique()
 
