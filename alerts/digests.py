@@ -272,30 +272,30 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
         mine = {fid for fid, now in tonight.items() if key in now.leads}
         for fid in sorted(mine):
             now = tonight[fid]
-            row = told.get((key, fid))
-            if row is None:
+            sent = told.get((key, fid))
+            if sent is None:
                 change = "new"
                 session.add(AlertLeadFinding(lead_key=key, finding_id=fid, fingerprint_sent=now.fingerprint,
                                              first_sent_night=night, last_sent_night=night, closed=False))
-            elif row.closed:
+            elif sent.closed:
                 change = "new"
-            elif row.fingerprint_sent != now.fingerprint:
+            elif sent.fingerprint_sent != now.fingerprint:
                 change = "updated"
             else:
                 continue
-            if row is not None:
-                row.fingerprint_sent, row.last_sent_night, row.closed, row.closed_night = (
+            if sent is not None:
+                sent.fingerprint_sent, sent.last_sent_night, sent.closed, sent.closed_night = (
                     now.fingerprint, night, False, None)
             items.append(_item(fid, change, now.rule, now.display, now.evidence, now.first_seen, night))
-        for (lead_key, fid), row in told.items():
-            if lead_key != key or row.closed or fid in mine:
+        for (lead_key, fid), sent in told.items():
+            if lead_key != key or sent.closed or fid in mine:
                 continue
             change = "moved" if fid in tonight else "no_longer_found"
             ledger = known.get(fid)
-            row.closed, row.closed_night = True, night
+            sent.closed, sent.closed_night = True, night
             if ledger is None:
                 continue
-            last = ledger.last_seen if change == "no_longer_found" else row.last_sent_night
+            last = ledger.last_seen if change == "no_longer_found" else sent.last_sent_night
             items.append(_item(fid, change, ledger.rule, ledger.display, [], ledger.first_seen, last))
         if not items:
             continue

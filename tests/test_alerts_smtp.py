@@ -173,6 +173,7 @@ def test_connection_dropped_mid_data_then_retry_once(tmp_path: Path, config_dir:
     assert sorted(recipients) == sorted(ALL_RECIPIENTS)  # each exactly once
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_auth_refused_then_fixed(tmp_path: Path, config_dir: Path, sqlite_url: str,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     server = start_server(credentials=(f"app@{TEST_DOMAIN}", "right"))
