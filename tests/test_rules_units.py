@@ -212,6 +212,9 @@ def _named(mentioned: str | None = "C1") -> dict[str, Any]:
     ([mention("hv", "1", "related_person", "Robert", "Jones", mentioned="A1")], []),
     # on the record under a nickname, left unresolved: the name fallback finds him
     ([mention("hv", "1", "related_person", "Bob", "Jones")], []),
+    # unresolved rows with a typing error in the forename, or under a changed surname
+    ([mention("hv", "1", "related_person", "Robet", "Jones")], []),
+    ([mention("hv", "1", "related_person", "Robert", "O'Brien")], []),
     # unresolved row naming someone else
     ([mention("hv", "1", "related_person", "Karen", "Jones")], [("significant_adult", "C1", "A1")]),
     # same name but a different date of birth: not him

@@ -15,6 +15,7 @@ from landing.config import ConfigError, format_validation_error, load_yaml
 
 Source = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 ChildService = Literal["hv", "sn"]
+ServiceName = Literal["camhs", "sn", "hv", "mental_health"]
 RULE_NAMES = ("repeated_non_attendance", "significant_adult", "dual_service_parent", "unshared_involvement")
 
 
@@ -39,13 +40,25 @@ class ServiceTerms(_Strict):
         return self
 
 
-def _default_terms() -> dict[str, ServiceTerms]:
+def _default_terms() -> dict[ServiceName, ServiceTerms]:
     return {
         "camhs": ServiceTerms(contains=["camhs"]),
         "sn": ServiceTerms(equals=["school nursing", "school nurse", "sn"]),
         "hv": ServiceTerms(equals=["health visiting", "health visitor", "hv"]),
         "mental_health": ServiceTerms(contains=["mental health"], equals=["cmht", "amh"]),
     }
+
+
+def _hv_sn() -> list[ChildService]:
+    return ["hv", "sn"]
+
+
+def _flag_sources() -> list[Source]:
+    return ["hv", "sn"]
+
+
+def _tp_amh() -> list[Literal["tp", "amh"]]:
+    return ["tp", "amh"]
 
 
 def _default_missed() -> dict[Source, list[str]]:
@@ -68,26 +81,26 @@ class RuleBase(_Strict):
 class RepeatedNonAttendance(RuleBase):
     """``repeated_non_attendance``: missed appointments of a child across sources."""
 
-    window_days: int = Field(365, ge=1, description="the extract date and the window_days - 1 days before it")
-    min_missed: int = Field(3, ge=1)
-    min_sources: int = Field(2, ge=1)
-    flagged_min_missed: int = Field(2, ge=1, description="threshold for a child on a CP plan or looked after")
-    flagged_min_sources: int = Field(1, ge=1)
+    window_days: int = Field(default=365, ge=1, description="the extract date and the window_days - 1 days before it")
+    min_missed: int = Field(default=3, ge=1)
+    min_sources: int = Field(default=2, ge=1)
+    flagged_min_missed: int = Field(default=2, ge=1, description="threshold for a child on a CP plan or looked after")
+    flagged_min_sources: int = Field(default=1, ge=1)
     missed_outcomes: dict[Source, list[str]] = Field(default_factory=_default_missed)
-    flag_sources: list[Source] = Field(default_factory=lambda: ["hv", "sn"])
+    flag_sources: list[Source] = Field(default_factory=_flag_sources)
 
 
 class SignificantAdult(RuleBase):
     """``significant_adult``: an adult known to adult services linked to a child, absent from the child's record."""
 
-    child_sources: list[ChildService] = Field(default_factory=lambda: ["hv", "sn"])
-    adult_sources: list[Literal["tp", "amh"]] = Field(default_factory=lambda: ["tp", "amh"])
+    child_sources: list[ChildService] = Field(default_factory=_hv_sn)
+    adult_sources: list[Literal["tp", "amh"]] = Field(default_factory=_tp_amh)
     link_by_named_child: bool = True
     link_by_gp_address: bool = True
     name_fallback: bool = Field(
-        True, description="a related-people row naming the adult (nickname-aware forename + surname) counts"
+        default=True, description="a related-people row naming the adult (nickname-aware forename + surname) counts"
     )
-    fallback_forename_similarity: float = Field(0.85, ge=0.0, le=1.0)
+    fallback_forename_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
 
 
 class DualServiceParent(RuleBase):
@@ -102,30 +115,30 @@ class DualServiceParent(RuleBase):
 class UnsharedInvolvement(RuleBase):
     """``unshared_involvement``: a child open to camhs and to sn/hv where the records do not show each other."""
 
-    child_sources: list[ChildService] = Field(default_factory=lambda: ["hv", "sn"])
+    child_sources: list[ChildService] = Field(default_factory=_hv_sn)
 
 
 class Rules(_Strict):
     """The four rules."""
 
-    repeated_non_attendance: RepeatedNonAttendance = Field(default_factory=RepeatedNonAttendance)
-    significant_adult: SignificantAdult = Field(default_factory=SignificantAdult)
-    dual_service_parent: DualServiceParent = Field(default_factory=DualServiceParent)
-    unshared_involvement: UnsharedInvolvement = Field(default_factory=UnsharedInvolvement)
+    repeated_non_attendance: RepeatedNonAttendance = Field(default_factory=lambda: RepeatedNonAttendance())
+    significant_adult: SignificantAdult = Field(default_factory=lambda: SignificantAdult())
+    dual_service_parent: DualServiceParent = Field(default_factory=lambda: DualServiceParent())
+    unshared_involvement: UnsharedInvolvement = Field(default_factory=lambda: UnsharedInvolvement())
 
 
 class RulesConfig(_Strict):
     """The whole ``rules.yaml``."""
 
-    child_under_age: int = Field(18, ge=1, description="a child is anyone under this age on the extract date")
+    child_under_age: int = Field(default=18, ge=1, description="a child is anyone under this age on the extract date")
     link_threshold: float = Field(
-        0.9, ge=0.0, le=1.0,
+        default=0.9, ge=0.0, le=1.0,
         description="a finding relying on a link or mention below this confidence needs confirmation",
     )
-    service_terms: dict[Literal["camhs", "sn", "hv", "mental_health"], ServiceTerms] = Field(
+    service_terms: dict[ServiceName, ServiceTerms] = Field(
         default_factory=_default_terms
     )
-    rules: Rules = Field(default_factory=Rules)
+    rules: Rules = Field(default_factory=lambda: Rules())
 
     @model_validator(mode="after")
     def _all_terms(self) -> RulesConfig:

@@ -6,6 +6,7 @@ Everything here is a polars expression over whole frames; nothing loops over row
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -283,7 +284,7 @@ def load_inputs(night_dir: Path, config_dir: Path, extract_date: dt.date, config
     )
 
 
-def person_refs(records: pl.DataFrame, sources: tuple[str, ...] | list[str] | None = None) -> pl.DataFrame:
+def person_refs(records: pl.DataFrame, sources: Sequence[str] | None = None) -> pl.DataFrame:
     """``person_id`` → sorted ``refs`` (``source:record_id``) of the person's records.
 
     Args:
@@ -294,7 +295,7 @@ def person_refs(records: pl.DataFrame, sources: tuple[str, ...] | list[str] | No
     return frame.group_by("person_id").agg(pl.col("ref").unique().sort().alias("refs"))
 
 
-def person_routes(records: pl.DataFrame, sources: tuple[str, ...] | list[str], open_only: bool = True) -> pl.DataFrame:
+def person_routes(records: pl.DataFrame, sources: Sequence[str], open_only: bool = True) -> pl.DataFrame:
     """``person_id`` → sorted unique routing keys of the person's records in ``sources``.
 
     Args:
