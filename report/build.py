@@ -199,7 +199,10 @@ def build_report(
         review_file: Path | None = None
         n_review_file = 0
         if night.pairs is not None:
-            review_file, n_review_file = export_review(night_dir, night.pairs, night.people, extract_date, previous)
+            pairs = night.pairs
+            review_file, n_review_file = guarded(
+                "review file", lambda: export_review(night_dir, pairs, night.people, extract_date, previous),
+                (None, 0))
         overrides = (pl.DataFrame(schema={"source_l": pl.String, "record_id_l": pl.String, "source_r": pl.String,
                                           "record_id_r": pl.String, "decision": pl.String})
                      if decisions is None else

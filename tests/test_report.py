@@ -221,3 +221,29 @@ def test_report_renders_in_headless_chromium(built: tuple[ReportResult, str, Pat
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
     assert not re.search(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", html, re.I)
     assert "<script" not in html.lower() and "<link" not in html.lower()
+
+
+def test_tolerates_other_file_formats(tmp_path: Path) -> None:
+    import json
+
+    import polars as pl
+
+    night = make_night(tmp_path)
+    config = make_config(tmp_path)
+    # pairs without decision, guard or field weights; findings only as CSV; a list-style model file
+    pairs = night / "linkage" / "pairs.parquet"
+    pl.read_parquet(pairs).select("source_l", "record_id_l", "source_r", "record_id_r", "weight").write_parquet(pairs)
+    findings = pl.read_parquet(night / "findings.parquet")
+    (night / "findings.parquet").unlink()
+    findings.select("finding_id", "rule", "child_person_id", "adult_person_id").write_csv(night / "findings.csv")
+    (config / "linkage_model.json").write_text(json.dumps({
+        "thresholds": {"link": 0.9, "review": 0.4},
+        "comparisons": [{"name": "dob", "levels": [{"label": "different", "m": 0.1, "u": 0.9},
+                                                   {"label": "exact", "m": 0.9, "u": 0.01}]}],
+    }))
+    result = build_report(night, config, f"sqlite:///{tmp_path / 's.sqlite'}", TONIGHT)
+    assert not any("(error)" in u for u in result.unavailable), result.unavailable
+    doc = parse(result.report.read_text(encoding="utf-8"))
+    assert doc.metrics["findings"] == "4" and doc.metrics["links"] == "0"
+    assert doc.tables["model"][2] == ["", "exact", "0.9000", "0.0100", "6.49"]
+    assert result.review_file is not None and result.review_pairs == 0
