@@ -243,3 +243,23 @@ def test_smtp_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("SAFELINK_SMTP_SECURITY", "tls-please")
     with pytest.raises(ValueError, match="none"):
         load_smtp_settings()
+
+
+@pytest.mark.slow
+def test_smtp_settings_from_airflow_connection(tmp_path: Path) -> None:
+    """``SAFELINK_SMTP_CONN_ID`` reads an Airflow connection (here from ``AIRFLOW_CONN_*``), in a subprocess."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": 2525, "login": f"app@{TEST_DOMAIN}",
+            "password": "secret-pw", "extra": {"from_email": f"safelink@{TEST_DOMAIN}", "disable_ssl": True}}
+    env = {**os.environ, "AIRFLOW_CONN_SAFELINK_SMTP": json.dumps(conn), "SAFELINK_SMTP_CONN_ID": "safelink_smtp",
+           "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    code = ("from alerts.smtp import load_smtp_settings; s = load_smtp_settings(); "
+            "print(s.host, s.effective_port(), s.user, s.security, s.sender, s.password.get_secret_value())")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent, check=True)
+    assert done.stdout.split() == ["127.0.0.1", "2525", f"app@{TEST_DOMAIN}", "starttls", f"safelink@{TEST_DOMAIN}",
+                                   "secret-pw"]
