@@ -15,6 +15,7 @@ import polars as pl
 ROW = "_row"
 BOM = "\ufeff"
 MAX_FIELD_CHARS = 10_000
+CSV_FIELD_LIMIT = 1 << 30
 
 
 class FileUnreadable(Exception):
@@ -144,6 +145,8 @@ def read_extract(
         FileUnreadable: the file is empty, binary, or lacks a required column.
     """
     file = path.name
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)  # longer fields are handled below, not by a crash
     data = path.read_bytes()
     if not data.strip():
         raise FileUnreadable(file, "empty", "file is empty (0 bytes or whitespace only); expected a header row")
