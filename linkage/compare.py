@@ -105,31 +105,24 @@ class ForenameLevels(BaseCompareFeature):
 
 
 class SurnameLevels(BaseCompareFeature):
-    """Surname: exact / partial (a hyphenated part shared) / close / swapped / different.
+    """Surname: exact / partial (a part of a hyphenated surname shared) / close / swapped / different.
 
-    Left and right columns: ``sn``, ``sn_parts``, ``sn_ph``, ``fn``.
+    Left and right columns: ``sn``, ``sn_first``, ``sn_last``, ``sn_ph``, ``fn``.
     """
 
     def __init__(self, label: str = "surname") -> None:
-        cols = ["sn", "sn_parts", "sn_ph", "fn"]
+        cols = ["sn", "sn_first", "sn_last", "sn_ph", "fn"]
         super().__init__(cols, cols, label=label)
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
-        sa, parta, pha, fna, sb, partb, phb, fnb = (_arr(s) for s in args)
+        sa, fa, la, pha, fna, sb, fb, lb, phb, fnb = (_arr(s) for s in args)
         both = _present(sa) & _present(sb)
         exact = _eq(sa, sb)
-        multi = np.fromiter(
-            (
-                p is not None and q is not None and (len(p) > 1 or len(q) > 1)
-                for p, q in zip(parta, partb, strict=True)
-            ),
-            dtype=bool,
-            count=len(sa),
-        )
-        partial = np.zeros(len(sa), dtype=bool)
-        idx = np.nonzero(multi & both & ~exact)[0]
-        for i in idx:
-            partial[i] = bool(set(parta[i]) & set(partb[i]))
+        # "shaw walker" vs "walker": a part of one equals the other whole, or parts are shared
+        partial = (
+            _eq(fa, sb) | _eq(la, sb) | _eq(sa, fb) | _eq(sa, lb)
+            | _eq(fa, fb) | _eq(fa, lb) | _eq(la, fb) | _eq(la, lb)
+        ) & ~exact
         close = _name_close(sa, sb, pha, phb)
         swapped = _eq(sa, fnb) & _eq(fna, sb) & ~exact
         out = np.full(len(sa), MISSING, dtype=np.int8)
@@ -203,22 +196,19 @@ class LocationLevels(BaseCompareFeature):
     Levels: postcode and address / address only (postcode differs or is missing) / same postcode /
     same sector / same outward code / different. The address agrees when the folded lines are equal,
     Jaro-Winkler ≥ 0.92, or house number and street word agree. Columns ``pc``, ``pc_sector``,
-    ``pc_out``, ``addr``.
+    ``pc_out``, ``addr``, ``addr_head``.
     """
 
     def __init__(self, label: str = "location") -> None:
-        cols = ["pc", "pc_sector", "pc_out", "addr"]
+        cols = ["pc", "pc_sector", "pc_out", "addr", "addr_head"]
         super().__init__(cols, cols, label=label)
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
-        pa, seca, outa, ada, pb, secb, outb, adb = (_arr(s) for s in args)
+        pa, seca, outa, ada, ha, pb, secb, outb, adb, hb = (_arr(s) for s in args)
         pc_both = _present(pa) & _present(pb)
         ad_both = _present(ada) & _present(adb)
         jw = _jw(ada, adb)
-        ha = pd.Series(np.where(ad_both, ada, ""), dtype=object).astype(str).str.split(" ").str[:2]
-        hb = pd.Series(np.where(ad_both, adb, ""), dtype=object).astype(str).str.split(" ").str[:2]
-        head = (ha.str.join(" ") == hb.str.join(" ")).to_numpy() & (ha.str.len() == 2).to_numpy()
-        addr = ad_both & (_eq(ada, adb) | (jw >= 0.92) | head)
+        addr = ad_both & (_eq(ada, adb) | (jw >= 0.92) | _eq(ha, hb))
         pc = _eq(pa, pb)
         out = np.full(len(pa), MISSING, dtype=np.int8)
         out[pc_both | ad_both] = 0

@@ -7,8 +7,8 @@ import polars as pl
 
 #: Columns recordlinkage's compare features read.
 COMPARE_COLUMNS = [
-    "fn", "fn_alt", "fn_ph", "sn", "sn_parts", "sn_ph", "dob_s", "pc", "pc_sector", "pc_out",
-    "nhs", "sex", "addr",
+    "fn", "fn_alt", "fn_ph", "sn", "sn_first", "sn_last", "sn_ph", "dob_s", "pc", "pc_sector", "pc_out",
+    "nhs", "sex", "addr", "addr_head",
 ]
 
 
@@ -27,10 +27,7 @@ def to_recordlinkage(records: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pd.Dat
     pdf = records.select("uid", *cols).to_pandas(use_pyarrow_extension_array=False)
     pdf = pdf.set_index("uid")
     for c in cols:
-        if c == "sn_parts":
-            pdf[c] = [None if v is None else tuple(v) for v in records["sn_parts"].to_list()]
-        else:
-            pdf[c] = pdf[c].astype(object).where(pdf[c].notna(), None)
+        pdf[c] = pdf[c].astype(object).where(pdf[c].notna(), None)
     index = pd.MultiIndex.from_arrays(
         [pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()], names=["uid_l", "uid_r"]
     )

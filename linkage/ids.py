@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from linkage.state_tables import LinkagePerson, LinkagePersonEvent, LinkageRecordPerson
@@ -124,8 +124,8 @@ def persist_ids(state_url: str, records: pl.DataFrame, extract_date: date) -> tu
             # persons
             new_ids = sorted(set(mapping.values()) - known_before)
             if new_ids:
-                session.execute(
-                    insert(LinkagePerson),
+                session.connection().execute(
+                    insert(LinkagePerson.__table__),
                     [{"person_id": p, "created_on": extract_date, "status": "active", "last_seen": extract_date}
                      for p in new_ids],
                 )
@@ -150,7 +150,8 @@ def persist_ids(state_url: str, records: pl.DataFrame, extract_date: date) -> tu
                     [{"extract_date": extract_date, "kind": k, "person_id": p, "other_person_id": o}
                      for k, p, o in events],
                 )
-            # record -> person
+            # record -> person (Core executemany: no ORM bookkeeping for hundreds of thousands of rows)
+            table = LinkageRecordPerson.__table__
             ins, upd = [], []
             for s, r, p in out.select("source", "record_id", "person_id").iter_rows():
                 old = previous.get((s, r))
@@ -158,11 +159,17 @@ def persist_ids(state_url: str, records: pl.DataFrame, extract_date: date) -> tu
                     ins.append({"source": s, "record_id": r, "person_id": p,
                                 "first_seen": extract_date, "last_seen": extract_date})
                 elif old != p:
-                    upd.append({"source": s, "record_id": r, "person_id": p, "last_seen": extract_date})
-            if ins:
-                session.execute(insert(LinkageRecordPerson), ins)
+                    upd.append({"b_source": s, "b_record_id": r, "person_id": p, "last_seen": extract_date})
+            conn = session.connection()
+            for i in range(0, len(ins), 50_000):
+                conn.execute(insert(table), ins[i : i + 50_000])
             if upd:
-                session.execute(update(LinkageRecordPerson), upd)
+                conn.execute(
+                    update(table)
+                    .where(table.c.source == bindparam("b_source"), table.c.record_id == bindparam("b_record_id"))
+                    .values(person_id=bindparam("person_id"), last_seen=bindparam("last_seen")),
+                    upd,
+                )
     finally:
         engine.dispose()
     return out, stats

@@ -22,9 +22,9 @@ MENTION_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass("dob_surname", ("dob_s", "sn_ph")),
     BlockingPass("dob_forename", ("dob_s", "fn_key")),
     BlockingPass("postcode_forename", ("pc", "fn_key")),
-    BlockingPass("swapped", ("fn_ph", "sn_ph"), ("sn_ph", "fn_ph")),
+    BlockingPass("swapped", ("fn_ph", "sn_ph", "pc_out"), ("sn_ph", "fn_ph", "pc_out")),
 )
-MAX_CANDIDATES_PER_KEY = 500
+MAX_CANDIDATES_PER_KEY = 100
 
 
 def _mention_people_frame(mentions: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:

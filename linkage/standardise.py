@@ -192,10 +192,11 @@ def standardise_people(
 
     Returns:
         One row per input row, in input order, with ``uid`` (row number) and comparison columns:
-        ``fn``, ``sn`` (folded, no spaces), ``fn_alt`` (known-as / first middle name), ``sn_parts``,
+        ``fn``, ``sn`` (folded, no spaces), ``fn_alt`` (known-as / first middle name), ``sn_first`` /
+        ``sn_last`` (parts of a multi-part surname),
         ``fn_key`` (nickname-canonical forename), ``fn_ph``, ``sn_ph`` (phonetic keys),
         ``dob``, ``dob_y``, ``dob_m``, ``dob_d``, ``dob_s`` (ddmmyyyy), ``pc``, ``pc_sector``,
-        ``pc_out``, ``nhs``, ``nhs_verified``, ``sex``, ``addr``.
+        ``pc_out``, ``nhs``, ``nhs_verified``, ``sex``, ``addr``, ``addr_head``.
     """
     cols = set(people.columns)
 
@@ -222,7 +223,20 @@ def standardise_people(
         # first token of the forename; middle names / known-as as an alternative forename
         pl.col("fn_full").str.split(" ").list.first().alias("fn"),
         pl.col("sn_full").str.replace_all(" ", "").alias("sn"),
-        pl.col("sn_full").str.split(" ").alias("sn_parts"),
+        # parts of a multi-part (hyphenated) surname, null for a single-part one
+        pl.when(pl.col("sn_full").str.contains(" "))
+        .then(pl.col("sn_full").str.split(" ").list.first())
+        .otherwise(None)
+        .alias("sn_first"),
+        pl.when(pl.col("sn_full").str.contains(" "))
+        .then(pl.col("sn_full").str.split(" ").list.last())
+        .otherwise(None)
+        .alias("sn_last"),
+        # house number + first street word ("12 oak")
+        pl.when(pl.col("addr").str.split(" ").list.len() >= 2)
+        .then(pl.col("addr").str.split(" ").list.slice(0, 2).list.join(" "))
+        .otherwise(None)
+        .alias("addr_head"),
         pl.coalesce(
             pl.col("ka_full").str.split(" ").list.first(),
             pl.col("mn_full").str.split(" ").list.first(),

@@ -81,14 +81,14 @@ def test_standardise_people() -> None:
         nhs_status=["01", None, "02"],
     )
     out = standardise_people(df, NICK).select(
-        "uid", "fn", "fn_alt", "sn", "sn_parts", "dob_y", "dob_s", "pc", "pc_sector", "pc_out", "sex",
+        "uid", "fn", "fn_alt", "sn", "sn_first", "sn_last", "dob_y", "dob_s", "pc", "pc_sector", "pc_out", "sex",
         "nhs_verified", "fn_ph", "sn_ph",
     )
     expected = pl.DataFrame(
         {
             "uid": [0, 1, 2], "fn": ["bob", "sunny", "siobhan"], "fn_alt": ["james", None, None],
             "sn": ["obriensmith", "webb", "nibhriain"],
-            "sn_parts": [["obrien", "smith"], ["webb"], ["ni", "bhriain"]],
+            "sn_first": ["obrien", None, "ni"], "sn_last": ["smith", None, "bhriain"],
             "dob_y": [2020, None, 1990], "dob_s": ["02012020", None, "31121990"],
             "pc": ["CH14BJ", None, "CW108DQ"], "pc_sector": ["CH14", None, "CW108"],
             "pc_out": ["CH1", None, "CW10"], "sex": ["M", None, "F"], "nhs_verified": [True, False, False],
