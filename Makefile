@@ -35,7 +35,7 @@ typecheck: $(BIN)/.installed
 check: lint typecheck test
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --splink
 
 clean:
 	rm -rf $(VENV) .airflow out

@@ -91,7 +91,9 @@ def run_worker(args: list[str], code_root: Path | None = None, timeout_s: float 
         cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
         user_s=round(usage.ru_utime, 3),
         sys_s=round(usage.ru_stime, 3),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
+        # the child's own VmHWM when it reported one: ru_maxrss survives exec, so it would
+        # include the parent's footprint at fork time
+        peak_rss_mb=float(payload.get("vm_hwm_mb") or round(usage.ru_maxrss / 1024, 1)),
         returncode=proc.returncode,
         payload=payload,
         stderr_tail=tail,

@@ -36,6 +36,10 @@ def load_latest(results: Path = RESULTS) -> tuple[dict[int, dict[str, Any]], dic
     for path in sorted(results.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for s in data.get("sizes", []):
+            from bench.run import summarise
+
+            if s.get("runs") is not None and s.get("stage_runs") is not None:
+                s["summary"] = summarise(s["runs"], s["stage_runs"])  # the current summary rules
             sizes[s["households"]] = {**s, "_file": path.name, "_machine": data.get("machine", {}),
                                       "_commit": data.get("commit", "")}
         for c in data.get("splink", []) or []:
@@ -134,7 +138,10 @@ def render(sizes: dict[int, dict[str, Any]], splink: dict[int, dict[str, Any]], 
             cells = []
             for h in order:
                 st = (sizes[h]["summary"].get("stages") or {}).get(n)
-                if not st:
+                in_job = ((sizes[h]["summary"].get("full") or {}).get("stage_wall_s") or {}).get(n)
+                if not st and in_job is not None:
+                    cells.append(f"{in_job:,.2f} (in `run_night`) / – / –")
+                elif not st:
                     cells.append("–")
                 elif st["status"] != "ok":
                     cells.append(f"{st['status']}")

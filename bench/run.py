@@ -155,13 +155,16 @@ def summarise(runs: list[dict[str, Any]], stage_runs: dict[str, list[dict[str, A
     for name, recs in stage_runs.items():
         if not recs:
             continue
+        ok = [r for r in recs if r["status"] == "ok"]
         stages[name] = {
-            "status": recs[0]["status"],
+            "status": "ok" if ok else recs[0]["status"],
+            "runs_ok": len(ok),
+            "runs": len(recs),
             "wall_s": _median([r["wall_s"] for r in recs if r["status"] == "ok"]),
             "cpu_s": _median([r["cpu_s"] for r in recs if r["status"] == "ok"]),
             "process_wall_s": _median([r["process_wall_s"] for r in recs]),
             "peak_rss_mb": _median([r["peak_rss_mb"] for r in recs]),
-            "error": recs[0]["error"][:300] if recs[0]["status"] != "ok" else "",
+            "error": next((r["error"][:300] for r in recs if r["status"] != "ok"), ""),
         }
     if stages:
         out["stages"] = stages

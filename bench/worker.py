@@ -38,6 +38,17 @@ def _cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def _vm_hwm_mb() -> float | None:
+    """This process's own peak RSS (``VmHWM``): unlike ``ru_maxrss`` it is not inherited across exec."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
 def _night(args: argparse.Namespace) -> Any:
     from safelink.pipeline import Night
     from safelink.settings import DEFAULT_CONFIG_DIR
@@ -189,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             out = run_stage(night, args.name)
         else:
             out = run_full(night)
+    out["vm_hwm_mb"] = _vm_hwm_mb()
     Path(args.result).write_text(json.dumps(out, indent=1, default=str), encoding="utf-8")
     return 0
 
