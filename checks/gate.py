@@ -212,7 +212,11 @@ def _validation_frame(table: str, frame: pl.DataFrame, spec: FileSpec) -> Any:
         "appointments": ["record_id", "appt_date", "outcome_raw", "owner_known"],
         "mentions": ["owner_record_id", "dob", "owner_known"],
     }[table]
-    exprs: list[pl.Expr] = [pl.col("row"), *(pl.col(c) for c in wanted)]
+    dates = {"dob", "start_date", "appt_date"}
+    exprs: list[pl.Expr] = [pl.col("row")]
+    for c in wanted:  # dates as YYYYMMDD integers (vectorised comparisons in GX; see checks.suites._ts)
+        exprs.append((pl.col(c).dt.year().cast(pl.Int64) * 10000 + pl.col(c).dt.month().cast(pl.Int64) * 100
+                      + pl.col(c).dt.day().cast(pl.Int64)).alias(c) if c in dates else pl.col(c))
     if table == "people":
         exprs.append(normalise_postcode(pl.col("postcode_raw").str.strip_chars()).alias("postcode_normalised"))
         exprs.append((~pl.col("flags").list.eval(pl.element().is_in(non_strict)).list.any()).alias("dates_parsed")
