@@ -1,9 +1,11 @@
 """Resolve mentions (related people, named children, dependants) to linked persons.
 
 A mention is compared with people records by the same comparison features and Fellegi–Sunter model
-as record pairs. Its address context is the owner's record (postcode, first address line); a
-forename-only mention borrows the owner's surname. The owner's own person is never a candidate.
-The confidence is the best person's match probability, discounted when a second person competes.
+as record pairs. Its address context is every address of the owner's person (postcode, first
+address line); a forename-only mention borrows the owner's surname. The owner's own person is never a candidate.
+The confidence is the posterior probability of the best person among all persons (Bayes over the
+Fellegi–Sunter likelihood ratios, with a prior that the mentioned person has a record at all), so a
+second plausible person lowers it.
 """
 
 from __future__ import annotations
@@ -27,17 +29,32 @@ MENTION_PASSES: tuple[BlockingPass, ...] = (
 MAX_CANDIDATES_PER_KEY = 100
 
 
-def _mention_people_frame(mentions: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
-    """Mentions laid out as people rows, with the owner's context filled in."""
-    owner = people.select(
+def _mention_people_frame(mentions: pl.DataFrame, people: pl.DataFrame, person_ids: pl.DataFrame) -> pl.DataFrame:
+    """Mentions laid out as people rows, one per record of the owner's person (its addresses are
+    the context), the owner's surname filling a blank surname. ``record_id`` is the mention index."""
+    recs = people.with_row_index("uid").select(
+        pl.col("uid").cast(pl.Int64),
         pl.col("source"),
-        pl.col("record_id").cast(pl.Utf8).alias("owner_record_id"),
+        pl.col("record_id").cast(pl.Utf8),
+        pl.col("surname"),
+        pl.col("postcode"),
+        pl.col("address_line1"),
+    )
+    recs = recs.join(person_ids, on="uid", how="left")
+    owner = recs.select(
+        "source",
+        pl.col("record_id").alias("owner_record_id"),
         pl.col("surname").alias("_owner_surname"),
-        pl.col("postcode").alias("_owner_postcode"),
-        pl.col("address_line1").alias("_owner_address"),
+        pl.col("person_id").alias("_owner_pid"),
     ).unique(subset=["source", "owner_record_id"], keep="first")
+    context = recs.select(
+        pl.col("person_id").alias("_owner_pid"),
+        pl.col("postcode").alias("_ctx_postcode"),
+        pl.col("address_line1").alias("_ctx_address"),
+    ).unique()
     m = mentions.with_row_index("_mid").with_columns(pl.col("owner_record_id").cast(pl.Utf8))
     m = m.join(owner, on=["source", "owner_record_id"], how="left")
+    m = m.join(context, on="_owner_pid", how="left")
     sn_blank = pl.col("surname").is_null() | (pl.col("surname").str.strip_chars() == "")
     return m.select(
         pl.lit("~mention").alias("source"),
@@ -46,8 +63,8 @@ def _mention_people_frame(mentions: pl.DataFrame, people: pl.DataFrame) -> pl.Da
         pl.when(sn_blank).then(pl.col("_owner_surname")).otherwise(pl.col("surname")).alias("surname"),
         pl.col("dob").cast(pl.Date),
         pl.col("nhs_number") if "nhs_number" in m.columns else pl.lit(None, dtype=pl.Utf8).alias("nhs_number"),
-        pl.col("_owner_postcode").alias("postcode"),
-        pl.col("_owner_address").alias("address_line1"),
+        pl.col("_ctx_postcode").alias("postcode"),
+        pl.col("_ctx_address").alias("address_line1"),
     )
 
 
@@ -78,6 +95,7 @@ def resolve_mentions(
     nicknames_path,  # type: ignore[no-untyped-def]
     nickname_pairs: frozenset[str],
     min_confidence: float = 0.5,
+    prior_in_data: float = 0.9,
 ) -> pl.DataFrame:
     """Add ``owner_person_id``, ``mentioned_person_id`` and ``mention_confidence`` to the mentions.
 
@@ -90,6 +108,7 @@ def resolve_mentions(
         nicknames_path: path of the alias table.
         nickname_pairs: alias pairs for the forename comparison.
         min_confidence: below this the mention stays unresolved (null person).
+        prior_in_data: prior probability that a mentioned person has a record at all.
 
     Returns:
         The mentions table, in its row order, with the three columns added.
@@ -105,31 +124,36 @@ def resolve_mentions(
     )
     if mentions.height == 0 or people.height == 0:
         return empty
-    mframe = _mention_people_frame(mentions, people)
+    mframe = _mention_people_frame(mentions, people, person_ids)
     offset = people_std.height
     mstd = standardise_people(mframe, nicknames_path).with_columns(pl.col("uid") + offset)
+    mid_of = mstd.select(pl.col("uid").alias("muid"), pl.col("record_id").cast(pl.Int64).alias("mid"))
     cands = _mention_candidates(mstd, people_std)
     if cands.height == 0:
         return empty
     allrec = pl.concat([people_std, mstd], how="diagonal_relaxed")
     pdf, idx = to_recordlinkage(allrec, cands.select(pl.col("uid_r").alias("uid_l"), pl.col("uid_l").alias("uid_r")))
     levels = levels_to_polars(compare_pairs(idx, pdf, nickname_pairs))
+    prior = model.prior_weight(people_std.height)
     scored = score(levels, people_std, model).select(
-        pl.col("uid_l").alias("puid"), (pl.col("uid_r") - offset).alias("mid"), "match_probability"
+        pl.col("uid_l").alias("puid"), pl.col("uid_r").alias("muid"), (pl.col("weight") - prior).alias("ev")
     )
-    scored = scored.join(person_ids.rename({"uid": "puid"}), on="puid")
+    scored = scored.join(mid_of, on="muid").join(person_ids.rename({"uid": "puid"}), on="puid")
     mids = base.with_row_index("mid").select(pl.col("mid").cast(pl.Int64), "owner_person_id")
     scored = scored.join(mids, on="mid").filter(
         pl.col("owner_person_id").is_null() | (pl.col("person_id") != pl.col("owner_person_id"))
     )
+    # Posterior over persons: P(person p) = a·LR_p / (1 + a·Σ LR_q), a = prior_in_data / persons,
+    # LR_p = 2^evidence of p's best record (records of one person are not independent evidence).
+    a = prior_in_data / max(person_ids["person_id"].n_unique(), 1)
     best = (
         scored.group_by("mid", "person_id")
-        .agg(pl.col("match_probability").max().alias("p"))
-        .sort(["mid", "p", "person_id"], descending=[False, True, False])
+        .agg(pl.col("ev").max().clip(-200, 200))
+        .with_columns((pl.lit(a) * pl.lit(2.0).pow(pl.col("ev"))).alias("alr"))
+        .with_columns((pl.col("alr") / (1.0 + pl.col("alr").sum().over("mid"))).alias("conf"))
+        .sort(["mid", "conf", "person_id"], descending=[False, True, False])
         .group_by("mid", maintain_order=True)
-        .agg(pl.col("person_id").first().alias("pid"), pl.col("p").first().alias("p1"),
-             pl.col("p").get(1, null_on_oob=True).fill_null(0.0).alias("p2"))
-        .with_columns((pl.col("p1") * pl.col("p1") / (pl.col("p1") + pl.col("p2"))).alias("conf"))
+        .agg(pl.col("person_id").first().alias("pid"), pl.col("conf").first())
     )
     out = base.with_row_index("mid").with_columns(pl.col("mid").cast(pl.Int64)).join(
         best, on="mid", how="left", maintain_order="left"
@@ -137,4 +161,4 @@ def resolve_mentions(
     return out.with_columns(
         pl.when(pl.col("conf") >= min_confidence).then(pl.col("pid")).otherwise(None).alias("mentioned_person_id"),
         pl.col("conf").fill_null(0.0).clip(0.0, 1.0).alias("mention_confidence"),
-    ).drop("mid", "pid", "p1", "p2", "conf")
+    ).drop("mid", "pid", "conf")
