@@ -227,3 +227,18 @@ def test_failed_task_mails_data_engineering(deployment: dict[str, Any], mailbox:
     assert "/dags/safeguarding_nightly/runs/" in body  # the log link
     # no person data: only the DAG, task, date, error and link
     assert len([m for m in new if m not in failure]) == 0
+
+
+def test_retrain_writes_a_new_candidate_and_leaves_the_reviewed_model(deployment: dict[str, Any]) -> None:
+    """Runs after the nightly test (module order): trains on its night's people table."""
+    output = deployment["output"]
+    if not (output / EXTRACT.isoformat() / "landing" / "people.parquet").exists():
+        pytest.skip("needs the nightly run of this module first")
+    reviewed = Path(deployment["env"]["SAFELINK_CONFIG"]) / "linkage_model.json"
+    before = reviewed.read_bytes() if reviewed.exists() else None
+
+    _airflow(deployment["env"], "dags", "test", "safeguarding_retrain")
+
+    candidates = sorted((output / "models").glob("linkage_model_*Z.json"))
+    assert len(candidates) == 1 and candidates[0].stat().st_size > 0
+    assert (reviewed.read_bytes() if reviewed.exists() else None) == before
