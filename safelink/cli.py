@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from landing.config import ConfigError
 from landing.ingest import DropIncomplete
@@ -33,8 +31,9 @@ def _date(value: str) -> dt.date:
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
     """Configure logging (counts and stage names only: no person data is ever logged)."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(name)s: %(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
+    from safelink.logging_setup import configure_logging
+
+    configure_logging(level="DEBUG" if verbose else None)
 
 
 @app.command()
