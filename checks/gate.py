@@ -215,8 +215,15 @@ def _validation_frame(table: str, frame: pl.DataFrame, spec: FileSpec) -> Any:
     dates = {"dob", "start_date", "appt_date"}
     exprs: list[pl.Expr] = [pl.col("row")]
     for c in wanted:  # dates as YYYYMMDD integers (vectorised comparisons in GX; see checks.suites._ts)
-        exprs.append((pl.col(c).dt.year().cast(pl.Int64) * 10000 + pl.col(c).dt.month().cast(pl.Int64) * 100
-                      + pl.col(c).dt.day().cast(pl.Int64)).alias(c) if c in dates else pl.col(c))
+        if c in dates:
+            exprs.append((pl.col(c).dt.year().cast(pl.Int64) * 10000 + pl.col(c).dt.month().cast(pl.Int64) * 100
+                          + pl.col(c).dt.day().cast(pl.Int64)).alias(c))
+        elif table != "people" and frame.schema[c] == pl.String:
+            # appointment / mention strings are only tested for presence and set membership: categoricals
+            # convert to pandas and evaluate far faster than Python string objects
+            exprs.append(pl.col(c).cast(pl.Categorical))
+        else:
+            exprs.append(pl.col(c))
     if table == "people":
         exprs.append(normalise_postcode(pl.col("postcode_raw").str.strip_chars()).alias("postcode_normalised"))
         exprs.append((~pl.col("flags").list.eval(pl.element().is_in(non_strict)).list.any()).alias("dates_parsed")
