@@ -94,11 +94,20 @@ class ForenameLevels(BaseCompareFeature):
         long_ = np.where(sa.str.len() <= sb.str.len(), sb, sa)
         prefix = np.array([len(s) >= 2 and lg.startswith(s) for s, lg in zip(short, long_, strict=True)])
         close = _name_close(fa, fb, pha, phb)
+        # a consonant abbreviation (Mtt / Matthew, Zc / Zachary): same first letter, no vowel after
+        # it, letters in order (so twins Mia / Matilda stay different)
+        abbrev = np.zeros(len(fa), dtype=bool)
+        rest = np.nonzero(both & ~exact & ~nick & ~alt & ~prefix & ~close)[0]
+        for i in rest:
+            s, lg = short[i], long_[i]
+            if len(s) >= 2 and s[0] == lg[0] and len(s) <= len(lg) - 2 and not set(s[1:]) & set("aeiouy"):
+                it = iter(lg)
+                abbrev[i] = all(ch in it for ch in s)
         swapped = _eq(fa, snb) & _eq(sna, fb) & ~exact
         out = np.full(len(fa), MISSING, dtype=np.int8)
         out[both] = 0
         out[both & close] = 1
-        out[(nick | alt | prefix) & ~exact] = 2
+        out[(nick | alt | prefix | abbrev) & ~exact] = 2
         out[exact] = 3
         out[swapped] = 4
         return out

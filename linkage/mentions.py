@@ -20,7 +20,9 @@ from linkage.standardise import standardise_people
 
 MENTION_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass("nhs", ("nhs",)),
-    BlockingPass("names", ("fn_key", "sn_ph")),
+    # name-only evidence cannot single out one person in a county: names need a place or a year
+    BlockingPass("names_outward", ("fn_key", "sn_ph", "pc_out")),
+    BlockingPass("names_birth_year", ("fn_key", "sn_ph", "dob_y")),
     BlockingPass("dob_surname", ("dob_s", "sn_ph")),
     BlockingPass("dob_forename", ("dob_s", "fn_key")),
     BlockingPass("postcode_forename", ("pc", "fn_key")),
