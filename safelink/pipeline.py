@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from landing.config import SourcesConfig, load_sources
-from landing.ingest import check_drop, combine_sources, ingest_source
+from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
 from safelink.settings import DEFAULT_CONFIG_DIR, load_settings
 from safelink.state import default_state_url
 
@@ -60,28 +60,51 @@ def stage_wait(night: Night) -> dict[str, Any]:
 
 
 def stage_ingest_source(night: Night, source: str) -> dict[str, Any]:
-    """Ingest one source's files.
+    """Ingest one source's files, then run its data-quality gate (Great Expectations suites).
 
     Args:
         night: the night.
         source: the source key.
     """
+    from checks.gate import validate_source
+
     result = ingest_source(night.landing, night.extract_date, night.sources(), source, night.night_dir)
+    gate = validate_source(night.night_dir, source, night.config_dir, night.extract_date)
     return {"source": source, "status": result.status, "people": result.people,
-            "appointments": result.appointments, "mentions": result.mentions, "quarantined": result.quarantined}
+            "appointments": result.appointments, "mentions": result.mentions, "quarantined": result.quarantined,
+            "gate": gate.status, "gate_failures": len(gate.failures), "gate_warnings": len(gate.warnings),
+            "set_aside_by_checks": gate.set_aside_by_checks}
 
 
 def stage_combine(night: Night, complete_drop: bool = True) -> dict[str, Any]:
-    """Combine tonight's sources into the canonical tables.
+    """Combine tonight's sources that passed the gate into the canonical tables; render the validation docs.
 
     Args:
         night: the night.
         complete_drop: whether the drop had its ``_SUCCESS`` marker.
     """
-    result = combine_sources(night.night_dir, night.sources(), complete_drop=complete_drop)
-    return {"people": result.people, "appointments": result.appointments, "mentions": result.mentions,
+    from checks.docs import render_validation_docs
+    from checks.gate import excluded_sources
+
+    sources = night.sources()
+    failed = excluded_sources(night.night_dir, list(sources.sources))
+    result = combine_sources(night.night_dir, sources, complete_drop=complete_drop, exclude=failed)
+    docs = render_validation_docs(night.night_dir)
+    conservation: dict[str, dict[str, int | bool]] = {}
+    for count in result.files:
+        row = conservation.setdefault(count.source, {"rows_read": 0, "accepted": 0, "quarantined": 0,
+                                                     "duplicates": 0})
+        for key in ("rows_read", "accepted", "quarantined", "duplicates"):
+            row[key] += getattr(count, key)
+    for row in conservation.values():
+        row["conserved"] = row["rows_read"] == row["accepted"] + row["quarantined"] + row["duplicates"]
+        if not row["conserved"]:
+            raise ConservationError(f"rows do not add up after the gate: {row}")
+    return {"conservation": conservation, "people": result.people, "appointments": result.appointments,
+            "mentions": result.mentions,
             "quarantined": result.quarantined, "sources_missing": result.sources_missing,
-            "sources_failed": result.sources_failed, "complete_drop": result.complete_drop}
+            "sources_failed": result.sources_failed, "sources_excluded_by_gate": sorted(failed),
+            "complete_drop": result.complete_drop, "validation_docs": str(docs.relative_to(night.night_dir))}
 
 
 def stage_link(night: Night) -> dict[str, Any]:
