@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: run test lint typecheck check bench system-deps clean
+.PHONY: run test lint typecheck check bench system-deps clean migration
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,9 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .airflow out
+
+## make migration m="what changed": a new Alembic revision of the state schema from the table models
+migration: $(BIN)/.installed
+	$(BIN)/python -c "from alembic import command; from safelink.state import alembic_config; \
+	  command.revision(alembic_config('sqlite:///.migration.sqlite'), message='$(m)', autogenerate=True)"
+	rm -f .migration.sqlite

@@ -1,7 +1,8 @@
 """The run state database: one SQLAlchemy metadata shared by every stage.
 
 Each stage declares its own tables in its own module on :class:`Base`; :func:`open_state`
-brings the schema up to date (Alembic migrations in ``safelink/migrations``) and returns an engine.
+brings the schema up to date with the Alembic migrations in ``safelink/migrations`` and returns an engine.
+A change to a table means a new migration (``make migration m="..."``); a test checks they agree.
 """
 
 from __future__ import annotations
@@ -26,16 +27,32 @@ def default_state_url(output_dir: Path) -> str:
     return f"sqlite:///{(output_dir / 'state.sqlite').resolve()}"
 
 
-def _import_all_models() -> None:
-    # Importing the modules registers their tables on Base.metadata.
-    import contextlib
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+TABLE_MODULES = (
+    "linkage.state_tables", "alerts.rules.state_tables", "alerts.state_tables", "report.state_tables",
+)
+
+
+def import_all_models() -> None:
+    """Import every stage's table module so that all tables are registered on :class:`Base`."""
     import importlib
 
-    for module in (
-        "linkage.state_tables", "alerts.rules.state_tables", "alerts.state_tables", "report.state_tables"
-    ):
-        with contextlib.suppress(ModuleNotFoundError):
-            importlib.import_module(module)
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
+
+
+def alembic_config(url: str) -> Any:
+    """An Alembic configuration pointing at the project's migrations and ``url``.
+
+    Args:
+        url: SQLAlchemy URL of the state database.
+    """
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
 
 
 def open_state(url: str) -> Engine:
@@ -54,6 +71,10 @@ def open_state(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-    _import_all_models()
-    Base.metadata.create_all(engine)
+    from alembic import command
+
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
     return engine
