@@ -42,6 +42,7 @@ clean:
 
 ## make migration m="what changed": a new Alembic revision of the state schema from the table models
 migration: $(BIN)/.installed
-	$(BIN)/python -c "from alembic import command; from safelink.state import alembic_config; \
-	  command.revision(alembic_config('sqlite:///.migration.sqlite'), message='$(m)', autogenerate=True)"
+	$(BIN)/python -c "from alembic import command; from safelink.state import alembic_config, open_state; \
+	  url = 'sqlite:///.migration.sqlite'; open_state(url).dispose(); \
+	  command.revision(alembic_config(url), message='$(m)', autogenerate=True)"
 	rm -f .migration.sqlite
