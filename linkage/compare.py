@@ -69,19 +69,37 @@ def _name_close(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) ->
     return (_jw(a, b) >= CLOSE_JW) | (_osa(a, b) <= 1) | _eq(pa, pb)
 
 
+def _swapped(
+    fa: np.ndarray, sa: np.ndarray, fpa: np.ndarray, spa: np.ndarray,
+    fb: np.ndarray, sb: np.ndarray, fpb: np.ndarray, spb: np.ndarray,
+) -> np.ndarray:
+    """Forename and surname swapped: each crosses over closely, at least one exactly, and the names
+    do not already agree the straight way."""
+    cross_f = _eq(fa, sb)
+    cross_s = _eq(sa, fb)
+    maybe = (cross_f | cross_s) & ~(_eq(fa, fb) | _eq(sa, sb))
+    out = np.zeros(len(fa), dtype=bool)
+    idx = np.nonzero(maybe)[0]
+    if len(idx):
+        c1 = _name_close(fa[idx], sb[idx], fpa[idx], spb[idx])
+        c2 = _name_close(sa[idx], fb[idx], spa[idx], fpb[idx])
+        out[idx] = c1 & c2
+    return out
+
+
 class ForenameLevels(BaseCompareFeature):
     """Forename: exact / nickname or alternative (known-as, middle) / close / swapped / different.
 
-    Left and right columns: ``fn``, ``fn_alt``, ``fn_ph``, ``sn`` (surname, for the swap test).
+    Left and right columns: ``fn``, ``fn_alt``, ``fn_ph``, ``sn``, ``sn_ph`` (surname, for the swap test).
     """
 
     def __init__(self, nickname_pairs: frozenset[str], label: str = "forename") -> None:
-        cols = ["fn", "fn_alt", "fn_ph", "sn"]
+        cols = ["fn", "fn_alt", "fn_ph", "sn", "sn_ph"]
         super().__init__(cols, cols, label=label)
         self.nickname_pairs = nickname_pairs
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
-        fa, alta, pha, sna, fb, altb, phb, snb = (_arr(s) for s in args)
+        fa, alta, pha, sna, spha, fb, altb, phb, snb, sphb = (_arr(s) for s in args)
         both = _present(fa) & _present(fb)
         exact = _eq(fa, fb)
         keys = pd.Series(fa).astype(str) + "|" + pd.Series(fb).astype(str)
@@ -103,7 +121,7 @@ class ForenameLevels(BaseCompareFeature):
             if len(s) >= 2 and s[0] == lg[0] and len(s) <= len(lg) - 2 and not set(s[1:]) & set("aeiouy"):
                 it = iter(lg)
                 abbrev[i] = all(ch in it for ch in s)
-        swapped = _eq(fa, snb) & _eq(sna, fb) & ~exact
+        swapped = _swapped(fa, sna, pha, spha, fb, snb, phb, sphb)
         out = np.full(len(fa), MISSING, dtype=np.int8)
         out[both] = 0
         out[both & close] = 1
@@ -116,15 +134,15 @@ class ForenameLevels(BaseCompareFeature):
 class SurnameLevels(BaseCompareFeature):
     """Surname: exact / partial (a part of a hyphenated surname shared) / close / swapped / different.
 
-    Left and right columns: ``sn``, ``sn_first``, ``sn_last``, ``sn_ph``, ``fn``.
+    Left and right columns: ``sn``, ``sn_first``, ``sn_last``, ``sn_ph``, ``fn``, ``fn_ph``.
     """
 
     def __init__(self, label: str = "surname") -> None:
-        cols = ["sn", "sn_first", "sn_last", "sn_ph", "fn"]
+        cols = ["sn", "sn_first", "sn_last", "sn_ph", "fn", "fn_ph"]
         super().__init__(cols, cols, label=label)
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
-        sa, fa, la, pha, fna, sb, fb, lb, phb, fnb = (_arr(s) for s in args)
+        sa, fa, la, pha, fna, fpha, sb, fb, lb, phb, fnb, fphb = (_arr(s) for s in args)
         both = _present(sa) & _present(sb)
         exact = _eq(sa, sb)
         # "shaw walker" vs "walker": a part of one equals the other whole, or parts are shared
@@ -133,7 +151,7 @@ class SurnameLevels(BaseCompareFeature):
             | _eq(fa, fb) | _eq(fa, lb) | _eq(la, fb) | _eq(la, lb)
         ) & ~exact
         close = _name_close(sa, sb, pha, phb)
-        swapped = _eq(sa, fnb) & _eq(fna, sb) & ~exact
+        swapped = _swapped(fna, sa, fpha, pha, fnb, sb, fphb, phb)
         out = np.full(len(sa), MISSING, dtype=np.int8)
         out[both] = 0
         out[both & close] = 1
@@ -216,7 +234,9 @@ class LocationLevels(BaseCompareFeature):
         pa, seca, outa, ada, ha, pb, secb, outb, adb, hb = (_arr(s) for s in args)
         pc_both = _present(pa) & _present(pb)
         ad_both = _present(ada) & _present(adb)
-        jw = _jw(ada, adb)
+        nsa = np.where(ad_both, pd.Series(ada, dtype=object).str.replace(" ", "", regex=False), None)
+        nsb = np.where(ad_both, pd.Series(adb, dtype=object).str.replace(" ", "", regex=False), None)
+        jw = _jw(nsa, nsb)  # spaces removed: "aspinal ls treet" is "aspinall street"
         addr = ad_both & (_eq(ada, adb) | (jw >= 0.92) | _eq(ha, hb))
         pc = _eq(pa, pb)
         out = np.full(len(pa), MISSING, dtype=np.int8)

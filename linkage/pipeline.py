@@ -134,6 +134,10 @@ def cluster_scored(
     link_t, review_t = _thresholds(model, config)
     gcfg = config.get("guards") or {}
     g = pair_guards(scored, std, int(gcfg.get("namesake_min_years", 12)))
+    enabled = set(gcfg.get("pair_guards", ["twins", "namesake", "nhs_conflict"]))
+    g = g.with_columns(
+        pl.when(pl.col("pair_guard").is_in(list(enabled))).then(pl.col("pair_guard")).otherwise(None)
+    )
     g = g.with_row_index("_pid")
     cannot = g.filter(pl.col("pair_guard").is_not_null())
     above = g.filter(pl.col("match_probability") >= link_t)
