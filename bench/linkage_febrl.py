@@ -2,7 +2,7 @@
 
 The two files are linked as two sources of one people table; a model is trained by EM on FEBRL4
 itself (its population differs from the county's), then scored, guarded and clustered as nightly.
-Usage: ``python bench/linkage_febrl.py``
+Usage: ``python -m bench.linkage_febrl [link_threshold]``
 """
 
 from __future__ import annotations

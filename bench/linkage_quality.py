@@ -2,8 +2,8 @@
 
 Usage::
 
-    python bench/linkage_quality.py sample
-    python bench/linkage_quality.py generated --households 20000 [--model config/linkage_model.json]
+    python -m bench.linkage_quality sample
+    python -m bench.linkage_quality generated --households 20000 [--model config/linkage_model.json]
 """
 
 from __future__ import annotations
@@ -19,10 +19,14 @@ from pathlib import Path
 
 import polars as pl
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from linkage_common import ROOT, ingest, pairwise_pr
+# Run as a script, bench/ would come first on sys.path and shadow top-level packages (bench/report.py
+# vs report/): put the repository root there instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
-from linkage import link_night
+from bench.linkage_common import ROOT, ingest, pairwise_pr  # noqa: E402
+from linkage import link_night  # noqa: E402
 
 SAMPLE_DATE = dt.date(2026, 11, 25)
 
