@@ -25,7 +25,12 @@ from linkage.standardise import nickname_pairs, standardise_people
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LINK_THRESHOLD = 0.95
+DEFAULT_LINK_THRESHOLD = 0.9
+MENTION_SCHEMA = {
+    "source": pl.Utf8, "owner_record_id": pl.Utf8, "file": pl.Utf8, "row": pl.Int64, "kind": pl.Utf8,
+    "forename": pl.Utf8, "surname": pl.Utf8, "dob": pl.Date, "nhs_number": pl.Utf8, "relationship": pl.Utf8,
+    "lives_with": pl.Boolean, "parental_responsibility": pl.Boolean, "owner_known": pl.Boolean,
+}
 DEFAULT_REVIEW_THRESHOLD = 0.5
 
 
@@ -204,7 +209,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
     model = FSModel.load(model_path)
     people = pl.read_parquet(night_dir / "landing" / "people.parquet")
     mpath = night_dir / "landing" / "mentions.parquet"
-    mentions = pl.read_parquet(mpath) if mpath.exists() else pl.DataFrame()
+    mentions = pl.read_parquet(mpath) if mpath.exists() else pl.DataFrame(schema=MENTION_SCHEMA)
     people = people.with_columns(pl.col("record_id").cast(pl.Utf8))
     sc = standardise_block_compare(people, config, config_dir)
     secs = dict(sc.seconds)

@@ -75,3 +75,35 @@ def test_sample_ids_stable_on_rerun(linked: tuple[Path, str, object]) -> None:
     after = pl.read_csv(night / "person_links.csv", schema_overrides={"record_id": pl.Utf8})
     assert before.equals(after)
     assert (result.new_persons, result.merges, result.splits) == (0, 0, 0)
+
+
+def test_link_night_inline_without_mentions_file(tmp_path: Path) -> None:
+    night = tmp_path / DATE.isoformat()
+    (night / "landing").mkdir(parents=True)
+    people = pl.DataFrame(
+        {
+            "source": ["hv", "gp", "gp", "dental"],
+            "record_id": ["1", "10", "11", "P5"],
+            "nhs_number": ["9434765919", "9434765919", None, None],
+            "nhs_status": ["01", None, None, None],
+            "forename": ["Robert", "Bob", "Ava", "Robert"],
+            "middle_names": [None, None, None, None],
+            "surname": ["Smith", "Smith", "Smith", "Smith"],
+            "known_as": [None] * 4,
+            "dob": [dt.date(2020, 3, 4), dt.date(2020, 3, 4), dt.date(2020, 3, 4), dt.date(2020, 4, 3)],
+            "sex": ["M", "M", "F", None],
+            "address_line1": ["1 Oak Road"] * 4,
+            "postcode": ["CH1 4BJ"] * 4,
+        }
+    )
+    people.write_parquet(night / "landing" / "people.parquet")
+    result = link_night(night, ROOT / "config" / "linkage_model.json", f"sqlite:///{tmp_path / 's.sqlite'}",
+                        DATE, ROOT / "config")
+    links = pl.read_csv(night / "person_links.csv", schema_overrides={"record_id": pl.Utf8})
+    pid = dict(zip(links["source"] + "/" + links["record_id"], links["person_id"], strict=True))
+    # Robert = Bob (same NHS number) = dental Robert (day and month swapped); Ava, the twin, apart
+    assert pid["hv/1"] == pid["gp/10"] == pid["dental/P5"]
+    assert pid["gp/11"] != pid["hv/1"]
+    assert (result.records, result.persons, result.mentions) == (4, 2, 0)
+    assert result.guard_interventions.get("twins", 0) == 0 or pid["gp/11"] != pid["hv/1"]
+    assert pl.read_parquet(night / "linkage" / "mentions.parquet").height == 0
