@@ -30,7 +30,7 @@ _HANDLER_FLAG = "_safelink_handler"
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
                                                                                       "taskName"}
 # Libraries that are chatty at INFO and say nothing an operator needs.
-QUIET_LOGGERS = ("great_expectations", "urllib3", "matplotlib", "asyncio", "mail.log", "filelock")
+QUIET_LOGGERS = ("great_expectations", "urllib3", "matplotlib", "asyncio", "mail.log", "filelock", "recordlinkage")
 
 
 def redact(text: str) -> str:
