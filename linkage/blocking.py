@@ -87,7 +87,7 @@ def candidate_pairs(
     records: pl.DataFrame,
     passes: tuple[BlockingPass, ...] = DEFAULT_PASSES,
     max_block_size: int = 200,
-    dedupe_sources: frozenset[str] = frozenset({"gp", "dental"}),
+    dedupe_sources: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, BlockingStats]:
     """All candidate pairs over the standardised records.
 

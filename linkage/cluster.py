@@ -46,15 +46,18 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
     same_place = pl.col("location") >= _lvl("location", "postcode")
     nhs_equal = (pl.col("nhs_l").is_not_null() & (pl.col("nhs_l") == pl.col("nhs_r"))).fill_null(False)
     nhs_differ = (pl.col("nhs_l") != pl.col("nhs_r")).fill_null(False)
+    both_nhs_differ = (pl.col("nhs_l").is_not_null() & pl.col("nhs_r").is_not_null() & nhs_differ).fill_null(False)
     twins = (
         (pl.col("dob") == _lvl("dob", "exact"))
-        & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial")])
+        # gendered surnames (Dąbrowska / Dąbrowski) are "close"
+        & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial"), _lvl("surname", "close")])
         & same_place
         & ~nhs_equal
         & (
             (pl.col("forename") == _lvl("forename", "different"))
-            # one twin's middle name is the other's forename: only an alias, and the numbers differ
-            | ((pl.col("forename") == _lvl("forename", "nickname_or_alt")) & nhs_differ)
+            # close or alias forenames (Cian / Ian; a twin's middle name) with two different numbers
+            | (pl.col("forename").is_in([_lvl("forename", "close"), _lvl("forename", "nickname_or_alt")])
+               & both_nhs_differ)
         )
     )
     names_agree = pl.col("forename").is_in(

@@ -81,8 +81,9 @@ def _swapped(
     out = np.zeros(len(fa), dtype=bool)
     idx = np.nonzero(maybe)[0]
     if len(idx):
-        c1 = _name_close(fa[idx], sb[idx], fpa[idx], spb[idx])
-        c2 = _name_close(sa[idx], fb[idx], spa[idx], fpb[idx])
+        # the other crossing must be spelt closely (not merely sound alike: Tilly / Doyle)
+        c1 = cross_f[idx] | (_jw(fa[idx], sb[idx]) >= CLOSE_JW) | (_osa(fa[idx], sb[idx]) <= 1)
+        c2 = cross_s[idx] | (_jw(sa[idx], fb[idx]) >= CLOSE_JW) | (_osa(sa[idx], fb[idx]) <= 1)
         out[idx] = c1 & c2
     return out
 

@@ -46,7 +46,13 @@ class FSModel:
         """
         m = np.asarray(self.m[comparison], dtype=float)
         u = np.asarray(self.u[comparison], dtype=float)
-        return np.log2(m / u)
+        w = np.log2(m / u)
+        levels = LEVELS.get(comparison, [])
+        if "swapped" in levels and "exact" in levels:
+            # names the other way round are no stronger evidence than the same names the right way
+            si, ei = levels.index("swapped"), levels.index("exact")
+            w[si] = min(w[si], w[ei])
+        return w
 
     def prior_weight(self, n_records: int) -> float:
         """log2(λ / (1 − λ)) where λ is the probability that two random records match.

@@ -104,7 +104,7 @@ def standardise_block_compare(people: pl.DataFrame, config: dict, config_dir: Pa
         std,
         passes_from_config(config),
         max_block_size=int(bcfg.get("max_block_size", 300)),
-        dedupe_sources=frozenset(config.get("dedupe_within_sources", ["gp", "dental"])),
+        dedupe_sources=frozenset(config.get("dedupe_within_sources", [])),
     )
     secs["block"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -155,7 +155,7 @@ def cluster_scored(
         links,
         cannot,
         std,
-        frozenset(config.get("dedupe_within_sources", ["gp", "dental"])),
+        frozenset(config.get("dedupe_within_sources", [])),
         float(gcfg.get("nhs_override_evidence", 30.0)),
     )
     counts: Counter = Counter()

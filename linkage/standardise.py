@@ -276,4 +276,4 @@ def people_sources_dedupe(config: dict) -> frozenset[str]:
     Args:
         config: the parsed linkage configuration.
     """
-    return frozenset(config.get("dedupe_within_sources", ["gp", "dental"]))
+    return frozenset(config.get("dedupe_within_sources", []))
