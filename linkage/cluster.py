@@ -8,8 +8,9 @@ connected component on its weakest links.
 Guards:
 - ``twins``: same DOB, surname and address, clearly different forenames, NHS numbers not equal
   (pair level, never merged).
-- ``namesake``: same forename and surname, birth years ≥ ``namesake_min_years`` apart and the DOBs
-  not explainable by one mistyped digit (parent and child sharing a name).
+- ``namesake``: same forename and surname, DOBs not explainable by one mistyped digit or a day/month
+  swap, and either birth years ≥ ``namesake_min_years`` apart (parent and child sharing a name) or
+  living at the same address, born two or more years apart, with no NHS number in common.
 - ``nhs_conflict``: the two clusters hold different NHS numbers that are both verified, or hold
   different numbers (none in common) and the link is not strong enough without the NHS comparison.
 - ``same_source``: two records of one source that never holds duplicates.
@@ -63,10 +64,20 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
     names_agree = pl.col("forename").is_in(
         [_lvl("forename", "exact"), _lvl("forename", "nickname_or_alt")]
     ) & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial")])
+    not_a_typo = ~pl.col("dob").is_in([_lvl("dob", "one_digit"), _lvl("dob", "day_month_swapped")])
     namesake = (
         names_agree
-        & ((pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= namesake_min_years)
-        & ~pl.col("dob").is_in([_lvl("dob", "one_digit"), _lvl("dob", "day_month_swapped")])
+        & not_a_typo
+        & (
+            ((pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= namesake_min_years)
+            # two people of one name under one roof, born years apart (and no shared NHS number)
+            | (
+                same_place
+                & (pl.col("dob") == _lvl("dob", "different"))
+                & ((pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= 2)
+                & ~nhs_equal
+            )
+        )
     )
     nhs_conflict = (
         pl.col("nhs_verified_l").fill_null(False)
