@@ -99,7 +99,7 @@ class ForenameLevels(BaseCompareFeature):
         super().__init__(cols, cols, label=label)
         self.nickname_pairs = nickname_pairs
 
-    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
+    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
         fa, alta, pha, sna, spha, fb, altb, phb, snb, sphb = (_arr(s) for s in args)
         both = _present(fa) & _present(fb)
         exact = _eq(fa, fb)
@@ -142,7 +142,7 @@ class SurnameLevels(BaseCompareFeature):
         cols = ["sn", "sn_first", "sn_last", "sn_ph", "fn", "fn_ph"]
         super().__init__(cols, cols, label=label)
 
-    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
+    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
         sa, fa, la, pha, fna, fpha, sb, fb, lb, phb, fnb, fphb = (_arr(s) for s in args)
         both = _present(sa) & _present(sb)
         exact = _eq(sa, sb)
@@ -169,7 +169,7 @@ class DobLevels(BaseCompareFeature):
     def __init__(self, label: str = "dob") -> None:
         super().__init__("dob_s", "dob_s", label=label)
 
-    def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:  # type: ignore[override]
+    def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:
         da, db = _arr(a), _arr(b)
         both = _present(da) & _present(db)
         fa = np.where(both, da, "00000000").astype(str)
@@ -208,7 +208,7 @@ class ExactLevels(BaseCompareFeature):
     def __init__(self, column: str, label: str) -> None:
         super().__init__(column, column, label=label)
 
-    def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:  # type: ignore[override]
+    def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:
         xa, xb = _arr(a), _arr(b)
         both = _present(xa) & _present(xb)
         out = np.full(len(xa), MISSING, dtype=np.int8)
@@ -231,12 +231,12 @@ class LocationLevels(BaseCompareFeature):
         cols = ["pc", "pc_sector", "pc_out", "addr", "addr_head"]
         super().__init__(cols, cols, label=label)
 
-    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:  # type: ignore[override]
+    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
         pa, seca, outa, ada, ha, pb, secb, outb, adb, hb = (_arr(s) for s in args)
         pc_both = _present(pa) & _present(pb)
         ad_both = _present(ada) & _present(adb)
-        nsa = np.where(ad_both, pd.Series(ada, dtype=object).str.replace(" ", "", regex=False), None)
-        nsb = np.where(ad_both, pd.Series(adb, dtype=object).str.replace(" ", "", regex=False), None)
+        nsa = pd.Series(ada, dtype=object).str.replace(" ", "", regex=False).where(ad_both, None).to_numpy(object)
+        nsb = pd.Series(adb, dtype=object).str.replace(" ", "", regex=False).where(ad_both, None).to_numpy(object)
         jw = _jw(nsa, nsb)  # spaces removed: "aspinal ls treet" is "aspinall street"
         addr = ad_both & (_eq(ada, adb) | (jw >= 0.92) | _eq(ha, hb))
         pc = _eq(pa, pb)

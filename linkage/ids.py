@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from linkage.state_tables import LinkagePerson, LinkagePersonEvent, LinkageRecordPerson
@@ -125,7 +125,7 @@ def persist_ids(state_url: str, records: pl.DataFrame, extract_date: date) -> tu
             new_ids = sorted(set(mapping.values()) - known_before)
             if new_ids:
                 session.connection().execute(
-                    insert(LinkagePerson.__table__),
+                    insert(LinkagePerson),
                     [{"person_id": p, "created_on": extract_date, "status": "active", "last_seen": extract_date}
                      for p in new_ids],
                 )
@@ -152,6 +152,7 @@ def persist_ids(state_url: str, records: pl.DataFrame, extract_date: date) -> tu
                 )
             # record -> person (Core executemany: no ORM bookkeeping for hundreds of thousands of rows)
             table = LinkageRecordPerson.__table__
+            assert isinstance(table, Table)
             ins, upd = [], []
             for s, r, p in out.select("source", "record_id", "person_id").iter_rows():
                 old = previous.get((s, r))

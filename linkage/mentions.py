@@ -10,6 +10,8 @@ second plausible person lowers it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from linkage.blocking import BlockingPass
@@ -94,7 +96,7 @@ def resolve_mentions(
     people_std: pl.DataFrame,
     person_ids: pl.DataFrame,
     model: FSModel,
-    nicknames_path,  # type: ignore[no-untyped-def]
+    nicknames_path: Path,
     nickname_pairs: frozenset[str],
     min_confidence: float = 0.5,
     prior_in_data: float = 0.9,

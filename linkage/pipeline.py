@@ -116,9 +116,12 @@ def standardise_block_compare(people: pl.DataFrame, config: dict, config_dir: Pa
 
 def _thresholds(model: FSModel, config: dict) -> tuple[float, float]:
     th = config.get("thresholds") or {}
-    link = th.get("link") if th.get("link") is not None else model.link_threshold
-    review = th.get("review") if th.get("review") is not None else model.review_threshold
-    return float(link), float(review)
+    link = th.get("link")
+    review = th.get("review")
+    return (
+        float(link) if link is not None else model.link_threshold,
+        float(review) if review is not None else model.review_threshold,
+    )
 
 
 def cluster_scored(

@@ -8,6 +8,7 @@ parts and a normalised first address line.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def nickname_pairs(path: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _phonetic(fn, values: pl.Series) -> pl.Series:  # type: ignore[no-untyped-def]
+def _phonetic(fn: Callable[[str], str], values: pl.Series) -> pl.Series:
     """Apply a jellyfish function on the unique values of a series only."""
     uniq = values.drop_nulls().unique()
     mapping = {v: fn(v) for v in uniq.to_list() if v}
