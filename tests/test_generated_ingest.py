@@ -45,7 +45,8 @@ def test_people_records_match_truth(generated) -> None:  # type: ignore[no-untyp
     county, night, _ = generated
     people = pl.read_parquet(night / "landing" / "people.parquet").select("source", "record_id")
     truth = pl.read_csv(Path(county.truth_dir) / "persons.csv", schema_overrides={"record_id": pl.String})
-    assert_frame_equal(people.sort("source", "record_id"), truth.select("source", "record_id").sort("source", "record_id"))
+    keys = ["source", "record_id"]
+    assert_frame_equal(people.sort(keys), truth.select(keys).sort(keys))
     per_source = json.loads((county.truth_dir / "counts.json").read_text())["sources"]
     counts = dict(people.group_by("source").len().iter_rows())
     assert counts == {s: v["people_records"] for s, v in per_source.items()}
