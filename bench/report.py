@@ -32,7 +32,6 @@ def load_latest(results: Path = RESULTS) -> tuple[dict[int, dict[str, Any]], dic
     """
     sizes: dict[int, dict[str, Any]] = {}
     splink: dict[int, dict[str, Any]] = {}
-    used: set[str] = set()
     for path in sorted(results.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for s in data.get("sizes", []):
@@ -40,11 +39,20 @@ def load_latest(results: Path = RESULTS) -> tuple[dict[int, dict[str, Any]], dic
 
             if s.get("runs") is not None and s.get("stage_runs") is not None:
                 s["summary"] = summarise(s["runs"], s["stage_runs"])  # the current summary rules
-            sizes[s["households"]] = {**s, "_file": path.name, "_machine": data.get("machine", {}),
-                                      "_commit": data.get("commit", "")}
+            h = s["households"]
+            prev = sizes.get(h)
+            entry = {**s, "_file": path.name, "_files": [path.name], "_machine": data.get("machine", {}),
+                     "_commit": data.get("commit", "")}
+            if prev:  # a newer run that measured only some sections (e.g. --modes stages) keeps the rest
+                entry["summary"] = {**prev["summary"], **s["summary"]}
+                entry["_files"] = prev["_files"] + [path.name]
+                if "full" not in s["summary"]:
+                    entry["repeats"] = prev["repeats"]
+                entry["stage_names"] = s.get("stage_names") or prev.get("stage_names", [])
+            sizes[h] = entry
         for c in data.get("splink", []) or []:
-            splink[c["households"]] = {**c, "_file": path.name}
-    used = {s["_file"] for s in sizes.values()} | {c["_file"] for c in splink.values()}
+            splink[c["households"]] = {**c, "_file": path.name, "_commit": data.get("commit", "")}
+    used = {f for s in sizes.values() for f in s["_files"]} | {c["_file"] for c in splink.values()}
     return sizes, splink, sorted(used)
 
 
@@ -71,7 +79,10 @@ def render(sizes: dict[int, dict[str, Any]], splink: dict[int, dict[str, Any]], 
     out: list[str] = [BEGIN, ""]
     order = sorted(sizes)
     machine = next(iter(sizes.values()))["_machine"] if sizes else {}
-    out.append(f"Results: {', '.join(f'`bench/results/{f}`' for f in files) or 'none yet'}. "
+    commits = {f: e["_commit"] for e in sizes.values() for f in e["_files"]} | {
+        c["_file"]: c.get("_commit", "") for c in splink.values()}
+    listed = ", ".join(f"`bench/results/{f}`" + (f" ({commits[f]})" if commits.get(f) else "") for f in files)
+    out.append(f"Results (code commit; `+dirty` = the shared working tree at that moment): {listed or 'none yet'}. "
                f"Machine: {machine.get('cpus', '?')} CPUs, {machine.get('memory_gb', '?')} GB, "
                f"Python {machine.get('python', '?')}; load average at start "
                f"{machine.get('load_avg_at_start', '?')} (the machine is shared, so wall times carry noise; "

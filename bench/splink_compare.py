@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("splink").setLevel(logging.WARNING)
     started = dt.datetime.now()
-    result = {"started": started.isoformat(timespec="seconds"), "sizes": [],
+    from bench.run import _git_commit
+
+    result = {"started": started.isoformat(timespec="seconds"), "commit": _git_commit(), "sizes": [],
               "splink": [compare(int(h), args.seed, args.config, args.code) for h in args.sizes.split(",") if h]}
     path = RESULTS / f"{started:%Y%m%dT%H%M%S}-splink.json"
     path.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
