@@ -100,6 +100,7 @@ def resolve_mentions(
     nickname_pairs: frozenset[str],
     min_confidence: float = 0.5,
     prior_in_data: float = 0.9,
+    min_margin: float = 4.0,
 ) -> pl.DataFrame:
     """Add ``owner_person_id``, ``mentioned_person_id`` and ``mention_confidence`` to the mentions.
 
@@ -113,6 +114,7 @@ def resolve_mentions(
         nickname_pairs: alias pairs for the forename comparison.
         min_confidence: below this the mention stays unresolved (null person).
         prior_in_data: prior probability that a mentioned person has a record at all.
+        min_margin: the best person must also be this many times as probable as the second.
 
     Returns:
         The mentions table, in its row order, with the three columns added.
@@ -157,12 +159,19 @@ def resolve_mentions(
         .with_columns((pl.col("alr") / (1.0 + pl.col("alr").sum().over("mid"))).alias("conf"))
         .sort(["mid", "conf", "person_id"], descending=[False, True, False])
         .group_by("mid", maintain_order=True)
-        .agg(pl.col("person_id").first().alias("pid"), pl.col("conf").first())
+        .agg(
+            pl.col("person_id").first().alias("pid"),
+            pl.col("conf").first(),
+            pl.col("conf").get(1, null_on_oob=True).fill_null(0.0).alias("conf2"),
+        )
     )
     out = base.with_row_index("mid").with_columns(pl.col("mid").cast(pl.Int64)).join(
         best, on="mid", how="left", maintain_order="left"
     )
     return out.with_columns(
-        pl.when(pl.col("conf") >= min_confidence).then(pl.col("pid")).otherwise(None).alias("mentioned_person_id"),
+        pl.when((pl.col("conf") >= min_confidence) & (pl.col("conf") >= min_margin * pl.col("conf2")))
+        .then(pl.col("pid"))
+        .otherwise(None)
+        .alias("mentioned_person_id"),
         pl.col("conf").fill_null(0.0).clip(0.0, 1.0).alias("mention_confidence"),
-    ).drop("mid", "pid", "conf")
+    ).drop("mid", "pid", "conf", "conf2")

@@ -257,6 +257,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         nickname_pairs(str(_nicknames_path(config_dir))),
         float(mcfg.get("min_confidence", 0.5)),
         float(mcfg.get("prior_in_data", 0.9)),
+        float(mcfg.get("min_margin", 4.0)),
     )
     resolved.write_parquet(out_dir / "mentions.parquet")
     secs["mentions"] = time.perf_counter() - t
