@@ -72,3 +72,29 @@ def test_resolve_mentions() -> None:
     assert all(0.0 <= c <= 1.0 for c in conf)
     assert conf[0] > 0.9 and conf[2] == 0.0
     assert out.columns[: len(MENTIONS.columns)] == MENTIONS.columns
+
+
+def test_tied_mention_stays_unresolved() -> None:
+    model = FSModel.load(CONFIG / "linkage_model.json")
+    # two different people called Jack Jones born the same day, neither at the owner's address
+    people = pl.concat([
+        PEOPLE,
+        pl.DataFrame(
+            {
+                "source": ["gp", "gp"], "record_id": ["20", "21"], "forename": ["Jack", "Jack"],
+                "middle_names": [None, None], "surname": ["Jones", "Jones"], "known_as": [None, None],
+                "dob": [dt.date(1980, 1, 1), dt.date(1980, 1, 1)], "sex": ["M", "M"],
+                "address_line1": ["1 Elm Road", "9 Ash Way"], "postcode": ["CW1 1AA", "CW2 2BB"],
+                "nhs_number": [None, None], "nhs_status": [None, None],
+            },
+            schema_overrides={"dob": pl.Date},
+        ),
+    ], how="vertical_relaxed")
+    std = standardise_people(people, NICK)
+    pids = pl.DataFrame({"uid": list(range(7)), "person_id": ["P0", "P1", "P2", "P3", "P0", "P4", "P5"]})
+    mention = MENTIONS.head(1).with_columns(pl.lit("Jack").alias("forename"), pl.lit("Jones").alias("surname"),
+                                            pl.lit(dt.date(1980, 1, 1)).alias("dob"))
+    out = resolve_mentions(mention, people, std, pids, model, NICK, nickname_pairs(str(NICK)), 0.2,
+                           min_margin=4.0)
+    assert out["mentioned_person_id"].to_list() == [None]
+    assert 0.0 < out["mention_confidence"][0] <= 0.5
