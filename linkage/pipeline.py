@@ -124,8 +124,31 @@ def _thresholds(model: FSModel, config: dict) -> tuple[float, float]:
     )
 
 
+FORCED_WEIGHT = 1e9
+
+
+def _override_pairs(std: pl.DataFrame, overrides: pl.DataFrame | None, kind: str) -> pl.DataFrame:
+    """Reviewers' ``force_link`` / ``force_split`` pairs as ``uid_l < uid_r``."""
+    empty = pl.DataFrame(schema={"uid_l": pl.Int64, "uid_r": pl.Int64})
+    if overrides is None or overrides.height == 0:
+        return empty
+    ids = std.select("uid", "source", pl.col("record_id").cast(pl.Utf8))
+    o = overrides.filter(pl.col("decision") == kind)
+    o = o.join(ids.rename({"uid": "_a", "source": "source_l", "record_id": "record_id_l"}),
+               on=["source_l", "record_id_l"])
+    o = o.join(ids.rename({"uid": "_b", "source": "source_r", "record_id": "record_id_r"}),
+               on=["source_r", "record_id_r"])
+    return o.select(
+        pl.min_horizontal("_a", "_b").alias("uid_l"), pl.max_horizontal("_a", "_b").alias("uid_r")
+    ).unique()
+
+
 def cluster_scored(
-    std: pl.DataFrame, scored: pl.DataFrame, model: FSModel, config: dict
+    std: pl.DataFrame,
+    scored: pl.DataFrame,
+    model: FSModel,
+    config: dict,
+    overrides: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, Counter]:
     """Apply guards and thresholds and cluster.
 
@@ -134,6 +157,10 @@ def cluster_scored(
         scored: scored pairs (levels, ``w_*``, ``weight``, ``match_probability``).
         model: the model (thresholds).
         config: parsed ``linkage.yaml``.
+        overrides: clerical review decisions (``source_l``, ``record_id_l``, ``source_r``,
+            ``record_id_r``, ``decision`` = ``force_link`` | ``force_split``): a forced link is
+            accepted whatever its score or pair guard (cluster guards still apply); a forced split
+            never joins the two records.
 
     Returns:
         ``(records, pairs, guard_counts)``: records with ``cluster``, ``cluster_size``,
@@ -146,13 +173,44 @@ def cluster_scored(
     g = g.with_columns(
         pl.when(pl.col("pair_guard").is_in(list(enabled))).then(pl.col("pair_guard")).otherwise(None)
     )
+    forced_link = _override_pairs(std, overrides, "force_link").with_columns(pl.lit(True).alias("_forced"))
+    forced_split = _override_pairs(std, overrides, "force_split")
+    g = g.join(forced_link, on=["uid_l", "uid_r"], how="left").with_columns(pl.col("_forced").fill_null(False))
+    g = g.with_columns(
+        pl.when(pl.col("_forced")).then(None).otherwise(pl.col("pair_guard")).alias("pair_guard")
+    )
+    g = g.join(forced_split.with_columns(pl.lit(True).alias("_split")), on=["uid_l", "uid_r"], how="left")
+    g = g.with_columns(
+        pl.when(pl.col("_split").fill_null(False)).then(pl.lit("review_split")).otherwise(pl.col("pair_guard"))
+        .alias("pair_guard")
+    ).drop("_split")
     g = g.with_row_index("_pid")
-    cannot = g.filter(pl.col("pair_guard").is_not_null())
-    above = g.filter(pl.col("match_probability") >= link_t)
+    cannot = pl.concat(
+        [
+            g.filter(pl.col("pair_guard").is_not_null()).select("uid_l", "uid_r", "pair_guard"),
+            forced_split.with_columns(pl.lit("review_split").alias("pair_guard")),
+        ]
+    ).unique(subset=["uid_l", "uid_r"], keep="first")
+    above = g.filter((pl.col("match_probability") >= link_t) | pl.col("_forced"))
     wcols = [c for c in g.columns if c.startswith("w_") and c != "w_nhs"]
     links = above.filter(pl.col("pair_guard").is_null()).with_columns(
-        pl.sum_horizontal(wcols).alias("evidence")
+        pl.when(pl.col("_forced")).then(FORCED_WEIGHT).otherwise(pl.sum_horizontal(wcols)).alias("evidence"),
+        pl.when(pl.col("_forced")).then(FORCED_WEIGHT).otherwise(pl.col("weight")).alias("weight"),
     )
+    # forced links the blocking did not propose tonight
+    unseen = forced_link.join(g.select("uid_l", "uid_r"), on=["uid_l", "uid_r"], how="anti")
+    if unseen.height:
+        links = pl.concat(
+            [
+                links,
+                unseen.with_columns(
+                    pl.lit(None, dtype=pl.UInt32).alias("_pid"),
+                    pl.lit(FORCED_WEIGHT).alias("weight"),
+                    pl.lit(FORCED_WEIGHT).alias("evidence"),
+                ),
+            ],
+            how="diagonal_relaxed",
+        )
     res = cluster_links(
         std.height,
         links,
@@ -167,7 +225,11 @@ def cluster_scored(
     link_outcome = links.select("_pid").with_columns(
         pl.Series("_accepted", res.accepted), pl.Series("_cut", res.cut_reason, dtype=pl.Utf8)
     )
-    kept = g.filter(pl.col("match_probability") >= review_t).join(link_outcome, on="_pid", how="left")
+    link_outcome = link_outcome.filter(pl.col("_pid").is_not_null())
+    counts.update({"review_link": int(forced_link.height), "review_split": int(forced_split.height)})
+    counts = Counter({k: v for k, v in counts.items() if v})
+    kept = g.filter((pl.col("match_probability") >= review_t) | pl.col("_forced"))
+    kept = kept.join(link_outcome, on="_pid", how="left").drop("_forced")
     kept = kept.with_columns(
         pl.when(pl.col("_accepted").fill_null(False)).then(pl.lit("link")).otherwise(pl.lit("review")).alias(
             "decision"
@@ -188,6 +250,15 @@ def cluster_scored(
         pl.col("link_confidence").fill_null(1.0)
     )
     return records, kept, counts
+
+
+def _review_overrides(state_url: str) -> pl.DataFrame | None:
+    """The clerical reviewers' standing decisions (``report.review``), if that stage is installed."""
+    try:
+        from report.review import review_overrides
+    except ImportError:
+        return None
+    return review_overrides(state_url)
 
 
 def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: date, config_dir: Path) -> LinkResult:
@@ -220,7 +291,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
     scored = score(sc.pairs, sc.records, model)
     secs["score"] = time.perf_counter() - t
     t = time.perf_counter()
-    records, kept, guard_counts = cluster_scored(sc.records, scored, model, config)
+    records, kept, guard_counts = cluster_scored(sc.records, scored, model, config, _review_overrides(state_url))
     secs["cluster"] = time.perf_counter() - t
     t = time.perf_counter()
     records, id_stats = persist_ids(state_url, records, extract_date)
