@@ -34,6 +34,7 @@ DEFAULT_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass("names_outward", ("fn_ph", "sn_ph", "pc_out")),
     BlockingPass("swapped_names_dob", ("fn_ph", "sn_ph", "dob_s"), ("sn_ph", "fn_ph", "dob_s")),
     BlockingPass("swapped_forename_postcode", ("fn_ph", "pc"), ("sn_ph", "pc")),
+    BlockingPass("swapped_surname_dob", ("sn_ph", "dob_s"), ("fn_ph", "dob_s")),
 )
 
 

@@ -70,37 +70,39 @@ def _name_close(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) ->
 
 
 def _swapped(
-    fa: np.ndarray, sa: np.ndarray, fpa: np.ndarray, spa: np.ndarray,
-    fb: np.ndarray, sb: np.ndarray, fpb: np.ndarray, spb: np.ndarray,
+    fa: np.ndarray, sa: np.ndarray, fb: np.ndarray, sb: np.ndarray, nickname_pairs: frozenset[str]
 ) -> np.ndarray:
-    """Forename and surname swapped: each crosses over closely, at least one exactly, and the names
-    do not already agree the straight way."""
+    """Forename and surname swapped: each crosses over closely (or as a nickname: Nick Clark /
+    Clark Nicholas), at least one exactly, and the names do not already agree the straight way."""
     cross_f = _eq(fa, sb)
     cross_s = _eq(sa, fb)
     maybe = (cross_f | cross_s) & ~(_eq(fa, fb) | _eq(sa, sb))
     out = np.zeros(len(fa), dtype=bool)
     idx = np.nonzero(maybe)[0]
     if len(idx):
-        # the other crossing must be spelt closely (not merely sound alike: Tilly / Doyle)
-        c1 = cross_f[idx] | (_jw(fa[idx], sb[idx]) >= CLOSE_JW) | (_osa(fa[idx], sb[idx]) <= 1)
-        c2 = cross_s[idx] | (_jw(sa[idx], fb[idx]) >= CLOSE_JW) | (_osa(sa[idx], fb[idx]) <= 1)
-        out[idx] = c1 & c2
+
+        def near(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            # spelt closely or nicknames (not merely sounding alike: Tilly / Doyle)
+            nick = (pd.Series(x).astype(str) + "|" + pd.Series(y).astype(str)).isin(nickname_pairs).to_numpy()
+            return _eq(x, y) | (_jw(x, y) >= CLOSE_JW) | (_osa(x, y) <= 1) | nick
+
+        out[idx] = near(fa[idx], sb[idx]) & near(sa[idx], fb[idx])
     return out
 
 
 class ForenameLevels(BaseCompareFeature):
     """Forename: exact / nickname or alternative (known-as, middle) / close / swapped / different.
 
-    Left and right columns: ``fn``, ``fn_alt``, ``fn_ph``, ``sn``, ``sn_ph`` (surname, for the swap test).
+    Left and right columns: ``fn``, ``fn_alt``, ``fn_ph``, ``sn`` (surname, for the swap test).
     """
 
     def __init__(self, nickname_pairs: frozenset[str], label: str = "forename") -> None:
-        cols = ["fn", "fn_alt", "fn_ph", "sn", "sn_ph"]
+        cols = ["fn", "fn_alt", "fn_ph", "sn"]
         super().__init__(cols, cols, label=label)
         self.nickname_pairs = nickname_pairs
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
-        fa, alta, pha, sna, spha, fb, altb, phb, snb, sphb = (_arr(s) for s in args)
+        fa, alta, pha, sna, fb, altb, phb, snb = (_arr(s) for s in args)
         both = _present(fa) & _present(fb)
         exact = _eq(fa, fb)
         keys = pd.Series(fa).astype(str) + "|" + pd.Series(fb).astype(str)
@@ -122,7 +124,7 @@ class ForenameLevels(BaseCompareFeature):
             if len(s) >= 2 and s[0] == lg[0] and len(s) <= len(lg) - 2 and not set(s[1:]) & set("aeiouy"):
                 it = iter(lg)
                 abbrev[i] = all(ch in it for ch in s)
-        swapped = _swapped(fa, sna, pha, spha, fb, snb, phb, sphb)
+        swapped = _swapped(fa, sna, fb, snb, self.nickname_pairs)
         out = np.full(len(fa), MISSING, dtype=np.int8)
         out[both] = 0
         out[both & close] = 1
@@ -135,15 +137,16 @@ class ForenameLevels(BaseCompareFeature):
 class SurnameLevels(BaseCompareFeature):
     """Surname: exact / partial (a part of a hyphenated surname shared) / close / swapped / different.
 
-    Left and right columns: ``sn``, ``sn_first``, ``sn_last``, ``sn_ph``, ``fn``, ``fn_ph``.
+    Left and right columns: ``sn``, ``sn_first``, ``sn_last``, ``sn_ph``, ``fn``.
     """
 
-    def __init__(self, label: str = "surname") -> None:
-        cols = ["sn", "sn_first", "sn_last", "sn_ph", "fn", "fn_ph"]
+    def __init__(self, nickname_pairs: frozenset[str] = frozenset(), label: str = "surname") -> None:
+        cols = ["sn", "sn_first", "sn_last", "sn_ph", "fn"]
         super().__init__(cols, cols, label=label)
+        self.nickname_pairs = nickname_pairs
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
-        sa, fa, la, pha, fna, fpha, sb, fb, lb, phb, fnb, fphb = (_arr(s) for s in args)
+        sa, fa, la, pha, fna, sb, fb, lb, phb, fnb = (_arr(s) for s in args)
         both = _present(sa) & _present(sb)
         exact = _eq(sa, sb)
         # "shaw walker" vs "walker": a part of one equals the other whole, or parts are shared
@@ -152,7 +155,7 @@ class SurnameLevels(BaseCompareFeature):
             | _eq(fa, fb) | _eq(fa, lb) | _eq(la, fb) | _eq(la, lb)
         ) & ~exact
         close = _name_close(sa, sb, pha, phb)
-        swapped = _swapped(fna, sa, fpha, pha, fnb, sb, fphb, phb)
+        swapped = _swapped(fna, sa, fnb, sb, self.nickname_pairs)
         out = np.full(len(sa), MISSING, dtype=np.int8)
         out[both] = 0
         out[both & close] = 1
@@ -267,7 +270,7 @@ def build_compare(nickname_pairs: frozenset[str], spec: CompareSpec | None = Non
     spec = spec or CompareSpec()
     features: dict[str, BaseCompareFeature] = {
         "forename": ForenameLevels(nickname_pairs),
-        "surname": SurnameLevels(),
+        "surname": SurnameLevels(nickname_pairs),
         "dob": DobLevels(),
         "location": LocationLevels(),
         "nhs": ExactLevels("nhs", "nhs"),
