@@ -16,9 +16,10 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/safelink demo
 
-## make test: lint, then the whole test suite (needs PostgreSQL on 127.0.0.1:5432 and Chromium)
+## make test: lint, typecheck, then the whole test suite (needs PostgreSQL on 127.0.0.1:5432 and Chromium)
 test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 system-deps:

@@ -110,7 +110,7 @@ def _from_airflow_connection(settings: SmtpSettings) -> SmtpSettings:
         port=conn.port,
         user=conn.login or "",
         password=SecretStr(conn.password or ""),
-        security=security,  # type: ignore[arg-type]
+        security=security,
         from_address=str(extra.get("from_email", "")) or settings.from_address,
         conn_id=settings.conn_id,
         timeout=float(extra.get("timeout", settings.timeout)),

@@ -193,13 +193,14 @@ class _GxRunner:
         result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
         out: dict[str, dict[str, Any]] = {}
         for item in result.results:
-            meta = item.expectation_config.meta or {}
+            config = item.expectation_config
+            meta = (config.meta if config is not None else None) or {}
             out[str(meta.get("check"))] = {
                 "success": bool(item.success),
                 "result": dict(item.result or {}),
                 "error": (item.exception_info or {}).get("exception_message")
                 if (item.exception_info or {}).get("raised_exception") else None,
-                "type": item.expectation_config.type,
+                "type": config.type if config is not None else None,
             }
         return out
 
@@ -356,8 +357,8 @@ def _set_aside(
         if "mentions" in frames:
             frames["mentions"] = frames["mentions"].with_columns(
                 pl.col("owner_record_id").is_in(people.implode()).alias("owner_known"))
-    for table, frame in frames.items():
-        frame.write_parquet(folder / f"{table}.parquet")
+    for table_name, frame in frames.items():
+        frame.write_parquet(folder / f"{table_name}.parquet")
     pl.concat([quarantine, pl.DataFrame(new_rows, schema=QUARANTINE_SCHEMA)]).write_parquet(
         folder / "quarantine.parquet")
     status.people = frames["people"].height if "people" in frames else 0

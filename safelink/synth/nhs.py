@@ -36,7 +36,7 @@ def generate_nhs_numbers(rng: np.random.Generator, n: int) -> list[str]:
     Returns:
         List of 10-digit strings, all valid Modulus 11 and unique.
     """
-    out: list[np.ndarray] = []
+    out: list[np.int64] = []
     seen: set[int] = set()
     have = 0
     while have < n:

@@ -98,12 +98,12 @@ def apply_rules(pop: Population, sb: SourceBuilder, view: NightView, night: dt.d
         for owner, _pid in view.mentions.get(src, []):
             named_any.add(acc[src][owner].pid)
     for a in set(tp_open) & set(amh_open):
-        _, t = tp_open[a]
-        _, m = amh_open[a]
-        parent = t.extra["parental"].startswith("Parent") or m.extra["hdc"] == "Yes" or a in named_any
+        _, tp_rec = tp_open[a]
+        _, amh_rec = amh_open[a]
+        parent = tp_rec.extra["parental"].startswith("Parent") or amh_rec.extra["hdc"] == "Yes" or a in named_any
         if not parent:
             continue
-        if not mh_named(t.extra["other"]) or m.extra["smi"] != "Yes":
+        if not mh_named(tp_rec.extra["other"]) or amh_rec.extra["smi"] != "Yes":
             kids = sorted(people[k].tid for k in named.get(a, ()))
             out.add(("dual_service_parent", kids[0] if kids else None, people[a].tid))
     # unshared_involvement

@@ -477,8 +477,8 @@ class SourceBuilder:
                 c = people[k]
                 fore, sur = self._names(c, "tp")
                 name = fore if r.random() < 0.2 else f"{fore} {sur}"
-                dob = dob_variant(r, c.dob).isoformat() if r.random() < 0.8 else ""
-                self.mentions["tp"].append(Mention(i, k, [name, dob, "Y" if c.hh == a.hh else "N"]))
+                dob_text = dob_variant(r, c.dob).isoformat() if r.random() < 0.8 else ""
+                self.mentions["tp"].append(Mention(i, k, [name, dob_text, "Y" if c.hh == a.hh else "N"]))
         for i, rec in enumerate(self.records["amh"]):
             a = people[rec.pid]
             kids = [k for k in a.children if (pop.today - people[k].dob).days < 18 * 365.25]
@@ -496,11 +496,11 @@ class SourceBuilder:
                 fore, sur = self._names(c, "amh")
                 if r.random() < 0.1:
                     sur = ""
-                dob = dob_variant(r, c.dob).strftime("%d/%m/%Y") if r.random() < 0.7 else ""
+                dob_text = dob_variant(r, c.dob).strftime("%d/%m/%Y") if r.random() < 0.7 else ""
                 relat = "Son" if c.sex == "M" else "Daughter"
                 if r.random() < 0.03:
                     relat = "Other child"
-                self.mentions["amh"].append(Mention(i, k, [fore, sur, dob, relat,
+                self.mentions["amh"].append(Mention(i, k, [fore, sur, dob_text, relat,
                                                            "Yes" if c.hh == a.hh else "No"]))
 
     # -- appointments --------------------------------------------------------------------------
