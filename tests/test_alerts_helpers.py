@@ -9,7 +9,6 @@ import email.policy
 import json
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -20,7 +19,6 @@ import polars as pl
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from sqlalchemy import create_engine, text
 
 from alerts.smtp import SmtpSettings
 
@@ -28,7 +26,6 @@ TEST_DOMAIN = "safelink.test"
 NIGHT1 = dt.date(2026, 11, 25)
 NIGHT2 = dt.date(2026, 11, 26)
 NIGHT3 = dt.date(2026, 11, 27)
-PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 LEADS_YAML = f"""
 allowed_recipient_domains: [nhs.net, {TEST_DOMAIN}]
@@ -140,34 +137,6 @@ def config_dir(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
     return folder
-
-
-def _postgres_available() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test on SQLite and on PostgreSQL (a unique schema per test, dropped afterwards)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.sqlite'}"
-        return
-    if not _postgres_available():
-        pytest.skip("PostgreSQL not running on 127.0.0.1:5432")
-    schema = f"alerts_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

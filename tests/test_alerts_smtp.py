@@ -31,7 +31,6 @@ from tests.test_alerts_helpers import (
 config_dir = helpers.config_dir
 sqlite_url = helpers.sqlite_url
 smtp_server = helpers.smtp_server
-state_url = helpers.state_url
 
 HV = f"hv-chester@{TEST_DOMAIN}"
 ALL_RECIPIENTS = {f"{k}@{TEST_DOMAIN}" for k in ("hv-chester", "hv-team", "sn-vr", "camhs", "gp-vr", "tp", "amh",

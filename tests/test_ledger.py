@@ -17,7 +17,6 @@ from tests import test_alerts_helpers as helpers
 from tests.test_alerts_helpers import NIGHT1, NIGHT2, NIGHT3, base_findings, finding, write_night
 
 config_dir = helpers.config_dir
-state_url = helpers.state_url
 
 NO_SMTP = SmtpSettings(host="")
 

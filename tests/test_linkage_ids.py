@@ -3,48 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
-import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from linkage.ids import assign_ids, persist_ids
 from linkage.state_tables import LinkagePersonEvent
 
-PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 D1, D2 = dt.date(2026, 11, 25), dt.date(2026, 11, 26)
 
 
 def night(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"source": pl.Utf8, "record_id": pl.Utf8, "cluster": pl.Int64}, orient="row")
-
-
-def _pg_url() -> Iterator[str]:
-    schema = f"lk_test_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = create_engine(PG_BASE)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception:
-        pytest.skip("PostgreSQL not reachable")
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.sqlite'}"
-    else:
-        yield from _pg_url()
 
 
 def test_ids_carry_over_merge_and_split(state_url: str) -> None:

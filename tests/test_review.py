@@ -3,51 +3,16 @@
 from __future__ import annotations
 
 import csv
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import create_engine, text
 
 from report import build_report, import_review, latest_decisions, review_overrides
 from report.review import normalise_decision, pair_key
 from report.safe import csv_cell, csv_uncell
 from tests.test_report import parse
 from tests.test_report_fixtures import EVIL_FORENAME, EVIL_ROUTE, TONIGHT, make_config, make_night
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _pg_available() -> bool:
-    try:
-        engine = create_engine(PG_URL)
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.sqlite'}"
-        return
-    if not _pg_available():
-        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
-    schema = f"test_review_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _read(path: Path) -> list[dict[str, str]]:

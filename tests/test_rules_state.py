@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pytest
 import sqlalchemy as sa
 
 from alerts.rules import closed_findings, detect_night
@@ -20,37 +17,6 @@ from tests.test_rules_units import ADULT_DOB, appt, rec, write_night
 D1 = dt.date(2026, 11, 24)
 D2 = dt.date(2026, 11, 25)
 D3 = dt.date(2026, 11, 26)
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _pg_available() -> bool:
-    try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.sqlite'}"
-        return
-    if not _pg_available():
-        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
-    schema = f"rules_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _records(tp_open: bool = True, with_camhs: bool = False) -> list[dict[str, Any]]:
