@@ -9,14 +9,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
-import yaml
 
 from linkage.blocking import BlockingStats, candidate_pairs, passes_from_config
 from linkage.cluster import cluster_links, pair_guards
 from linkage.compare import COMPARISONS, compare_pairs
+from linkage.config import load_linkage_config
 from linkage.frames import levels_to_polars, to_recordlinkage
 from linkage.ids import persist_ids
 from linkage.mentions import resolve_mentions
@@ -54,16 +55,13 @@ class LinkResult:
     pairs_by_pass: dict[str, int] = field(default_factory=dict)
 
 
-def load_config(config_dir: Path) -> dict:
-    """Read ``linkage.yaml`` from the configuration folder (empty config if absent).
+def load_config(config_dir: Path) -> dict[str, Any]:
+    """Read and validate ``linkage.yaml`` from the configuration folder (defaults if absent).
 
     Args:
         config_dir: the configuration folder.
     """
-    path = Path(config_dir) / "linkage.yaml"
-    if not path.exists():
-        return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return load_linkage_config(config_dir)
 
 
 def _nicknames_path(config_dir: Path) -> Path:

@@ -1,0 +1,96 @@
+"""Typed ``config/linkage.yaml``: validated on load; errors name the file, the key and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from landing.config import ConfigError, format_validation_error, load_yaml
+
+SOURCES = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Thresholds(_Strict):
+    """Match-probability thresholds overriding the model's own (null: the model's)."""
+
+    link: float | None = Field(default=None, gt=0, lt=1)
+    review: float | None = Field(default=None, gt=0, lt=1)
+
+
+class BlockingPass(_Strict):
+    """One blocking pass: records agreeing on ``keys`` (or ``keys`` against ``right``) are compared."""
+
+    name: str
+    keys: list[str] = Field(min_length=1)
+    right: list[str] | None = None
+
+
+class Blocking(_Strict):
+    """Candidate-pair generation."""
+
+    max_block_size: int = Field(default=300, gt=1)
+    passes: list[BlockingPass] | None = None
+
+
+class Guards(_Strict):
+    """Merges a person would refuse."""
+
+    pair_guards: list[Literal["twins", "namesake", "nhs_conflict"]] = ["twins", "namesake", "nhs_conflict"]
+    namesake_min_years: int = Field(default=12, ge=1)
+    nhs_verified_statuses: list[str] = ["01"]
+    nhs_verified_without_status: list[SOURCES] = []
+    nhs_override_evidence: float = 30.0
+
+
+class Training(_Strict):
+    """EM training settings (``safelink train``)."""
+
+    random_pairs: int = Field(default=400_000, gt=1000)
+    seed: int = 1
+    m_floors: dict[str, float] | None = None
+
+
+class Mentions(_Strict):
+    """Resolution of related-people rows, named children and dependants."""
+
+    min_confidence: float = Field(default=0.5, gt=0, le=1)
+    min_margin: float = Field(default=4.0, ge=1)
+    prior_in_data: float = Field(default=0.9, gt=0, lt=1)
+
+
+class LinkageConfig(_Strict):
+    """The whole of ``linkage.yaml``."""
+
+    thresholds: Thresholds = Thresholds()
+    dedupe_within_sources: list[SOURCES] = []
+    blocking: Blocking = Blocking()
+    guards: Guards = Guards()
+    training: Training = Training()
+    mentions: Mentions = Mentions()
+
+
+def load_linkage_config(config_dir: Path) -> dict[str, Any]:
+    """Read and validate ``linkage.yaml`` (defaults when absent), as a plain dict for the engine.
+
+    Args:
+        config_dir: the configuration folder.
+
+    Raises:
+        ConfigError: the file breaks the schema; the message names the file and the key.
+    """
+    path = Path(config_dir) / "linkage.yaml"
+    raw = load_yaml(path) if path.exists() else {}
+    try:
+        model = LinkageConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from None
+    data = model.model_dump(exclude_none=True)
+    if model.blocking.passes is not None:
+        data["blocking"]["passes"] = [p.model_dump(exclude_none=True) for p in model.blocking.passes]
+    return data
