@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from linkage.mentions import resolve_mentions
+from linkage.mentions import CONNECTED_CONFIDENCE, NAME_ONLY_CONFIDENCE, resolve_mentions
 from linkage.model import FSModel
 from linkage.standardise import nickname_pairs, standardise_people
 
@@ -93,8 +93,122 @@ def test_tied_mention_stays_unresolved() -> None:
     std = standardise_people(people, NICK)
     pids = pl.DataFrame({"uid": list(range(7)), "person_id": ["P0", "P1", "P2", "P3", "P0", "P4", "P5"]})
     mention = MENTIONS.head(1).with_columns(pl.lit("Jack").alias("forename"), pl.lit("Jones").alias("surname"),
-                                            pl.lit(dt.date(1980, 1, 1)).alias("dob"))
+                                            pl.lit(dt.date(1980, 1, 1)).alias("dob"),
+                                            pl.lit("Father").alias("relationship"))
     out = resolve_mentions(mention, people, std, pids, model, NICK, nickname_pairs(str(NICK)), 0.2,
                            min_margin=4.0)
     assert out["mentioned_person_id"].to_list() == [None]
     assert 0.0 < out["mention_confidence"][0] <= 0.5
+
+
+def _people(rows: list[tuple]) -> pl.DataFrame:
+    """People rows ``(source, record_id, forename, surname, dob, sex, address_line1, postcode)``."""
+    cols = ["source", "record_id", "forename", "surname", "dob", "sex", "address_line1", "postcode"]
+    df = pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], schema_overrides={"dob": pl.Date})
+    return df.with_columns(
+        pl.lit(None, dtype=pl.Utf8).alias("middle_names"), pl.lit(None, dtype=pl.Utf8).alias("known_as"),
+        pl.lit(None, dtype=pl.Utf8).alias("nhs_number"), pl.lit(None, dtype=pl.Utf8).alias("nhs_status"),
+    )
+
+
+def _mentions(rows: list[tuple]) -> pl.DataFrame:
+    """Mention rows ``(source, owner_record_id, kind, forename, surname, dob, relationship, lives_with)``."""
+    cols = ["source", "owner_record_id", "kind", "forename", "surname", "dob", "relationship", "lives_with"]
+    df = pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows],
+                      schema_overrides={"dob": pl.Date, "forename": pl.Utf8, "surname": pl.Utf8,
+                                        "relationship": pl.Utf8, "lives_with": pl.Boolean})
+    return df.with_columns(
+        pl.lit("M.csv").alias("file"), pl.int_range(2, pl.len() + 2).alias("row"),
+        pl.lit(None, dtype=pl.Utf8).alias("nhs_number"),
+    )
+
+
+def _resolve(people: pl.DataFrame, mentions: pl.DataFrame, pids: list[str]) -> pl.DataFrame:
+    model = FSModel.load(CONFIG / "linkage_model.json")
+    std = standardise_people(people, NICK)
+    ids = pl.DataFrame({"uid": list(range(people.height)), "person_id": pids})
+    return resolve_mentions(mentions, people, std, ids, model, NICK, nickname_pairs(str(NICK)), 0.2, 0.9, 4.0)
+
+
+D = dt.date
+# a county: the O'Brien household, a Dixon child living away from her father, two strangers
+COUNTY = _people([
+    ("amh", "9697177", "Luke", "O'Brien", D(1990, 3, 1), "M", "10 Holly Street", "CH6 4XH"),      # A: owner
+    ("gp", "1", "Luke", "O'Brien", D(1990, 3, 1), "M", "10 Holly Street", "CH6 4XH"),             # A
+    ("gp", "2", "Sarah", "O'Brien", D(1991, 7, 9), "F", "10 Holly Street", "CH6 4XH"),            # B: mother
+    ("hv", "207167", "Erin", "O'Brien", D(2024, 5, 2), "F", "10 Holly Street", "CH6 4XH"),        # C: child
+    ("gp", "821110", "Erin", "O'Brien", D(2024, 5, 2), "F", "10 Holly Street", "CH6 4XH"),        # C
+    ("tp", "TP1", "Tom", "Kowalski", D(1985, 1, 1), "M", None, "CW1 2AB"),                        # D: owner
+    ("gp", "3", "Tom", "Kowalski", D(1985, 1, 1), "M", "5 Elm Road", "CW1 2AB"),                  # D
+    ("gp", "4", "Oliwia", "Kowalski", D(2015, 2, 2), "F", "5 Elm Road", "CW1 2AB"),               # E: child
+    ("amh", "5453431", "Jack", "Dixon", D(1988, 4, 4), "M", "1 Ash Way", "CH2 1AA"),              # F: owner
+    ("hv", "9", "Poppy", "Dixon", D(2026, 11, 11), "F", "7 Oak Road", "CW9 9ZZ"),                 # G: his child
+    ("gp", "10", "Poppy", "Dixon", D(1958, 6, 6), "F", "3 Mill Lane", "CH4 4BB"),                 # H: a namesake adult
+])
+COUNTY_PIDS = ["A", "A", "B", "C", "C", "D", "D", "E", "F", "G", "H"]
+
+
+def test_single_name_written_as_forename_is_tried_as_surname() -> None:
+    # `O'Brien` in the forename field, surname blank: the only younger O'Brien at the owner's address
+    m = _mentions([("amh", "9697177", "dependant", "O'Brien", None, None, "Daughter", True)])
+    out = _resolve(COUNTY, m, COUNTY_PIDS)
+    assert out["mentioned_person_id"].to_list() == ["C"]
+
+
+def test_forename_only_named_child_borrows_owner_surname_and_household() -> None:
+    m = _mentions([("tp", "TP1", "named_child", "Oliwia", None, None, None, True)])
+    out = _resolve(COUNTY, m, COUNTY_PIDS)
+    assert out["mentioned_person_id"].to_list() == ["E"]
+    assert out["mention_confidence"][0] > 0.9
+
+
+def test_no_dob_unique_child_name_resolves_with_moderate_confidence() -> None:
+    # Poppy Dixon lives elsewhere, no DOB: the one child-aged Poppy Dixon (the adult namesake is too old),
+    # with the name-only confidence
+    m = _mentions([("amh", "5453431", "dependant", "Poppy", "Dixon", None, "Daughter", False)])
+    out = _resolve(COUNTY, m, COUNTY_PIDS)
+    assert out["mentioned_person_id"].to_list() == ["G"]
+    assert out["mention_confidence"][0] == NAME_ONLY_CONFIDENCE
+
+
+def test_no_dob_child_name_said_to_live_with_owner_elsewhere_stays_unresolved() -> None:
+    m = _mentions([("amh", "5453431", "dependant", "Poppy", "Dixon", None, "Daughter", True)])
+    assert _resolve(COUNTY, m, COUNTY_PIDS)["mentioned_person_id"].to_list() == [None]
+
+
+def test_ambiguous_child_name_stays_unresolved() -> None:
+    people = pl.concat([
+        COUNTY, _people([("gp", "11", "Poppy", "Dixon", D(2019, 1, 5), "F", "22 Birch Close", "CH5 5CC")]),
+    ])
+    m = _mentions([("amh", "5453431", "dependant", "Poppy", "Dixon", None, "Daughter", False)])
+    out = _resolve(people, m, [*COUNTY_PIDS, "I"])
+    assert out["mentioned_person_id"].to_list() == [None]
+
+
+def test_relationship_excludes_the_wrong_generation() -> None:
+    # a father named without DOB at the owner's address, where a child of the same name also lives
+    people = _people([
+        ("sn", "50", "Alfie", "Clarke", D(2014, 6, 30), "M", "145 Station Lane", "CW10 8DG"),      # owner
+        ("gp", "51", "Mark", "Clarke", D(1986, 1, 24), "M", "145 Station Lane", "CW10 8DG"),       # father
+        ("gp", "52", "Mark", "Clarke", D(2016, 2, 2), "M", "145 Station Lane", "CW10 8DG"),        # brother
+    ])
+    m = _mentions([("sn", "50", "related_person", "Mark", "Clarke", None, "Father", True)])
+    out = _resolve(people, m, ["P0", "P1", "P2"])
+    assert out["mentioned_person_id"].to_list() == ["P1"]
+
+
+def test_related_adult_who_named_the_child_resolves_despite_a_wrong_dob() -> None:
+    # the father, living elsewhere, named the child on his tp record; the child's record gives his
+    # name with a mistyped day of birth: he is the one person connected to the child with that forename
+    people = _people([
+        ("sn", "708338", "Mark", "Cox", D(2022, 7, 20), "M", "7 Church Walk", "CW9 8FZ"),          # child
+        ("tp", "TP17893", "Max", "Johnson", D(1991, 3, 8), "M", None, "CW7 2LG"),                  # father
+        ("gp", "7", "Max", "Johnson", D(1975, 9, 9), "M", "1 Far Away", "CH1 1AA"),                # a namesake
+    ])
+    m = _mentions([
+        ("tp", "TP17893", "named_child", "Mark", "Cox", D(2022, 7, 20), None, False),
+        ("sn", "708338", "related_person", "Max", "Johnson", D(1991, 3, 14), "Father", False),
+    ])
+    out = _resolve(people, m, ["C", "F", "N"])
+    assert out["mentioned_person_id"].to_list() == ["C", "F"]
+    assert out["mention_confidence"][1] == CONNECTED_CONFIDENCE
