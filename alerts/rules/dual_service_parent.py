@@ -7,7 +7,7 @@ the adult named a child in ``TP_Children`` or ``AMH_Dependants``), where the tp 
 ``Substance Misuse Service Involved`` is not ``Yes``.
 
 One finding per adult. ``child_person_id`` is one of the children the adult named, resolved to a
-person: the eldest (earliest date of birth, then smallest person id), else blank.
+person: the eldest (earliest date of birth, then the one named first, then smallest person id), else blank.
 """
 
 from __future__ import annotations
@@ -97,8 +97,10 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         pl.struct("source", pl.col("owner_record_id").alias("record_id"), "file", "row",
                   pl.col("mention_confidence").alias("confidence")).alias("named_children_rows"),
     )
+    # Twins share a birth date: the one the adult named first comes first (file order is the family's order).
     eldest = (
-        kids.sort(["owner_person_id", "_kdob", "mentioned_person_id"], nulls_last=True)
+        kids.with_columns(pl.col("row").min().over("owner_person_id", "mentioned_person_id").alias("_first_named"))
+        .sort(["owner_person_id", "_kdob", "_first_named", "mentioned_person_id"], nulls_last=True)
         .unique(subset="owner_person_id", keep="first")
         .select(pl.col("owner_person_id").alias("person_id"), pl.col("mentioned_person_id").alias("child_person_id"))
     )
