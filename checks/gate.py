@@ -25,12 +25,11 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from checks.config import ChecksConfig, load_checks
-from checks.suites import Check, SuiteSpec, declare_suites
 from landing.config import FileSpec, SourceSpec, load_sources
 from landing.ingest import (
     APPOINTMENT_COLUMNS,
@@ -45,6 +44,9 @@ from landing.ingest import (
 )
 from landing.mask import mask_value
 from landing.postcode import normalise_postcode
+
+if TYPE_CHECKING:  # Great Expectations is imported only when a source is validated (see _runner)
+    from checks.suites import Check, SuiteSpec
 
 log = logging.getLogger(__name__)
 
@@ -161,18 +163,30 @@ def previous_status(night_dir: Path, source: str, extract_date: dt.date) -> tupl
 
 
 class _GxRunner:
-    """One ephemeral GX context per source validation: pandas data source, one asset per batch."""
+    """GX for the whole process: one ephemeral context, one pandas data source, one dataframe asset.
 
-    def __init__(self, source: str) -> None:
+    Built once per process (:func:`_runner`; about 4 s of GX import and context set-up that every
+    source of an Airflow task or CLI run shares). Each batch is validated through GX's V1
+    ``Validator`` on the asset's whole-dataframe batch definition, with the dataframe as a batch
+    parameter: nothing is added to the context's stores (suites, validation definitions and results
+    are not kept or serialised; ``results.json`` holds what the gate needs).
+    """
+
+    def __init__(self) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.validator.v1_validator import Validator
+
+        import checks.expectations  # noqa: F401  (registers the custom NHS number expectation)
 
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         self._gx = gx
+        self._validator = Validator
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        self.data_source = self.context.data_sources.add_pandas(name=f"{source}")
-        self._n = 0
+        data_source = self.context.data_sources.add_pandas(name="gate")
+        self.batch_definition = data_source.add_dataframe_asset(name="frame").add_batch_definition_whole_dataframe(
+            name="whole")
 
     def run(self, suite: SuiteSpec, frame: Any) -> dict[str, dict[str, Any]]:
         """Validate a pandas frame against a declared suite; results keyed by check name.
@@ -181,16 +195,11 @@ class _GxRunner:
             suite: the declared suite.
             frame: the pandas DataFrame (index = row number in the file, or file position).
         """
-        gx = self._gx
-        self._n += 1
-        name = f"{suite.name}#{self._n}"
-        asset = self.data_source.add_dataframe_asset(name=name)
-        batch = asset.add_batch_definition_whole_dataframe(name="whole")
-        gx_suite = self.context.suites.add(
-            gx.ExpectationSuite(name=name, expectations=[check.expectation for check in suite.checks]))
-        definition = self.context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch,
-                                                                                       suite=gx_suite))
-        result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
+        gx_suite = self._gx.ExpectationSuite(name=suite.name,
+                                             expectations=[check.expectation for check in suite.checks])
+        validator = self._validator(batch_definition=self.batch_definition, batch_parameters={"dataframe": frame},
+                                    result_format=RESULT_FORMAT)
+        result = validator.validate_expectation_suite(gx_suite)
         out: dict[str, dict[str, Any]] = {}
         for item in result.results:
             config = item.expectation_config
@@ -205,31 +214,129 @@ class _GxRunner:
         return out
 
 
-def _validation_frame(table: str, frame: pl.DataFrame, spec: FileSpec) -> Any:
-    """The columns the rows suite reads, as pandas, indexed by the row number in the file."""
-    non_strict = [f"{n}_invalid" for n, f in spec.fields.items() if f.parse == "date" and not f.is_strict]
-    wanted = {
-        "people": ["record_id", "surname", "dob", "nhs_number_raw", "nhs_status", "start_date"],
-        "appointments": ["record_id", "appt_date", "outcome_raw", "owner_known"],
-        "mentions": ["owner_record_id", "dob", "owner_known"],
-    }[table]
-    dates = {"dob", "start_date", "appt_date"}
-    exprs: list[pl.Expr] = [pl.col("row")]
-    for c in wanted:  # dates as YYYYMMDD integers (vectorised comparisons in GX; see checks.suites._ts)
-        if c in dates:
+_RUNNER: _GxRunner | None = None
+# every unexpected row number (quarantine needs them all); not GX's pandas "query", which is the same
+# list again as one string
+RESULT_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False}
+
+
+def _runner() -> _GxRunner:
+    """The process's GX runner, built on first use."""
+    global _RUNNER
+    if _RUNNER is None:
+        _RUNNER = _GxRunner()
+    return _RUNNER
+
+
+DATE_COLUMNS = {"dob", "start_date", "appt_date"}
+NOT_NULL = "expect_column_values_to_not_be_null"
+
+
+def _suite_columns(suite: SuiteSpec) -> dict[str, set[str]]:
+    """Column → the GX expectation types reading it, in declaration order of first use."""
+    used: dict[str, set[str]] = {}
+    for check in suite.checks:
+        column = getattr(check.expectation, "column", None)
+        if column:
+            used.setdefault(str(column), set()).add(str(check.expectation.expectation_type))
+    return used
+
+
+def _column_exprs(suite: SuiteSpec, table: str, spec: FileSpec) -> list[pl.Expr]:
+    """The columns a rows suite reads, as polars expressions, and nothing else.
+
+    Dates become ``YYYYMMDD`` integers (GX's between-check maps datetimes row by row in Python; see
+    :func:`checks.suites._ts`). A column read only by a not-null expectation (a surname, an appointment's
+    person identifier) is handed over as presence alone (1 or null): GX counts exactly the same nulls, and
+    no value has to be converted to a Python string.
+    """
+    exprs: list[pl.Expr] = []
+    for c, types in _suite_columns(suite).items():
+        if c == "postcode_normalised":
+            exprs.append(normalise_postcode(pl.col("postcode_raw").str.strip_chars()).alias(c))
+        elif c == "dates_parsed":
+            non_strict = [f"{n}_invalid" for n, f in spec.fields.items() if f.parse == "date" and not f.is_strict]
+            exprs.append((~pl.col("flags").list.eval(pl.element().is_in(non_strict)).list.any()).alias(c)
+                         if non_strict else pl.lit(True).alias(c))
+        elif types == {NOT_NULL}:
+            exprs.append(pl.when(pl.col(c).is_null()).then(None).otherwise(pl.lit(1, pl.Int8)).alias(c))
+        elif c in DATE_COLUMNS:
             exprs.append((pl.col(c).dt.year().cast(pl.Int64) * 10000 + pl.col(c).dt.month().cast(pl.Int64) * 100
                           + pl.col(c).dt.day().cast(pl.Int64)).alias(c))
-        elif table != "people" and frame.schema[c] == pl.String:
-            # appointment / mention strings are only tested for presence and set membership: categoricals
-            # convert to pandas and evaluate far faster than Python string objects
-            exprs.append(pl.col(c).cast(pl.Categorical))
         else:
             exprs.append(pl.col(c))
-    if table == "people":
-        exprs.append(normalise_postcode(pl.col("postcode_raw").str.strip_chars()).alias("postcode_normalised"))
-        exprs.append((~pl.col("flags").list.eval(pl.element().is_in(non_strict)).list.any()).alias("dates_parsed")
-                     if non_strict else pl.lit(True).alias("dates_parsed"))
-    return frame.select(exprs).to_pandas().set_index("row")
+    return exprs
+
+
+def _validation_frame(suite: SuiteSpec, table: str, frame: pl.DataFrame, spec: FileSpec) -> Any:
+    """The columns the rows suite reads, as pandas, indexed by the row number in the file."""
+    selected = frame.select(pl.col("row"), *_column_exprs(suite, table, spec))
+    strings = [c for c, dtype in selected.schema.items() if dtype == pl.String]
+    out = selected.drop(strings).to_pandas()
+    for c in strings:  # Arrow-backed strings: no Python object per value, nulls found without a scan
+        out[c] = selected.get_column(c).to_pandas(use_pyarrow_extension_array=True)
+    # one block per dtype: GX filters the frame once per metric, and pandas would otherwise merge the
+    # blocks again on every filtered copy
+    return out.set_index("row")[[c for c in selected.columns if c != "row"]].copy()
+
+
+def groupable(suite: SuiteSpec) -> bool:
+    """Whether every expectation of a suite is about single values, so distinct values with counts suffice.
+
+    True for the appointment and mention suites (presence, value sets, date ranges, known owner); false
+    as soon as one expectation is about rows (uniqueness, as on people files).
+    """
+    return all(getattr(check.expectation, "column", None) and "unique" not in check.expectation.expectation_type
+               and hasattr(check.expectation, "mostly") for check in suite.checks)
+
+
+def _run_grouped(runner: _GxRunner, suite: SuiteSpec, table: str, frame: pl.DataFrame,
+                 spec: FileSpec) -> dict[str, dict[str, Any]]:
+    """Validate a file's rows as its distinct value combinations, then count the results in rows.
+
+    The frame GX sees has one row per distinct combination of the values the suite reads (e.g. 1.34 M gp
+    appointments are about 3 700 combinations of presence, date, outcome and known owner). GX decides for
+    each combination which expectations it breaks; every figure is then counted in rows, exactly as GX
+    counts them on the full frame: ``element_count`` is the rows, nulls are the rows with a null value
+    (not-null expectations count them as unexpected, the others leave them out), ``unexpected_count`` is
+    the rows of the unexpected combinations, success is GX's ``mostly`` rule on those row counts, and
+    ``unexpected_index_list`` holds the row numbers in the file (every one: quarantine-level failures
+    move them). ``tests/test_checks.py`` asserts that this equals a row-by-row run.
+    """
+    exprs = _column_exprs(suite, table, spec)
+    combos = (frame.select(pl.col("row"), *exprs)
+              .group_by([e.meta.output_name() for e in exprs], maintain_order=True)
+              .agg(pl.col("row").sort().alias("rows"), pl.len().alias("n")))
+    counts = combos.get_column("n").to_numpy()
+    total = int(counts.sum())
+    outcome = runner.run(suite, combos.drop("rows", "n").to_pandas())
+    for check in suite.checks:
+        column = str(getattr(check.expectation, "column", ""))
+        item = outcome[check.name]
+        if item["error"]:
+            continue
+        positions = [int(p) for p in item["result"].get("unexpected_index_list") or []]
+        unexpected = int(counts[positions].sum()) if positions else 0
+        rows = (combos[positions].get_column("rows").explode().sort().to_list() if positions else [])
+        mostly = float(getattr(check.expectation, "mostly", 1) or 1)
+        result: dict[str, Any] = {"element_count": total, "unexpected_count": unexpected,
+                                  "unexpected_index_list": rows}
+        if check.expectation.expectation_type == NOT_NULL:
+            result["unexpected_percent"] = unexpected / total * 100 if total else None
+            success = True if not total else (total - unexpected) / total >= mostly
+        else:
+            missing = int(counts[combos.get_column(column).is_null().to_numpy()].sum())
+            nonnull = total - missing
+            result.update({
+                "missing_count": missing, "missing_percent": missing / total * 100 if total else None,
+                "unexpected_percent_total": unexpected / total * 100 if total else None,
+                "unexpected_percent": unexpected / nonnull * 100 if nonnull else None,
+            })
+            result["unexpected_percent_nonmissing"] = result["unexpected_percent"]
+            success = True if not nonnull else (nonnull - unexpected) / nonnull >= mostly
+        item["success"] = success
+        item["result"] = result
+    return outcome
 
 
 def _index_rows(result: dict[str, Any]) -> list[int]:
@@ -261,8 +368,20 @@ def _summarise(check: Check, outcome: dict[str, Any], keep_rows: bool) -> dict[s
     return summary
 
 
+def _header(count: FileCount, spec: FileSpec | None) -> tuple[list[str], list[str]]:
+    """The required columns missing from a file's header, and the header's differences from the layout
+    (columns not configured, configured columns absent); both empty when no header was read."""
+    if not count.columns or spec is None:
+        return [], []
+    header = set(count.columns)
+    layout = list(dict.fromkeys([*spec.columns, *spec.other_columns]))
+    missing = [c for c in spec.columns if c not in header]
+    differences = [c for c in count.columns if c not in layout] + [c for c in layout if c not in header]
+    return missing, list(dict.fromkeys(differences))
+
+
 def _files_frame(
-    status: SourceResult, checks: ChecksConfig, previous: SourceResult | None
+    status: SourceResult, checks: ChecksConfig, previous: SourceResult | None, specs: dict[str, FileSpec]
 ) -> pl.DataFrame:
     band = checks.batch.row_count
     before = {c.file[: c.file.rfind("_")]: c for c in previous.files} if previous else {}
@@ -271,6 +390,8 @@ def _files_frame(
         prior = before.get(count.file[: count.file.rfind("_")])
         ok = count.status == "ok"
         comparable = ok and prior is not None and prior.status == "ok" and prior.rows_read >= band.min_previous_rows
+        missing, differences = _header(count, specs.get(count.file))
+        read = bool(count.columns) and count.file in specs
         rows.append({
             "file": count.file, "table": count.table, "status": count.status, "rows_read": count.rows_read,
             "quarantined": count.quarantined,
@@ -278,11 +399,14 @@ def _files_frame(
             "min_rows": getattr(checks.batch.min_rows, count.table) if ok else None,
             "previous_rows": prior.rows_read if prior is not None and prior.status == "ok" else None,
             "row_ratio": count.rows_read / prior.rows_read if comparable and prior is not None else None,
+            "missing_columns": len(missing) if read else None,
+            "layout_differences": len(differences) if read else None,
         })
     return pl.DataFrame(rows, schema={
         "file": pl.String, "table": pl.String, "status": pl.String, "rows_read": pl.Int64,
         "quarantined": pl.Int64, "quarantined_share": pl.Float64, "min_rows": pl.Int64,
-        "previous_rows": pl.Int64, "row_ratio": pl.Float64,
+        "previous_rows": pl.Int64, "row_ratio": pl.Float64, "missing_columns": pl.Int64,
+        "layout_differences": pl.Int64,
     })
 
 
@@ -321,12 +445,16 @@ def _batch_failure(check: str, file_row: dict[str, Any], count: FileCount, label
 
 def _set_aside(
     folder: Path, status: SourceResult, moves: dict[str, dict[int, tuple[str, Check, str]]],
-    frames: dict[str, pl.DataFrame], specs: dict[str, FileSpec],
+    tables: dict[str, Path], specs: dict[str, FileSpec],
 ) -> int:
-    """Move quarantine-level failures from the source's tables into its quarantine; return rows moved."""
+    """Move quarantine-level failures from the source's tables into its quarantine; return rows moved.
+
+    The tables are read in full (every column) only here, when there is something to move.
+    """
     total = sum(len(v) for v in moves.values())
     if not total:
         return 0
+    frames = {name: pl.read_parquet(path) for name, path in tables.items()}
     quarantine = pl.read_parquet(folder / "quarantine.parquet")
     new_rows = []
     for file, rows in moves.items():
@@ -410,28 +538,31 @@ def validate_source(night_dir: Path, source: str, config_dir: Path, extract_date
         _write(out, results, gate, started)
         return gate
 
-    runner = _GxRunner(source)
+    from checks.suites import declare_suites
+
+    runner = _runner()
     suites = declare_suites(source, spec, checks, extract_date, sources.allow_test_range_nhs_numbers)
     specs = {f.file_name(extract_date.strftime("%Y%m%d")): f for f in spec.files}
     counts = {c.file: c for c in status.files}
-    frames = {t: pl.read_parquet(folder / f"{t}.parquet") for t in TABLE_SCHEMAS if (folder / f"{t}.parquet").exists()}
+    tables = {t: folder / f"{t}.parquet" for t in TABLE_SCHEMAS if (folder / f"{t}.parquet").exists()}
     moves: dict[str, dict[int, tuple[str, Check, str]]] = {}
-    for file, (rows_suite, layout_suite) in ((k, v) for k, v in suites.items() if k != "files"):
+    for file, rows_suite in ((k, v) for k, v in suites.items() if k != "files"):
         count = counts.get(file)
         if count is None:
             continue
         for warning in count.warnings:
             gate.warnings.append(GateFailure(file, "ingest", warning, "", f"{file}: {warning}"))
-        if count.columns:
-            import pandas as pd
-
-            outcome = runner.run(layout_suite, pd.DataFrame(columns=count.columns))
-            results["suites"].append(_suite_summary(layout_suite, file, 0, outcome, gate, keep_rows=False))
-        if count.status != "ok" or specs[file].table not in frames:
+        if count.status != "ok" or specs[file].table not in tables:
             continue
         fspec = specs[file]
-        table = frames[fspec.table].filter(pl.col("file") == file)
-        outcome = runner.run(rows_suite, _validation_frame(fspec.table, table, fspec))
+        # only the columns the suite reads (and the row number) are read from the table
+        needed = {"row", *(n for e in _column_exprs(rows_suite, fspec.table, fspec) for n in e.meta.root_names())}
+        table = (pl.scan_parquet(tables[fspec.table]).filter(pl.col("file") == file)
+                 .select(sorted(needed)).collect())
+        if fspec.table != "people" and groupable(rows_suite):
+            outcome = _run_grouped(runner, rows_suite, fspec.table, table, fspec)
+        else:
+            outcome = runner.run(rows_suite, _validation_frame(rows_suite, fspec.table, table, fspec))
         results["suites"].append(_suite_summary(rows_suite, file, table.height, outcome, gate, keep_rows=True))
         movable = fspec.table != "people" or fspec.one_row_per_record
         for check in rows_suite.checks:
@@ -450,11 +581,11 @@ def validate_source(night_dir: Path, source: str, config_dir: Path, extract_date
                 continue
             for row in rows:
                 moves.setdefault(file, {}).setdefault(row, (rows_suite.name, check, field_name))
-    gate.set_aside_by_checks = _set_aside(folder, status, moves, frames, specs)
+    gate.set_aside_by_checks = _set_aside(folder, status, moves, tables, specs)
 
     prior = previous_status(night_dir, source, extract_date)
     gate.previous_night = prior[0] if prior else None
-    files_frame = _files_frame(status, checks, prior[1] if prior else None)
+    files_frame = _files_frame(status, checks, prior[1] if prior else None, specs)
     files_suite: SuiteSpec = suites["files"]
     outcome = runner.run(files_suite, files_frame.to_pandas())
     results["previous_night"] = gate.previous_night
@@ -463,8 +594,12 @@ def validate_source(night_dir: Path, source: str, config_dir: Path, extract_date
     for check in files_suite.checks:
         for position in _index_rows(outcome[check.name]["result"]):
             file_row = files_frame.row(position, named=True)
-            gate.failures.append(_batch_failure(check.name, file_row, counts[file_row["file"]], spec.label,
-                                                gate.previous_night, checks))
+            count = counts[file_row["file"]]
+            if check.name in ("columns_present", "columns_known"):
+                _layout_findings(check, count, specs[count.file], gate)
+            else:
+                gate.failures.append(_batch_failure(check.name, file_row, count, spec.label,
+                                                    gate.previous_night, checks))
     if checks.batch.flags_fail_gate:
         gate.failures.extend(w for w in gate.warnings if w.check != "ingest")
     if gate.failures:
@@ -484,18 +619,31 @@ def _suite_summary(suite: SuiteSpec, file: str | None, rows: int, outcome: dict[
         if summary["success"]:
             continue
         where = file or suite.name
-        if check.level == "flag":
+        if check.level == "flag" and suite.batch == "rows":
             gate.warnings.append(GateFailure(file, check.name, str(summary.get("observed")), check.allowed,
                                              f"{where}: {check.name} ({check.column or 'table'}): "
                                              f"{summary.get('observed')}; allowed: {check.allowed}; rows kept "
                                              "and flagged (see checks/validation.html for sample rows)"))
-        elif check.level == "batch" and suite.batch == "layout":
-            gate.failures.append(GateFailure(file, "missing_column", f"{check.column!r} not in the header",
-                                             check.allowed, f"{where}: required column {check.column!r} is missing "
-                                             "from the header: the export layout changed; fix the export or "
-                                             "config/sources.yaml"))
     return {"suite": suite.name, "batch": suite.batch, "file": file, "rows": rows,
             "success": all(e["success"] for e in expectations), "expectations": expectations}
+
+
+def _layout_findings(check: Check, count: FileCount, spec: FileSpec, gate: GateResult) -> None:
+    """What a failed header check of the files batch means for one file: a failure naming each missing
+    required column, or a warning listing the columns that differ from the configured layout."""
+    file = count.file
+    missing, differences = _header(count, spec)
+    if check.name == "columns_present":
+        for column in missing:
+            gate.failures.append(GateFailure(file, "missing_column", f"{column!r} not in the header",
+                                             "the column is in the header", f"{file}: required column {column!r} is "
+                                             "missing from the header: the export layout changed; fix the export "
+                                             "or config/sources.yaml"))
+        return
+    observed = f"columns differing from the configured layout: {differences}"
+    gate.warnings.append(GateFailure(file, check.name, observed, check.allowed,
+                                     f"{file}: {check.name} (header): {observed}; allowed: {check.allowed}; "
+                                     "unknown columns are ignored, missing optional columns are left blank"))
 
 
 def _write(out: Path, results: dict[str, Any], gate: GateResult, started: float) -> None:

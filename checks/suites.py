@@ -1,13 +1,15 @@
 """The expectation suites, declared next to each other: one per source and file kind.
 
-For every configured file of a source there are two suites, both named after the source and the
-file's table (its kind):
+For every configured file of a source there is one suite named after the source and the file's
+table (its kind):
 
 - ``<source>.<kind>``: the rows the ingest accepted (canonical columns, row number as index);
-- ``<source>.<kind>.layout``: the file's header (a frame with no rows);
 
-and one per source over its files' counts: ``<source>.files`` (status, share set aside, row count
-against the previous night). Each expectation carries in ``meta`` its short ``check`` name, its
+and one per source over its files: ``<source>.files`` (one row per configured file: status, share set
+aside, row count against the previous night, and the header: required columns missing, columns
+other than the configured ones). The header checks used to be a ``<source>.<kind>.layout`` suite per
+file (a GX run each, on a frame with no rows); they are folded into the files batch so a source costs
+one GX run per file plus one. Each expectation carries in ``meta`` its short ``check`` name, its
 ``level`` (quarantine / flag / batch), the set-aside ``reason`` for quarantine-level checks, and the
 source ``column`` it is about (for messages and masking).
 """
@@ -48,7 +50,7 @@ class SuiteSpec:
     """A declared suite: its name, which batch it validates, and its checks."""
 
     name: str
-    batch: Literal["rows", "layout", "files"]
+    batch: Literal["rows", "files"]
     file: str | None
     checks: list[Check] = field(default_factory=list)
 
@@ -200,25 +202,6 @@ def rows_suite(
     return suite
 
 
-def layout_suite(source: str, spec: FileSpec, extract_date: dt.date) -> SuiteSpec:
-    """Declare the suite over one file's header.
-
-    Args:
-        source: the source key.
-        spec: the file's configuration.
-        extract_date: the night.
-    """
-    suite = SuiteSpec(name=f"{source}.{spec.table}.layout", batch="layout",
-                      file=spec.file_name(extract_date.strftime("%Y%m%d")))
-    for column in spec.columns:
-        suite.add(Check(f"column_present:{column}", "batch", gxe.ExpectColumnToExist(column=column), column,
-                        None, "the column is in the header"))
-    layout = list(dict.fromkeys([*spec.columns, *spec.other_columns]))
-    suite.add(Check("columns_known", "flag", gxe.ExpectTableColumnsToMatchSet(column_set=layout, exact_match=True),
-                    None, None, "exactly the configured columns, in any order"))
-    return suite
-
-
 def files_suite(source: str, checks: ChecksConfig, missing_allowed: bool) -> SuiteSpec:
     """Declare the batch suite over one source's file counts.
 
@@ -246,13 +229,22 @@ def files_suite(source: str, checks: ChecksConfig, missing_allowed: bool) -> Sui
                     gxe.ExpectColumnValuesToBeBetween(column="row_ratio", min_value=1 - band.max_drop,
                                                       max_value=1 + band.max_rise),
                     None, None, f"{1 - band.max_drop:.0%}-{1 + band.max_rise:.0%} of the previous night's rows"))
+    # The header of each file (null where no header was read): the required columns are all there (batch;
+    # the gate names each missing column), and the header holds exactly the configured columns, in any
+    # order (flag: unknown columns are ignored by the ingest, a missing optional column is left blank).
+    suite.add(Check("columns_present", "batch",
+                    gxe.ExpectColumnValuesToBeBetween(column="missing_columns", min_value=0, max_value=0),
+                    None, None, "every required column is in the header"))
+    suite.add(Check("columns_known", "flag",
+                    gxe.ExpectColumnValuesToBeBetween(column="layout_differences", min_value=0, max_value=0),
+                    None, None, "exactly the configured columns, in any order"))
     return suite
 
 
 def declare_suites(
     source: str, spec: SourceSpec, checks: ChecksConfig, extract_date: dt.date, allow_test_range: bool
 ) -> dict[str, Any]:
-    """Every suite of one source, keyed by file name (rows and layout) plus ``"files"``.
+    """Every suite of one source: the rows suite keyed by file name, plus ``"files"``.
 
     Args:
         source: the source key.
@@ -264,9 +256,6 @@ def declare_suites(
     stamp = extract_date.strftime("%Y%m%d")
     suites: dict[str, Any] = {}
     for file_spec in spec.files:
-        suites[file_spec.file_name(stamp)] = (
-            rows_suite(source, file_spec, checks, extract_date, allow_test_range),
-            layout_suite(source, file_spec, extract_date),
-        )
+        suites[file_spec.file_name(stamp)] = rows_suite(source, file_spec, checks, extract_date, allow_test_range)
     suites["files"] = files_suite(source, checks, missing_allowed=not checks.batch.fail_on_missing_file)
     return suites

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -58,8 +61,12 @@ def test_results_json_summarises_each_expectation_without_values(sample_gated: P
     results = json.loads((sample_gated / "checks" / "hv" / "results.json").read_text())
     suites = {(s["suite"], s["file"]) for s in results["suites"]}
     assert ("hv.people", "HV_Caseload_20261125.csv") in suites
-    assert ("hv.appointments.layout", "HV_Contacts_20261125.csv") in suites
+    assert ("hv.appointments", "HV_Contacts_20261125.csv") in suites
     assert ("hv.files", None) in suites
+    # the header checks run in the files batch (one row per file), not in a suite per file
+    files = next(s for s in results["suites"] if s["suite"] == "hv.files")
+    assert {"columns_present", "columns_known"} <= {e["check"] for e in files["expectations"]}
+    assert all(f["missing_columns"] == 0 and f["layout_differences"] == 0 for f in results["files"])
     people = next(s for s in results["suites"] if s["suite"] == "hv.people")
     checks = {e["check"]: e for e in people["expectations"]}
     assert {"identifier_present", "identifier_unique", "surname_present", "dob_possible", "age_plausible",
@@ -202,3 +209,60 @@ def test_write_safe_csv_escapes_every_string_cell(tmp_path: Path) -> None:
     back = pl.read_csv(path)
     assert back.get_column("a").to_list() == ["'=1+1", "ok"]
     assert back.get_column("c").to_list()[0] == "'@x;y"
+
+
+def _grouped_case(kind: str, codes: list[str], rows: int = 400) -> pl.DataFrame:
+    """A file's accepted rows with every kind of defect the appointment / mention suites look for."""
+    rng = random.Random(11)
+    ids, dates, outcomes, known = [], [], [], []
+    for i in range(rows):
+        ids.append(None if i % 97 == 5 else str(rng.randint(1, 60)))
+        roll = rng.random()
+        dates.append(None if roll < 0.02 else dt.date(2030, 1, 1) if roll < 0.05 else dt.date(1890, 5, 1)
+                     if roll < 0.06 else NIGHT - dt.timedelta(days=rng.randint(0, 900)))
+        outcomes.append(None if i % 50 == 3 else "ZZ" if i % 150 == 7 else rng.choice(codes))
+        known.append(rng.random() > 0.08)
+    frame = pl.DataFrame({"row": list(range(2, rows + 2)), "file": ["x.csv"] * rows, "owner_known": known})
+    if kind == "appointments":
+        return frame.with_columns(pl.Series("record_id", ids, pl.String), pl.Series("appt_date", dates, pl.Date),
+                                  pl.Series("outcome_raw", outcomes, pl.String))
+    return frame.with_columns(pl.Series("owner_record_id", ids, pl.String), pl.Series("dob", dates, pl.Date))
+
+
+@pytest.mark.parametrize("kind", ["appointments", "mentions"])
+def test_grouped_validation_counts_rows_exactly_as_a_row_by_row_run(kind: str, sources_config: SourcesConfig) -> None:
+    from checks.gate import _index_rows, _run_grouped, _runner, _validation_frame, groupable
+    from checks.suites import rows_suite
+
+    spec = next(f for f in sources_config.sources["hv"].files if f.table == kind)
+    suite = rows_suite("hv", spec, load_checks(CONFIG_DIR / "checks.yaml"), NIGHT, True)
+    assert groupable(suite)
+    codes = [str(k) for k in (spec.fields["outcome"].map or {})] if "outcome" in spec.fields else ["x"]
+    frame = _grouped_case(kind, codes)
+    grouped = _run_grouped(_runner(), suite, kind, frame, spec)
+    by_row = _runner().run(suite, _validation_frame(suite, kind, frame, spec))
+    outcomes = set()
+    for check in suite.checks:
+        mine, gx_rows = grouped[check.name], by_row[check.name]
+        assert mine["error"] is None and gx_rows["error"] is None
+        assert mine["success"] == gx_rows["success"], check.name
+        outcomes.add(mine["success"])
+        for key in ("element_count", "unexpected_count", "missing_count"):
+            assert mine["result"].get(key) == gx_rows["result"].get(key), (check.name, key)
+        for key in ("unexpected_percent", "missing_percent"):
+            assert mine["result"].get(key) == pytest.approx(gx_rows["result"].get(key)), (check.name, key)
+        assert _index_rows(mine["result"]) == sorted(_index_rows(gx_rows["result"])), check.name
+    assert outcomes == {True, False}  # some checks pass, some fail: both sides of mostly are compared
+
+
+def test_people_suites_are_validated_row_by_row(sources_config: SourcesConfig) -> None:
+    from checks.gate import groupable
+    from checks.suites import rows_suite
+
+    spec = sources_config.sources["hv"].people_file
+    assert not groupable(rows_suite("hv", spec, load_checks(CONFIG_DIR / "checks.yaml"), NIGHT, True))
+
+
+def test_importing_the_gate_does_not_import_great_expectations() -> None:
+    code = "import sys, checks.gate; assert 'great_expectations' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
