@@ -224,7 +224,10 @@ class Population:
             c = self._add(hh, role, sex, dob, child_sur, fore)
             if c.dob > self.horizon:
                 c.dob = self.horizon
-            while prev is not None and prev.fore == c.fore and twins:
+            # Parents do not give two of their children one forename (twins included).
+            siblings = {self.people[m].fore for m in hh.members
+                        if m != c.idx and self.people[m].role in ("child", "adult_child")}
+            while c.fore in siblings:
                 c.fore = self._forename(sex)
             c.mother = mother.idx if mother else None
             c.father = father.idx if father else None

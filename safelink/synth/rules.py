@@ -93,6 +93,7 @@ def apply_rules(pop: Population, sb: SourceBuilder, view: NightView, night: dt.d
     # dual_service_parent
     tp_open = {rec.pid: (i, rec) for i, rec in acc["tp"].items() if rec.end is None or rec.end > night.toordinal()}
     amh_open = {rec.pid: (i, rec) for i, rec in acc["amh"].items() if rec.end is None or rec.end > night.toordinal()}
+    known: set[int] = {rec.pid for records in acc.values() for rec in records.values()}
     named_any: set[int] = set()
     for src in ("tp", "amh"):
         for owner, _pid in view.mentions.get(src, []):
@@ -104,8 +105,10 @@ def apply_rules(pop: Population, sb: SourceBuilder, view: NightView, night: dt.d
         if not parent:
             continue
         if not mh_named(tp_rec.extra["other"]) or amh_rec.extra["smi"] != "Yes":
-            kids = sorted(people[k].tid for k in named.get(a, ()))
-            out.add(("dual_service_parent", kids[0] if kids else None, people[a].tid))
+            # "one of the adult's children where known": the eldest named child known to a service
+            # (holding an accepted people record); twins by true id.
+            kids = sorted((people[k].dob, people[k].tid) for k in named.get(a, ()) if k in known)
+            out.add(("dual_service_parent", kids[0][1] if kids else None, people[a].tid))
     # unshared_involvement
     for i, rec in acc["camhs"].items():
         if not view.text["camhs"].get(i, {}).get("open"):
