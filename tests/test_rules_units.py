@@ -268,10 +268,15 @@ def test_sa_adult_must_be_18(tmp_path: Path) -> None:
 
 
 def test_sa_low_confidence_link_needs_confirmation(tmp_path: Path) -> None:
-    got = run(tmp_path, _family(), mentions=[{**_named(), "mention_confidence": 0.5}])
+    got = run(tmp_path, _family(), mentions=[{**_named(), "mention_confidence": 0.49}])
     assert rows(got) == []
     rich = pl.read_parquet(tmp_path / D.isoformat() / "findings.parquet")
-    assert rich.select("rule", "needs_confirmation", "link_confidence").rows() == [("significant_adult", True, 0.5)]
+    assert rich.select("rule", "needs_confirmation", "link_confidence").rows() == [("significant_adult", True, 0.49)]
+
+
+def test_sa_link_at_the_review_threshold_is_stated(tmp_path: Path) -> None:
+    got = run(tmp_path, _family(), mentions=[{**_named(), "mention_confidence": 0.5}])
+    assert rows(got) == [("significant_adult", "C1", "A1")]
 
 
 # ----------------------------------------------------------------------------- dual_service_parent

@@ -132,7 +132,7 @@ class RulesConfig(_Strict):
 
     child_under_age: int = Field(default=18, ge=1, description="a child is anyone under this age on the extract date")
     link_threshold: float = Field(
-        default=0.9, ge=0.0, le=1.0,
+        default=0.5, ge=0.0, le=1.0,
         description="a finding relying on a link or mention below this confidence needs confirmation",
     )
     service_terms: dict[ServiceName, ServiceTerms] = Field(
