@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from landing.config import ConfigError, format_validation_error, load_yaml
+from landing.config import ConfigError, load_config_model
 
 SERVICES: tuple[str, ...] = ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")
 Service = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
@@ -192,14 +192,7 @@ def load_leads(config_dir: Path) -> LeadsConfig:
     path = config_dir / "leads.yaml"
     if not path.exists():
         raise LeadsConfigError(f"{path}: missing (named leads and their coverage are required to send digests)")
-    try:
-        raw = load_yaml(path)
-    except ConfigError as exc:
-        raise LeadsConfigError(str(exc)) from None
-    try:
-        config = LeadsConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise LeadsConfigError(format_validation_error(path, exc)) from None
+    config = load_config_model(path, LeadsConfig, error=LeadsConfigError)
     refused = [f"  at {key}: domain {email_domain(addr)!r} is not allowed"
                for key, addr in config.recipients().items() if not config.is_allowed(addr)]
     if refused:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from landing.config import ConfigError, format_validation_error, load_yaml
+from landing.config import load_config_model
 
 
 class _Strict(BaseModel):
@@ -115,10 +115,4 @@ def load_checks(path: Path) -> ChecksConfig:
     Raises:
         ConfigError: the file is not valid YAML or breaks the schema (the message names file and key).
     """
-    if not path.exists():
-        return ChecksConfig()
-    raw = load_yaml(path) or {}
-    try:
-        return ChecksConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
+    return load_config_model(path, ChecksConfig, optional=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 Table = Literal["people", "appointments", "mentions"]
 ParseKind = Literal["text", "date", "nhs_number", "postcode", "code", "bool", "name_part", "address_part"]
 
@@ -185,14 +186,37 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
 
 
+def load_config_model(path: Path, model: type[ModelT], *, optional: bool = False,
+                      error: type[ConfigError] = ConfigError) -> ModelT:
+    """The one way every YAML configuration file is read: parse, validate, and name the file and key on error.
+
+    Args:
+        path: the YAML file.
+        model: the pydantic model of the file.
+        optional: an absent (or empty) file means the model's defaults.
+        error: the :class:`ConfigError` subclass to raise.
+
+    Raises:
+        ConfigError: the file is missing (unless optional), not YAML, or breaks the schema.
+    """
+    if optional and not path.exists():
+        return model()
+    try:
+        raw = load_yaml(path)
+    except ConfigError as exc:
+        raise error(str(exc)) from None
+    if raw is None and optional:
+        raw = {}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise error(format_validation_error(path, exc)) from None
+
+
 def load_sources(path: Path) -> SourcesConfig:
     """Load and validate ``sources.yaml``.
 
     Args:
         path: the file, usually ``<config>/sources.yaml``.
     """
-    raw = load_yaml(path)
-    try:
-        return SourcesConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
+    return load_config_model(path, SourcesConfig)

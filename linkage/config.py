@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from landing.config import ConfigError, format_validation_error, load_yaml
+from landing.config import load_config_model
 
 SOURCES = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 
@@ -84,12 +84,7 @@ def load_linkage_config(config_dir: Path) -> dict[str, Any]:
     Raises:
         ConfigError: the file breaks the schema; the message names the file and the key.
     """
-    path = Path(config_dir) / "linkage.yaml"
-    raw = load_yaml(path) if path.exists() else {}
-    try:
-        model = LinkageConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
+    model = load_config_model(Path(config_dir) / "linkage.yaml", LinkageConfig, optional=True)
     data = model.model_dump(exclude_none=True)
     if model.blocking.passes is not None:
         data["blocking"]["passes"] = [p.model_dump(exclude_none=True) for p in model.blocking.passes]

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from landing.config import ConfigError, format_validation_error, load_yaml
+from landing.config import load_config_model
 
 Source = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 ChildService = Literal["hv", "sn"]
@@ -161,11 +161,4 @@ def load_rules(config_dir: Path) -> RulesConfig:
     Raises:
         ConfigError: the file is invalid; the message names the file, the key and the allowed values.
     """
-    path = config_dir / "rules.yaml"
-    if not path.exists():
-        return RulesConfig()
-    raw = load_yaml(path) or {}
-    try:
-        return RulesConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
+    return load_config_model(config_dir / "rules.yaml", RulesConfig, optional=True)
