@@ -16,6 +16,8 @@ import os
 import re
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -396,6 +398,20 @@ def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output
             AlertMessage.status.in_(("queued", "sending")))) or 0
 
 
+@contextmanager
+def _delivery(config_dir: Path, state_url: str,
+              smtp: SmtpSettings | None) -> Iterator[tuple[LeadsConfig, SmtpSettings, Engine]]:
+    """Leads, SMTP settings (refusing demo addresses over real SMTP) and the state database, for one call."""
+    config = load_leads(config_dir)
+    settings = smtp if smtp is not None else load_smtp_settings()
+    _check_demo(config, settings)
+    engine = open_state(state_url)
+    try:
+        yield config, settings, engine
+    finally:
+        engine.dispose()
+
+
 def send_digests(night_dir: Path, config_dir: Path, state_url: str, extract_date: dt.date, *,
                  smtp: SmtpSettings | None = None) -> DigestResult:
     """Build tonight's digests (once per night) and deliver everything queued.
@@ -410,12 +426,8 @@ def send_digests(night_dir: Path, config_dir: Path, state_url: str, extract_date
     Returns:
         Counts only.
     """
-    config = load_leads(config_dir)
-    settings = smtp if smtp is not None else load_smtp_settings()
-    _check_demo(config, settings)
-    engine = open_state(state_url)
     result = DigestResult()
-    try:
+    with _delivery(config_dir, state_url, smtp) as (config, settings, engine):
         with Session(engine) as session:
             latest = session.scalar(select(func.max(AlertNight.night)))
             if session.get(AlertNight, extract_date) is not None:
@@ -433,8 +445,6 @@ def send_digests(night_dir: Path, config_dir: Path, state_url: str, extract_date
                     result = DigestResult(already_built=1)
                     log.info("digests for %s were built by a concurrent run", extract_date)
         _deliver(engine, config, settings, night_dir.parent, result)
-    finally:
-        engine.dispose()
     log.info("digests %s: %s", extract_date, result.summary())
     return result
 
@@ -452,15 +462,9 @@ def retry_outbox(output_dir: Path, config_dir: Path, state_url: str, *,
     Returns:
         Counts only.
     """
-    config = load_leads(config_dir)
-    settings = smtp if smtp is not None else load_smtp_settings()
-    _check_demo(config, settings)
-    engine = open_state(state_url)
     result = DigestResult()
-    try:
+    with _delivery(config_dir, state_url, smtp) as (config, settings, engine):
         _deliver(engine, config, settings, output_dir, result)
-    finally:
-        engine.dispose()
     log.info("outbox retry: %s", result.summary())
     return result
 
