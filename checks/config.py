@@ -33,6 +33,7 @@ class BatchThresholds(_Strict):
     """Thresholds that fail a whole source for the night."""
 
     max_quarantined_share: float = Field(0.05, ge=0, le=1)
+    min_rows_for_share: int = Field(100, ge=0)
     min_rows: MinRows = MinRows()
     fail_on_missing_file: bool = True
     row_count: RowCountBand = RowCountBand()

@@ -395,7 +395,8 @@ def _files_frame(
         rows.append({
             "file": count.file, "table": count.table, "status": count.status, "rows_read": count.rows_read,
             "quarantined": count.quarantined,
-            "quarantined_share": count.quarantined / count.rows_read if ok and count.rows_read else None,
+            "quarantined_share": count.quarantined / count.rows_read
+            if ok and count.rows_read >= max(checks.batch.min_rows_for_share, 1) else None,
             "min_rows": getattr(checks.batch.min_rows, count.table) if ok else None,
             "previous_rows": prior.rows_read if prior is not None and prior.status == "ok" else None,
             "row_ratio": count.rows_read / prior.rows_read if comparable and prior is not None else None,

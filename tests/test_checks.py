@@ -119,14 +119,14 @@ def test_flag_level_checks_keep_rows_and_warn(tmp_path: Path, sources_config: So
 
 
 def test_more_than_five_percent_set_aside_fails_the_source(tmp_path: Path, sources_config: SourcesConfig) -> None:
-    rows = [gp_row(1), gp_row(2, surname=""), gp_row(3)]
+    rows = [gp_row(i, surname="" if i % 16 == 0 else "Cox") for i in range(1, 101)]
     landing = make_drop(tmp_path, {"GP_RegisteredPatients": csv_text("GP_RegisteredPatients", rows),
                                    "GP_Appointments": csv_text("GP_Appointments", [GP_APPT])})
     night, _, gate = run_source(tmp_path, landing, "gp", sources_config)
     assert gate.status == "failed"
     failure = next(f for f in gate.failures if f.check == "quarantined_share")
     assert failure.file == "GP_RegisteredPatients_20261125.csv"
-    assert failure.observed == "1 of 3 rows set aside (33.3%)" and failure.allowed == "at most 5%"
+    assert failure.observed == "6 of 100 rows set aside (6.0%)" and failure.allowed == "at most 5%"
     assert "checks/quarantine.csv" in failure.message
     assert json.loads((night / "checks" / "gp" / "gate.json").read_text())["passed"] is False
     assert excluded_sources(night, ["gp"]) == {"gp"}
@@ -266,3 +266,12 @@ def test_people_suites_are_validated_row_by_row(sources_config: SourcesConfig) -
 def test_importing_the_gate_does_not_import_great_expectations() -> None:
     code = "import sys, checks.gate; assert 'great_expectations' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_a_broken_row_in_a_small_file_does_not_fail_the_source(tmp_path: Path, sources_config: SourcesConfig) -> None:
+    rows = [gp_row(1), gp_row(2, surname=""), gp_row(3)]
+    landing = make_drop(tmp_path, {"GP_RegisteredPatients": csv_text("GP_RegisteredPatients", rows),
+                                   "GP_Appointments": csv_text("GP_Appointments", [GP_APPT])})
+    _night, status, gate = run_source(tmp_path, landing, "gp", sources_config)
+    assert status.files[0].quarantined == 1  # the row is still set aside with its reason
+    assert gate.passed  # one row of three is not a broken export (batch.min_rows_for_share: 100)
