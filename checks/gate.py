@@ -553,6 +553,11 @@ def validate_source(night_dir: Path, source: str, config_dir: Path, extract_date
             continue
         for warning in count.warnings:
             gate.warnings.append(GateFailure(file, "ingest", warning, "", f"{file}: {warning}"))
+        if count.status == "missing":
+            gate.warnings.append(GateFailure(
+                file, "file_missing", "missing", "present",
+                f"{file}: not in tonight's drop although the source's people file is; its people are used, "
+                f"but tonight's {specs[file].table} from it are absent: ask the {spec.label} system to re-export it"))
         if count.status != "ok" or specs[file].table not in tables:
             continue
         fspec = specs[file]

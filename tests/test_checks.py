@@ -275,3 +275,13 @@ def test_a_broken_row_in_a_small_file_does_not_fail_the_source(tmp_path: Path, s
     _night, status, gate = run_source(tmp_path, landing, "gp", sources_config)
     assert status.files[0].quarantined == 1  # the row is still set aside with its reason
     assert gate.passed  # one row of three is not a broken export (batch.min_rows_for_share: 100)
+
+
+def test_a_missing_appointments_file_warns_and_keeps_the_people(tmp_path: Path, sources_config: SourcesConfig) -> None:
+    landing = make_drop(tmp_path, {"GP_RegisteredPatients": csv_text("GP_RegisteredPatients", [gp_row(1)])})
+    (landing / NIGHT.isoformat() / "GP_Appointments_20261125.csv").unlink()
+    _night, status, gate = run_source(tmp_path, landing, "gp", sources_config)
+    assert gate.passed and status.people == 1
+    warning = next(w for w in gate.warnings if w.check == "file_missing")
+    assert warning.file == "GP_Appointments_20261125.csv"
+    assert "its people are used" in warning.message
