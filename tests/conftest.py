@@ -19,6 +19,21 @@ SAMPLE_DATE = dt.date(2026, 11, 25)
 CONFIG_DIR = ROOT / "config"
 
 
+def generated_drop(base: Path, extract_date: dt.date, households: int, seed: int) -> Path:
+    """A generated county's drop under ``base``; returns its landing root.
+
+    Args:
+        base: a temporary folder.
+        extract_date: the night.
+        households: the county's size.
+        seed: the generator's seed.
+    """
+    from safelink.synth import generate_county
+
+    generate_county(base / "county", extract_date, households, seed)
+    return base / "county" / "landing"
+
+
 @pytest.fixture(scope="session")
 def sources_config() -> SourcesConfig:
     return load_sources(CONFIG_DIR / "sources.yaml")

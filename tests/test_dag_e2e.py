@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import generated_drop
+
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
 AIRFLOW = Path(sys.executable).parent / "airflow"
@@ -106,7 +108,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dbs: dict[str,
                mailbox: tuple[Mailbox, int]) -> dict[str, Any]:
     """A drop, a config whose leads accept real delivery, an Airflow home with migrated PostgreSQL metadata."""
     base = tmp_path_factory.mktemp("e2e")
-    landing = _make_drop(base)
+    landing = generated_drop(base, EXTRACT, 60, 11)
     config = base / "config"
     shutil.copytree(ROOT / "config", config)
     leads_path = config / "leads.yaml"
@@ -144,18 +146,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dbs: dict[str,
     _airflow(env, "db", "migrate", timeout=240)
     return {"base": base, "env": env, "output": base / "output", "landing": landing,
             "data_engineering": data_engineering, "migrate_s": time.perf_counter() - started}
-
-
-def _make_drop(base: Path) -> Path:
-    """A generated county's drop for EXTRACT (the sample drop when the generator is absent)."""
-    try:
-        from safelink.synth import generate_county
-    except ImportError:
-        landing = base / "landing"
-        shutil.copytree(ROOT / "tests" / "fixtures" / "sample" / EXTRACT.isoformat(), landing / EXTRACT.isoformat())
-        return landing
-    generate_county(base / "county", EXTRACT, 60, 11)
-    return base / "county" / "landing"
 
 
 def _airflow(env: dict[str, str], *args: str, timeout: int = RUN_TIMEOUT_S,

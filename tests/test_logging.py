@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import polars as pl
 import pytest
 
 from safelink.logging_setup import MASK, configure_logging, install_redaction, redact
+from tests.conftest import generated_drop
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRACT = dt.date(2026, 11, 25)
@@ -86,17 +86,6 @@ def test_install_redaction_on_foreign_handlers(restore_logging: None) -> None:
     assert len(handler.filters) == 1
 
 
-def _make_drop(base: Path) -> Path:
-    try:
-        from safelink.synth import generate_county
-    except ImportError:
-        landing = base / "landing"
-        shutil.copytree(ROOT / "tests" / "fixtures" / "sample" / EXTRACT.isoformat(), landing / EXTRACT.isoformat())
-        return landing
-    generate_county(base / "county", EXTRACT, 80, 5)
-    return base / "county" / "landing"
-
-
 def _identifiers(night_dir: Path) -> tuple[set[str], set[str]]:
     """Every name and NHS number in tonight's people and mentions tables (read back from the run's output)."""
     names: set[str] = set()
@@ -122,7 +111,7 @@ def test_whole_run_logs_no_names_or_nhs_numbers(tmp_path: Path, restore_logging:
     for var in ("SAFELINK_SMTP_HOST", "SAFELINK_STATE_URL", "SAFELINK_SMTP_CONN_ID"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SAFELINK_OUTPUT", str(tmp_path / "output"))
-    landing = _make_drop(tmp_path)
+    landing = generated_drop(tmp_path, EXTRACT, 80, 5)
     buf = io.StringIO()
     # no redaction here: the library itself must not log person data
     configure_logging(level="DEBUG", fmt="kv", stream=buf, redact_nhs_numbers=False)
