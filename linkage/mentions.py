@@ -10,11 +10,16 @@ Two steps, both vectorised polars joins:
    posterior probability of the best person among all persons (Bayes over the Fellegi–Sunter
    likelihood ratios, with a prior that the mentioned person has a record at all), so a second
    plausible person lowers it.
-2. **Unique name.** A mention still unresolved (no person reached the confidence floor) resolves,
-   with :data:`NAME_ONLY_CONFIDENCE`, to the one person in the county carrying its full name
-   (forename nickname-aware, surname exact or a part of a hyphenated one, or the two swapped) who
-   fits the relationship; among several such persons only to the one sharing an address of the
-   owner. A surname borrowed from the owner does not count here (the child may carry another one).
+2. **Connections, then unique name.** A mention still unresolved (no person reached the confidence
+   floor) resolves, with :data:`CONNECTED_CONFIDENCE`, to the one person *connected* to the owner
+   whose forename agrees: named by another of the owner's mentions, naming the owner in one of
+   theirs, or living with the owner or with one of those (a household: same postcode and first
+   address line; a housemate must also carry the surname the mention gives). Failing that, with
+   :data:`NAME_ONLY_CONFIDENCE`, to the one person in the county carrying its full name (forename
+   as written before its nicknames, surname exact or a part of a hyphenated one, or the two
+   swapped) who fits the relationship; among several such persons only to the one sharing an
+   address of the owner. A surname borrowed from the owner does not count here (the child may
+   carry another one).
 
 In both steps a person must fit the relationship: the owner's own person is never a candidate; a
 child of the owner (named children, dependants, ``Son`` / ``Daughter``) must be born at least
@@ -66,6 +71,8 @@ NAME_ONLY_MAX_RIVAL = 0.05
 #: Confidence given to a mention resolved to the one person connected to the owner (a resolved
 #: mention joins the two) carrying its forename: 143 of 143 right on the same counties.
 CONNECTED_CONFIDENCE = 0.95
+#: An address (postcode and first line) shared by more people than this is not taken as a household.
+MAX_HOUSEHOLD = 10
 
 _DAYS_PER_YEAR = 365.25
 
@@ -226,6 +233,45 @@ def _mention_candidates(mstd: pl.DataFrame, pstd: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames).unique()
 
 
+def _co_residents(people_std: pl.DataFrame, person_ids: pl.DataFrame) -> pl.DataFrame:
+    """``(person_id, co_person_id)``: distinct persons with a record at the same postcode and first
+    address line (a household), at addresses shared by at most :data:`MAX_HOUSEHOLD` persons."""
+    at = (
+        people_std.select("uid", "pc", "addr").drop_nulls().join(person_ids, on="uid")
+        .select("pc", "addr", "person_id").unique()
+    )
+    at = at.filter(pl.len().over("pc", "addr") <= MAX_HOUSEHOLD)
+    return (
+        at.join(at.rename({"person_id": "co_person_id"}), on=["pc", "addr"])
+        .filter(pl.col("person_id") != pl.col("co_person_id"))
+        .select("person_id", "co_person_id")
+        .unique()
+    )
+
+
+def _connected(named: pl.DataFrame, co_residents: pl.DataFrame) -> pl.DataFrame:
+    """``(owner_person_id, person_id, _house)``: persons connected to an owner — named by one of the
+    owner's mentions, naming the owner in one of theirs, or (``_house``) living with the owner or with
+    one of those (a sibling the owner named too lives with the ones already found).
+
+    Args:
+        named: ``(owner_person_id, _m)`` resolved mentions.
+        co_residents: :func:`_co_residents`.
+    """
+    direct = pl.concat([
+        named.select(pl.col("_m").alias("owner_person_id"), pl.col("owner_person_id").alias("person_id")),
+        named.select("owner_person_id", pl.col("_m").alias("person_id")),
+    ]).unique()
+    with_owner = co_residents.rename({"person_id": "owner_person_id", "co_person_id": "person_id"})
+    with_named = direct.join(co_residents, on="person_id").select(
+        "owner_person_id", pl.col("co_person_id").alias("person_id"))
+    house = pl.concat([with_owner, with_named]).join(direct, on=["owner_person_id", "person_id"], how="anti")
+    return pl.concat([
+        direct.with_columns(pl.lit(False).alias("_house")),
+        house.with_columns(pl.lit(True).alias("_house")),
+    ]).filter(pl.col("owner_person_id") != pl.col("person_id")).unique()
+
+
 def _name_keys(std: pl.DataFrame, canon: dict[str, str], id_col: str) -> pl.DataFrame:
     """``(id, _fk, _sk)``: nickname-canonical forename and folded surname, every way a record can
     carry its full name (alternative forename, parts of a hyphenated surname, the two swapped)."""
@@ -292,15 +338,20 @@ def _name_only(
         h = _plausible(h, facts, ref_day)
         return _dob_compatible(h, people_std, person_ids).select("mid", "person_id").unique()
 
-    # connected persons, forename agreeing
+    # connected persons, forename agreeing; a housemate also by surname when the mention gives one
     fkeys = named.select("mid", pl.col("fn_key").alias("_fk")).unique()
+    given_sn = named.filter(~pl.col("_borrowed") & pl.col("sn").is_not_null()).select(
+        "mid", pl.col("sn").alias("_sk")).unique()
     conn = (
         fkeys.join(pending.select("mid", "owner_person_id"), on="mid")
         .join(connected, on="owner_person_id")
         .join(pkeys.select("person_id", "_fk").unique(), on=["person_id", "_fk"])
-        .select("mid", "person_id")
+        .select("mid", "person_id", "_house")
         .unique()
     )
+    surname_ok = conn.join(given_sn, on="mid").join(pkeys.select("person_id", "_sk").unique(), on=["person_id", "_sk"])
+    conn = conn.filter(~pl.col("_house") | ~pl.col("mid").is_in(given_sn["mid"].implode())).select(
+        "mid", "person_id").vstack(surname_ok.select("mid", "person_id")).unique()
     conn = fit(conn).group_by("mid").agg(pl.col("person_id").first().alias("pid"), pl.len().alias("_n"))
     conn = conn.filter(pl.col("_n") == 1).select("mid", "pid", pl.lit(CONNECTED_CONFIDENCE).alias("_c2"))
 
@@ -312,10 +363,17 @@ def _name_only(
         & pl.col("_odmin").is_not_null()
     ).select("mid")
     full = named.filter(~pl.col("_borrowed") & pl.col("sn").is_not_null()).join(kids, on="mid", how="semi")
-    mkeys = full.select("mid", pl.col("fn_key").alias("_fk"), pl.col("sn").alias("_sk")).unique()
-    exact = people_std.select("uid", pl.col("fn_key").alias("_fk"), pl.col("sn").alias("_sk")).join(
+    mkeys = full.select("mid", pl.col("fn_key").alias("_fk"), pl.col("sn").alias("_sk"), pl.col("fn").alias("_mfn")
+                        ).unique()
+    exact = people_std.select("uid", pl.col("fn_key").alias("_fk"), pl.col("sn").alias("_sk"), "fn").join(
         person_ids, on="uid").drop("uid").drop_nulls().unique()
-    hits = fit(mkeys.join(exact, on=["_fk", "_sk"]).select("mid", "person_id").unique())
+    same_fn = (
+        mkeys.join(exact, on=["_fk", "_sk"]).group_by("mid", "person_id")
+        .agg((pl.col("fn") == pl.col("_mfn")).any().alias("_same_fn"))
+    )
+    hits = fit(same_fn.select("mid", "person_id")).join(same_fn, on=["mid", "person_id"])
+    # "Mia" is the Mia before it is an Amelia: the forename as written, where any person carries it
+    hits = hits.filter(pl.col("_same_fn") | ~pl.col("_same_fn").any().over("mid")).select("mid", "person_id")
     places = people_std.select("uid", "pc", "addr").join(person_ids, on="uid")
     where = pl.concat([
         places.select("person_id", pl.lit("pc").alias("_t"), pl.col("pc").alias("_v")),
@@ -475,14 +533,12 @@ def resolve_mentions(
         )
         canon = nickname_canonical(str(nicknames_path))
         picked = pl.DataFrame(schema={"mid": pl.Int64, "pid": pl.Utf8, "_c2": pl.Float64})
+        co_residents = _co_residents(people_std, person_ids)
         for _ in range(2):  # a second round sees the connections the first one made
             named = out.select("mid", "owner_person_id", "mentioned_person_id").join(
                 picked.select("mid", "pid"), on="mid", how="left"
             ).select("owner_person_id", pl.coalesce("mentioned_person_id", "pid").alias("_m")).drop_nulls()
-            connected = pl.concat([
-                named.select(pl.col("_m").alias("owner_person_id"), pl.col("owner_person_id").alias("person_id")),
-                named.select("owner_person_id", pl.col("_m").alias("person_id")),
-            ]).unique()
+            connected = _connected(named, co_residents)
             todo = pending.join(picked, on="mid", how="anti")
             picks = _name_only(todo, mstd, people_std, person_ids, facts, ref_day, canon, connected)
             # a step-1 person other than the pick with some probability vetoes it

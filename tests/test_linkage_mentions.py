@@ -212,3 +212,55 @@ def test_related_adult_who_named_the_child_resolves_despite_a_wrong_dob() -> Non
     out = _resolve(people, m, ["C", "F", "N"])
     assert out["mentioned_person_id"].to_list() == ["C", "F"]
     assert out["mention_confidence"][1] == CONNECTED_CONFIDENCE
+
+
+# the Hall family: three children at home with their mother; their father lives alone and named them
+HALLS = _people([
+    ("amh", "3946190", "Dean", "Hall", D(1990, 1, 1), "M", "9 Pine Road", "CW1 1AA"),              # F: owner
+    ("gp", "20", "Amy", "Pritchard", D(1993, 3, 8), "F", "4 Lark Rise", "CH3 3BB"),                # M: mother
+    ("sn", "21", "John", "Hall", D(2017, 6, 17), "M", "4 Lark Rise", "CH3 3BB"),                   # J
+    ("hv", "22", "Christopher", "Hall", D(2025, 2, 3), "M", "4 Lark Rise", "CH3 3BB"),             # C
+    ("gp", "23", "Christopher", "Hall", D(2021, 12, 29), "M", "8 Far Lane", "CW5 5EE"),            # X: namesake
+    ("gp", "24", "Christopher", "Hall", D(2019, 4, 4), "M", "6 Other Street", "CH7 7GG"),          # Y: namesake
+])
+HALL_PIDS = ["F", "M", "J", "C", "X", "Y"]
+
+
+def test_sibling_named_by_forename_alone_resolves_through_the_household_of_a_resolved_sibling() -> None:
+    # "Christopher" (no surname, no DOB) could be any of three Christopher Halls: the one living with
+    # John, whom the father also named (and who is resolved), is the one
+    m = _mentions([
+        ("amh", "3946190", "dependant", "John", "Hall", D(2017, 6, 17), "Son", False),
+        ("amh", "3946190", "dependant", "Christopher", None, None, "Son", False),
+    ])
+    out = _resolve(HALLS, m, HALL_PIDS)
+    assert out["mentioned_person_id"].to_list() == ["J", "C"]
+    assert out["mention_confidence"][1] == CONNECTED_CONFIDENCE
+
+
+def test_without_the_resolved_sibling_the_forename_alone_stays_unresolved() -> None:
+    m = _mentions([("amh", "3946190", "dependant", "Christopher", None, None, "Son", False)])
+    assert _resolve(HALLS, m, HALL_PIDS)["mentioned_person_id"].to_list() == [None]
+
+
+def test_a_housemate_must_carry_the_surname_the_mention_gives() -> None:
+    # "Christopher Smith" is not John's brother Christopher Hall
+    m = _mentions([
+        ("amh", "3946190", "dependant", "John", "Hall", D(2017, 6, 17), "Son", False),
+        ("amh", "3946190", "dependant", "Christopher", "Smith", None, "Son", False),
+    ])
+    assert _resolve(HALLS, m, HALL_PIDS)["mentioned_person_id"].to_list() == ["J", None]
+
+
+def test_a_forename_as_written_comes_before_its_aliases() -> None:
+    # "Mia Young": the one child-aged Mia Young, though an Amelia Young (Mia is one of Amelia's short
+    # forms) is child-aged too
+    people = _people([
+        ("amh", "3578843", "Keith", "Patel", D(1989, 4, 11), "M", "3 Lime Court", "CW9 7BS"),      # K: owner
+        ("hv", "40", "Mia", "Young", D(2026, 11, 4), "F", "42 Holly Place", "CH66 2EU"),           # M
+        ("sn", "41", "Amelia", "Young", D(2010, 3, 17), "F", "7 Bay Road", "CH2 2CC"),             # A
+    ])
+    m = _mentions([("amh", "3578843", "dependant", "Mia", "Young", None, "Daughter", False)])
+    out = _resolve(people, m, ["K", "M", "A"])
+    assert out["mentioned_person_id"].to_list() == ["M"]
+    assert out["mention_confidence"][0] == NAME_ONLY_CONFIDENCE

@@ -328,6 +328,17 @@ def test_dual_names_the_eldest_named_child(tmp_path: Path) -> None:
     assert rich["routes"] == ["amh:team:AMH Team", "hv:team:HV Team", "sn:team:SN Team", "tp:team:TP Team"]
 
 
+def test_dual_twins_the_one_listed_first_where_both_are_listed(tmp_path: Path) -> None:
+    # twins C2 and C3: tp names only C3; amh lists C2 before C3, so C2 is the elder by the family's order
+    twins = dt.date(2020, 12, 26)
+    records = [*_dual(), rec("hv", "2", "C2", dob=twins), rec("sn", "3", "C3", dob=twins)]
+    named = [mention("tp", "TP1", "named_child", "Maisie", "Lee", mentioned="C3"),
+             mention("amh", "9", "dependant", "Wayne", "Lee", mentioned="C2"),
+             mention("amh", "9", "dependant", "Maisie", "Lee", mentioned="C3")]
+    assert rows(run(tmp_path, records, mentions=named), "dual_service_parent") == [
+        ("dual_service_parent", "C2", "A1")]
+
+
 # ----------------------------------------------------------------------------- unshared_involvement
 
 @pytest.mark.parametrize(("camhs_kw", "sn_other", "fires"), [

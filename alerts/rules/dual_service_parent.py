@@ -7,7 +7,7 @@ the adult named a child in ``TP_Children`` or ``AMH_Dependants``), where the tp 
 ``Substance Misuse Service Involved`` is not ``Yes``.
 
 One finding per adult. ``child_person_id`` is one of the children the adult named, resolved to a
-person: the eldest (earliest date of birth, then the one named first, then smallest person id), else blank.
+person: the eldest (earliest date of birth; twins: the one the adult lists first), else blank.
 """
 
 from __future__ import annotations
@@ -19,6 +19,36 @@ from alerts.rules.frames import RuleInputs, empty_findings, finish, names_servic
 
 RULE = "dual_service_parent"
 NAMING_KINDS = ("named_child", "dependant")
+
+
+def _eldest_named_child(kids: pl.DataFrame) -> pl.DataFrame:
+    """``(person_id, child_person_id)``: per adult, the eldest child it named.
+
+    Twins share a birth date: then the one the adult lists before the other (a list is in the
+    family's order; rows of two different lists are not comparable), then tp's first-named, then the
+    smallest person id.
+
+    Args:
+        kids: resolved naming mentions with ``owner_person_id``, ``mentioned_person_id``, ``_kdob``,
+            ``source``, ``owner_record_id``, ``row``.
+    """
+    cand = kids.filter(pl.col("_kdob") == pl.col("_kdob").min().over("owner_person_id")).select(
+        "owner_person_id", "mentioned_person_id", "source", "owner_record_id", "row")
+    listed_after = (
+        cand.join(cand, on=["owner_person_id", "source", "owner_record_id"], suffix="_b")
+        .filter((pl.col("mentioned_person_id") != pl.col("mentioned_person_id_b")) & (pl.col("row_b") < pl.col("row")))
+        .select("owner_person_id", "mentioned_person_id").unique()
+    )
+    named_order = pl.col("source").replace_strict({"tp": 0}, default=1, return_dtype=pl.Int64) * 10**9 + pl.col("row")
+    undated = kids.join(cand.select("owner_person_id").unique(), on="owner_person_id", how="anti")
+    return (
+        pl.concat([cand.join(listed_after, on=["owner_person_id", "mentioned_person_id"], how="anti"),
+                   undated.select(cand.columns)])
+        .with_columns(named_order.min().over("owner_person_id", "mentioned_person_id").alias("_first_named"))
+        .sort(["owner_person_id", "_first_named", "mentioned_person_id"])
+        .unique(subset="owner_person_id", keep="first")
+        .select(pl.col("owner_person_id").alias("person_id"), pl.col("mentioned_person_id").alias("child_person_id"))
+    )
 
 
 def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
@@ -97,13 +127,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         pl.struct("source", pl.col("owner_record_id").alias("record_id"), "file", "row",
                   pl.col("mention_confidence").alias("confidence")).alias("named_children_rows"),
     )
-    # Twins share a birth date: the one the adult named first comes first (file order is the family's order).
-    eldest = (
-        kids.with_columns(pl.col("row").min().over("owner_person_id", "mentioned_person_id").alias("_first_named"))
-        .sort(["owner_person_id", "_kdob", "_first_named", "mentioned_person_id"], nulls_last=True)
-        .unique(subset="owner_person_id", keep="first")
-        .select(pl.col("owner_person_id").alias("person_id"), pl.col("mentioned_person_id").alias("child_person_id"))
-    )
+    eldest = _eldest_named_child(kids)
     kid_routes = (
         kids.select("owner_person_id", "mentioned_person_id").unique()
         .join(person_routes(records, ("hv", "sn")), left_on="mentioned_person_id", right_on="person_id", how="inner")
