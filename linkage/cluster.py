@@ -130,7 +130,9 @@ def cluster_links(
 
     Args:
         n_records: number of records (uids 0..n-1).
-        links: pairs above the link threshold without a pair guard: ``uid_l``, ``uid_r``, ``weight``.
+        links: pairs above the link threshold without a pair guard: ``uid_l``, ``uid_r``, ``weight``,
+            optionally ``forename_agrees`` (the link's own records agree on the forename: a ``twins``
+            guard between other members of the two clusters then does not stop it).
         cannot_link: pairs that must not end in one cluster: ``uid_l``, ``uid_r``, ``pair_guard``.
         records: standardised records (``uid``, ``source``, ``dob``, ``nhs``, ``nhs_verified``).
         dedupe_sources: sources that may hold two records of one person (if their DOBs agree).
@@ -175,6 +177,9 @@ def cluster_links(
     evidence = (
         links["evidence"].to_numpy() if "evidence" in links.columns else np.full(links.height, np.inf)
     )
+    forename_agrees = (
+        links["forename_agrees"].to_numpy() if "forename_agrees" in links.columns else np.zeros(links.height, bool)
+    )
     accepted = np.zeros(links.height, dtype=bool)
     reasons: list[str | None] = [None] * links.height
     counts: Counter = Counter()
@@ -203,6 +208,10 @@ def cluster_links(
             small, other = (ca, rb) if len(ca.members) <= len(cb.members) else (cb, ra)
             for m in small.members:
                 for nb, g in cl.get(m, {}).items():
+                    # a twin differs in forename from every record of the other: a link whose two records
+                    # agree on it shows that one record's other forename is a slip, not a twin
+                    if g == "twins" and forename_agrees[i]:
+                        continue
                     if find(nb) == other:
                         reason = g
                         break

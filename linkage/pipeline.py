@@ -16,7 +16,7 @@ import polars as pl
 
 from linkage.blocking import BlockingStats, candidate_pairs, passes_from_config
 from linkage.cluster import cluster_links, pair_guards
-from linkage.compare import COMPARISONS, compare_pairs
+from linkage.compare import COMPARISONS, LEVELS, compare_pairs
 from linkage.config import load_linkage_config
 from linkage.frames import levels_to_polars, to_recordlinkage
 from linkage.ids import persist_ids
@@ -141,6 +141,10 @@ def _override_pairs(std: pl.DataFrame, overrides: pl.DataFrame | None, kind: str
     ).unique()
 
 
+#: Forename levels under which a link itself shows the two records name the same person.
+FORENAME_AGREES = ("exact", "nickname_or_alt", "swapped")
+
+
 def cluster_scored(
     std: pl.DataFrame,
     scored: pl.DataFrame,
@@ -194,6 +198,8 @@ def cluster_scored(
     links = above.filter(pl.col("pair_guard").is_null()).with_columns(
         pl.when(pl.col("_forced")).then(FORCED_WEIGHT).otherwise(pl.sum_horizontal(wcols)).alias("evidence"),
         pl.when(pl.col("_forced")).then(FORCED_WEIGHT).otherwise(pl.col("weight")).alias("weight"),
+        pl.col("forename").is_in([LEVELS["forename"].index(v) for v in FORENAME_AGREES]).fill_null(False)
+        .alias("forename_agrees"),
     )
     # forced links the blocking did not propose tonight
     unseen = forced_link.join(g.select("uid_l", "uid_r"), on=["uid_l", "uid_r"], how="anti")

@@ -61,6 +61,21 @@ def test_twins_never_merged_through_a_third_record() -> None:
     assert res.cut_reason == [None, "twins"]
 
 
+def test_twins_guard_does_not_stop_a_link_whose_records_agree_on_the_forename() -> None:
+    # gp "Samantha" (0) and amh "Ssm" (1) share an NHS number; tp "Samantha" (2) has none. tp and amh look
+    # like twins (same DOB, surname, place; forenames differ), but tp and gp agree on the forename: the
+    # amh forename is a slip, and tp joins. A link whose records do not agree on it (a blank forename)
+    # is still stopped.
+    recs = records(3, source=["gp", "amh", "tp"])
+    cannot = pl.DataFrame({"uid_l": [1], "uid_r": [2], "pair_guard": ["twins"]})
+    for agrees, labels in ((True, [0, 0, 0]), (False, [0, 0, 1])):
+        links = pl.DataFrame({"uid_l": [0, 0], "uid_r": [1, 2], "weight": [31.0, 25.0],
+                              "forename_agrees": [True, agrees]})
+        res = cluster_links(3, links, cannot, recs, frozenset())
+        assert res.labels.tolist() == labels
+        assert res.cut_reason == [None, None if agrees else "twins"]
+
+
 def test_conflicting_verified_nhs_split_on_weakest_link() -> None:
     recs = records(
         3, source=["hv", "gp", "dental"], nhs=["9434765919", "9990001112", None],

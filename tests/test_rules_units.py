@@ -215,8 +215,12 @@ def _named(mentioned: str | None = "C1") -> dict[str, Any]:
     # unresolved rows with a typing error in the forename, or under a changed surname
     ([mention("hv", "1", "related_person", "Robet", "Jones")], []),
     ([mention("hv", "1", "related_person", "Robert", "O'Brien")], []),
+    # the parent named only by forename (surname blank), unresolved: he is on the record
+    ([mention("hv", "1", "related_person", "Robert", None)], []),
+    ([mention("hv", "1", "related_person", "Bob", None)], []),
     # unresolved row naming someone else
     ([mention("hv", "1", "related_person", "Karen", "Jones")], [("significant_adult", "C1", "A1")]),
+    ([mention("hv", "1", "related_person", "Karen", None)], [("significant_adult", "C1", "A1")]),
     # same name but a different date of birth: not him
     ([mention("hv", "1", "related_person", "Bob", "Jones", dob=dt.date(1960, 1, 1))],
      [("significant_adult", "C1", "A1")]),
