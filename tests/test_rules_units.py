@@ -343,6 +343,17 @@ def test_dual_twins_the_one_listed_first_where_both_are_listed(tmp_path: Path) -
         ("dual_service_parent", "C2", "A1")]
 
 
+def test_dual_eldest_by_the_date_most_records_give(tmp_path: Path) -> None:
+    # Dylan's gp record swaps day and month (2019-04-06); his school nurse record and his parent's row
+    # give 2019-06-04, so Aisha (2019-06-02) is the elder
+    records = [*_dual(), rec("gp", "1", "C1", dob=dt.date(2019, 6, 2)),
+               rec("gp", "2", "C2", dob=dt.date(2019, 4, 6)), rec("sn", "3", "C2", dob=dt.date(2019, 6, 4))]
+    named = [mention("tp", "TP1", "named_child", "Aisha", "Mensah", mentioned="C1", dob=dt.date(2019, 6, 2)),
+             mention("tp", "TP1", "named_child", "Dylan", "Mensah", mentioned="C2", dob=dt.date(2019, 6, 4))]
+    assert rows(run(tmp_path, records, mentions=named), "dual_service_parent") == [
+        ("dual_service_parent", "C1", "A1")]
+
+
 # ----------------------------------------------------------------------------- unshared_involvement
 
 @pytest.mark.parametrize(("camhs_kw", "sn_other", "fires"), [

@@ -18,6 +18,7 @@ from alerts.rules.config import RulesConfig, ServiceTerms
 ALL_SOURCES = ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")
 # When a person's records disagree on the date of birth, the most common wins; ties go to this order.
 DOB_PRIORITY = {"gp": 0, "hv": 1, "sn": 2, "camhs": 3, "dental": 4, "amh": 5, "tp": 6}
+MENTION_DOB_PRIORITY = 10
 CHILD_SERVICES = ("hv", "sn", "camhs")
 ADULT_SERVICES = ("tp", "amh")
 ROUTE_PREFIX = {
@@ -215,9 +216,21 @@ def build_inputs(
         )
     )
     eighteen_ago = pl.lit(extract_date).dt.offset_by(f"-{config.child_under_age}y")
+    # a person's date of birth: the one most of its records give — and the records naming it (a parent's
+    # TP_Children row, a related-people row) vote too — then by source (a mistyped gp date loses to the
+    # school nurse's and the parent's)
+    mention_dobs = linkage_mentions.filter(
+        pl.col("mentioned_person_id").is_not_null() & pl.col("dob").is_not_null()
+        & (pl.col("mention_confidence").fill_null(0.0) >= config.link_threshold)
+    ).select(pl.col("mentioned_person_id").cast(pl.String).alias("person_id"), pl.col("dob").cast(pl.Date),
+             pl.lit(MENTION_DOB_PRIORITY, dtype=pl.Int64).alias("_p"))
     dob_votes = (
-        records.filter(pl.col("dob").is_not_null())
-        .with_columns(pl.col("source").replace_strict(DOB_PRIORITY, default=9, return_dtype=pl.Int64).alias("_p"))
+        pl.concat([
+            records.filter(pl.col("dob").is_not_null()).select(
+                "person_id", pl.col("dob").cast(pl.Date),
+                pl.col("source").replace_strict(DOB_PRIORITY, default=9, return_dtype=pl.Int64).alias("_p")),
+            mention_dobs,
+        ])
         .group_by("person_id", "dob")
         .agg(pl.len().alias("_n"), pl.col("_p").min())
         .sort(["person_id", "_n", "_p", "dob"], descending=[False, True, False, False])
