@@ -534,6 +534,7 @@ def resolve_mentions(
         canon = nickname_canonical(str(nicknames_path))
         picked = pl.DataFrame(schema={"mid": pl.Int64, "pid": pl.Utf8, "_c2": pl.Float64})
         co_residents = _co_residents(people_std, person_ids)
+        lists = out.select("mid", "source", pl.col("owner_record_id").cast(pl.Utf8))
         for _ in range(2):  # a second round sees the connections the first one made
             named = out.select("mid", "owner_person_id", "mentioned_person_id").join(
                 picked.select("mid", "pid"), on="mid", how="left"
@@ -541,6 +542,17 @@ def resolve_mentions(
             connected = _connected(named, co_residents)
             todo = pending.join(picked, on="mid", how="anti")
             picks = _name_only(todo, mstd, people_std, person_ids, facts, ref_day, canon, connected)
+            # one list names a person once: a person another row of the same list already names (the
+            # stepfather at home) is not also the father living elsewhere
+            named_in_list = pl.concat([
+                out.select("mid", pl.col("mentioned_person_id").alias("pid")).drop_nulls(),
+                picked.select("mid", "pid"),
+            ]).join(lists, on="mid").rename({"mid": "_other"})
+            taken = (
+                picks.join(lists, on="mid").join(named_in_list, on=["source", "owner_record_id", "pid"])
+                .filter(pl.col("_other") != pl.col("mid")).select("mid").unique()
+            )
+            picks = picks.join(taken, on="mid", how="anti")
             # a step-1 person other than the pick with some probability vetoes it
             rivals = picks.join(scored_persons, on="mid").filter(
                 (pl.col("person_id") != pl.col("pid")) & (pl.col("conf") >= NAME_ONLY_MAX_RIVAL)

@@ -264,3 +264,20 @@ def test_a_forename_as_written_comes_before_its_aliases() -> None:
     out = _resolve(people, m, ["K", "M", "A"])
     assert out["mentioned_person_id"].to_list() == ["M"]
     assert out["mention_confidence"][0] == NAME_ONLY_CONFIDENCE
+
+
+def test_a_list_names_a_person_once() -> None:
+    # the child's list: her stepfather Max Jonathan Morgan (at home, with his DOB) and her father Nathan
+    # Cooper (elsewhere, no DOB; two men of that name). "Nathan" is a short form of Max's middle name, and
+    # Max is connected to her, but he is already the stepfather on this list
+    people = _people([
+        ("hv", "60", "Maisie", "Cooper", D(2022, 3, 3), "F", "90 Linden View", "CH2 2AA"),         # C: owner
+        ("gp", "61", "Max", "Morgan", D(1990, 10, 16), "M", "90 Linden View", "CH2 2AA"),          # S
+        ("gp", "62", "Nathan", "Cooper", D(1986, 1, 21), "M", "24 Holly Gardens", "CH65 6QT"),     # N
+        ("gp", "63", "Nathan", "Cooper", D(1975, 2, 26), "M", "3 Mill Lane", "CH4 4BB"),           # O
+    ]).with_columns(pl.Series("middle_names", [None, "Jonathan", None, None], dtype=pl.Utf8))
+    m = _mentions([
+        ("hv", "60", "related_person", "Max", "Morgan", D(1990, 10, 16), "Stepfather", True),
+        ("hv", "60", "related_person", "Nathan", "Cooper", None, "Father", False),
+    ])
+    assert _resolve(people, m, ["C", "S", "N", "O"])["mentioned_person_id"].to_list() == ["S", None]
