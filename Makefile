@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: run test lint typecheck check bench system-deps clean migration
+.PHONY: run test lint typecheck check bench bench-rules system-deps clean migration
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ check: lint typecheck test
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.run --splink
+
+bench-rules: $(BIN)/.installed
+	$(BIN)/python -m bench.rules_quality
 
 clean:
 	rm -rf $(VENV) .airflow out
