@@ -141,8 +141,8 @@ def _override_pairs(std: pl.DataFrame, overrides: pl.DataFrame | None, kind: str
     ).unique()
 
 
-#: Forename levels under which a link itself shows the two records name the same person.
-FORENAME_AGREES = ("exact", "nickname_or_alt", "swapped")
+#: Forename levels under which a link itself shows the two records name the same person (close: a slip).
+FORENAME_AGREES = ("close", "exact", "nickname_or_alt", "swapped")
 
 
 def cluster_scored(
