@@ -59,7 +59,7 @@ class Training(_Strict):
 class Mentions(_Strict):
     """Resolution of related-people rows, named children and dependants."""
 
-    min_confidence: float = Field(default=0.5, gt=0, le=1)
+    min_confidence: float = Field(default=0.7, gt=0, le=1)
     min_margin: float = Field(default=4.0, ge=1)
     prior_in_data: float = Field(default=0.9, gt=0, lt=1)
 

@@ -67,7 +67,7 @@ CHILD_MAX_AGE = 25
 #: at the rules' link threshold (0.9), so findings resting on it count without confirmation.
 NAME_ONLY_CONFIDENCE = 0.9
 #: Step 2 does not override a step-1 person at least this probable (other than its own pick).
-NAME_ONLY_MAX_RIVAL = 0.05
+NAME_ONLY_MAX_RIVAL = 0.3
 #: Confidence given to a mention resolved to the one person connected to the owner (a resolved
 #: mention joins the two) carrying its forename: 143 of 143 right on the same counties.
 CONNECTED_CONFIDENCE = 0.95
@@ -418,7 +418,7 @@ def resolve_mentions(
     model: FSModel,
     nicknames_path: Path,
     nickname_pairs: frozenset[str],
-    min_confidence: float = 0.5,
+    min_confidence: float = 0.7,
     prior_in_data: float = 0.9,
     min_margin: float = 4.0,
     name_only: bool = True,
@@ -499,12 +499,14 @@ def resolve_mentions(
             pl.col("owner_person_id").is_null() | (pl.col("person_id") != pl.col("owner_person_id"))
         )
         per_person = _plausible(per_person, facts, ref_day).select("mid", "person_id", "ev")
-        # Posterior over persons: P(person p) = a·LR_p / (1 + a·Σ LR_q), a = prior_in_data / persons,
-        # LR_p = 2^evidence of p's best record (records of one person are not independent evidence).
+        # Posterior over persons and "no record": P(person p) = a·LR_p / ((1 - prior_in_data) + a·Σ LR_q),
+        # a = prior_in_data / persons (each person equally likely a priori), LR_p = 2^evidence of p's best
+        # record (records of one person are not independent evidence); persons never blocked with the
+        # mention have LR ≈ 0.
         a = prior_in_data / max(person_ids["person_id"].n_unique(), 1)
         scored_persons = (
             per_person.with_columns((pl.lit(a) * pl.lit(2.0).pow(pl.col("ev"))).alias("alr"))
-            .with_columns((pl.col("alr") / (1.0 + pl.col("alr").sum().over("mid"))).alias("conf"))
+            .with_columns((pl.col("alr") / ((1.0 - prior_in_data) + pl.col("alr").sum().over("mid"))).alias("conf"))
             .select("mid", "person_id", "conf")
         )
         best = (

@@ -330,7 +330,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         model,
         _nicknames_path(config_dir),
         nickname_pairs(str(_nicknames_path(config_dir))),
-        float(mcfg.get("min_confidence", 0.5)),
+        float(mcfg.get("min_confidence", 0.7)),
         float(mcfg.get("prior_in_data", 0.9)),
         float(mcfg.get("min_margin", 4.0)),
     )

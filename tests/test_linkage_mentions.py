@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from linkage.mentions import CONNECTED_CONFIDENCE, NAME_ONLY_CONFIDENCE, resolve_mentions
@@ -281,3 +282,31 @@ def test_a_list_names_a_person_once() -> None:
         ("hv", "60", "related_person", "Nathan", "Cooper", None, "Father", False),
     ])
     assert _resolve(people, m, ["C", "S", "N", "O"])["mentioned_person_id"].to_list() == ["S", None]
+
+
+def test_confidence_is_a_posterior_against_no_record_at_all() -> None:
+    # P(p) = a·LR / ((1 - prior) + a·LR), a = prior / persons: from the confidence at one prior, the one at
+    # another follows. The father, named without DOB, lives elsewhere in the same town: the only candidate,
+    # with moderate evidence, among 200 strangers
+    people = _people([
+        ("sn", "50", "Alfie", "Clarke", D(2014, 6, 30), "M", "145 Station Lane", "CW10 8DG"),
+        ("gp", "51", "Mark", "Clarke", D(1986, 1, 24), "M", "3 Hill Road", "CW10 9AB"),
+        *[("gp", str(60 + i), f"Name{i}", f"Other{i}", D(1970 + i % 30, 1, 1), "F", f"{i} Road", "CH1 1AA")
+          for i in range(200)],
+    ])
+    m = _mentions([("sn", "50", "related_person", "Mark", "Clarke", None, "Father", False)])
+    model = FSModel.load(CONFIG / "linkage_model.json")
+    std = standardise_people(people, NICK)
+    ids = pl.DataFrame({"uid": list(range(people.height)), "person_id": [f"P{i}" for i in range(people.height)]})
+
+    def conf(prior: float) -> float:
+        out = resolve_mentions(m, people, std, ids, model, NICK, nickname_pairs(str(NICK)), 0.01, prior, 4.0,
+                               name_only=False)
+        assert out["mentioned_person_id"].to_list() == ["P1"]
+        return float(out["mention_confidence"][0])
+
+    c9, c5 = conf(0.9), conf(0.5)
+    x9 = c9 * (1 - 0.9) / (1 - c9)          # a·LR at prior 0.9
+    x5 = x9 * 0.5 / 0.9                     # a scales with the prior
+    assert c5 == pytest.approx(x5 / ((1 - 0.5) + x5), rel=1e-6)
+    assert 0.5 < c5 < c9 < 0.99
