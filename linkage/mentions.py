@@ -62,14 +62,15 @@ MAX_CANDIDATES_PER_KEY = 100
 CHILD_GAP_YEARS = 12
 #: A named child or dependant is younger than this (at the latest date of birth in the records).
 CHILD_MAX_AGE = 25
-#: Confidence given to a child mention resolved by its full name alone (step 2). Calibrated: on four
-#: generated counties (5 000 households seeds 21-23, 20 000 seed 21) 48 of 50 such picks were right;
+#: Confidence given to a child mention resolved by its full name alone (step 2). Calibrated: on ten
+#: generated counties (5 000 households seeds 21-27, 20 000 seeds 31-33) 51 of 56 such picks were right;
 #: at the rules' link threshold (0.9), so findings resting on it count without confirmation.
 NAME_ONLY_CONFIDENCE = 0.9
 #: Step 2 does not override a step-1 person at least this probable (other than its own pick).
 NAME_ONLY_MAX_RIVAL = 0.3
 #: Confidence given to a mention resolved to the one person connected to the owner (a resolved
-#: mention joins the two) carrying its forename: 143 of 143 right on the same counties.
+#: mention joins the two, or they share a household) carrying its forename: 677 of 678 right on the
+#: same counties.
 CONNECTED_CONFIDENCE = 0.95
 #: An address (postcode and first line) shared by more people than this is not taken as a household.
 MAX_HOUSEHOLD = 10
@@ -270,6 +271,29 @@ def _connected(named: pl.DataFrame, co_residents: pl.DataFrame) -> pl.DataFrame:
         direct.with_columns(pl.lit(False).alias("_house")),
         house.with_columns(pl.lit(True).alias("_house")),
     ]).filter(pl.col("owner_person_id") != pl.col("person_id")).unique()
+
+
+def _not_already_listed(
+    picks: pl.DataFrame, resolved: pl.DataFrame, picked: pl.DataFrame, lists: pl.DataFrame
+) -> pl.DataFrame:
+    """Drop step-2 picks of a person another row of the same list already names: one list names a
+    person once (the stepfather at home is not also the father living elsewhere).
+
+    Args:
+        picks: ``(mid, pid, _c2)`` this round's picks.
+        resolved: mentions with ``mid`` and step 1's ``mentioned_person_id``.
+        picked: earlier rounds' picks ``(mid, pid, _c2)``.
+        lists: ``(mid, source, owner_record_id)``: the list each mention is a row of.
+    """
+    named_in_list = pl.concat([
+        resolved.select("mid", pl.col("mentioned_person_id").alias("pid")).drop_nulls(),
+        picked.select("mid", "pid"),
+    ]).join(lists, on="mid").rename({"mid": "_other"})
+    taken = (
+        picks.join(lists, on="mid").join(named_in_list, on=["source", "owner_record_id", "pid"])
+        .filter(pl.col("_other") != pl.col("mid")).select("mid").unique()
+    )
+    return picks.join(taken, on="mid", how="anti")
 
 
 def _name_keys(std: pl.DataFrame, canon: dict[str, str], id_col: str) -> pl.DataFrame:
@@ -544,17 +568,7 @@ def resolve_mentions(
             connected = _connected(named, co_residents)
             todo = pending.join(picked, on="mid", how="anti")
             picks = _name_only(todo, mstd, people_std, person_ids, facts, ref_day, canon, connected)
-            # one list names a person once: a person another row of the same list already names (the
-            # stepfather at home) is not also the father living elsewhere
-            named_in_list = pl.concat([
-                out.select("mid", pl.col("mentioned_person_id").alias("pid")).drop_nulls(),
-                picked.select("mid", "pid"),
-            ]).join(lists, on="mid").rename({"mid": "_other"})
-            taken = (
-                picks.join(lists, on="mid").join(named_in_list, on=["source", "owner_record_id", "pid"])
-                .filter(pl.col("_other") != pl.col("mid")).select("mid").unique()
-            )
-            picks = picks.join(taken, on="mid", how="anti")
+            picks = _not_already_listed(picks, out, picked, lists)
             # a step-1 person other than the pick with some probability vetoes it
             rivals = picks.join(scored_persons, on="mid").filter(
                 (pl.col("person_id") != pl.col("pid")) & (pl.col("conf") >= NAME_ONLY_MAX_RIVAL)
