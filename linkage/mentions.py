@@ -511,8 +511,8 @@ def resolve_mentions(
         )
         levels = levels_to_polars(compare_pairs(idx, pdf, nickname_pairs))
         prior = model.prior_weight(people_std.height)
-        # a place and a surname alone do not name a person: a forename that disagrees needs a
-        # date of birth at most one typo away, or the NHS number (household members share the rest)
+        # a forename that disagrees needs the NHS number: the owner's household shares surname and
+        # address, and a twin the date of birth too
         weak = (pl.col("forename") == 0) & (pl.col("nhs") != 1)
         scored = score(levels.filter(~weak), people_std, model).select(
             pl.col("uid_l").alias("puid"), pl.col("uid_r").alias("muid"), (pl.col("weight") - prior).alias("ev")
