@@ -283,7 +283,8 @@ def build_compare(nickname_pairs: frozenset[str], spec: CompareSpec | None = Non
 
 
 def compare_pairs(
-    pairs: pd.MultiIndex, records: pd.DataFrame, nickname_pairs: frozenset[str], chunk: int = 2_000_000
+    pairs: pd.MultiIndex, records: pd.DataFrame, nickname_pairs: frozenset[str], chunk: int = 2_000_000,
+    spec: CompareSpec | None = None,
 ) -> pd.DataFrame:
     """Compute the level of every comparison for every candidate pair.
 
@@ -292,13 +293,15 @@ def compare_pairs(
         records: the standardised records as pandas, indexed by ``uid``.
         nickname_pairs: alias pairs, see :func:`build_compare`.
         chunk: pairs per recordlinkage call (bounds memory).
+        spec: the comparisons to compute (default: all).
 
     Returns:
         A frame indexed like ``pairs`` with one int8 column per comparison.
     """
-    comp = build_compare(nickname_pairs)
+    spec = spec or CompareSpec()
+    comp = build_compare(nickname_pairs, spec)
     if len(pairs) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=np.int8) for c in COMPARISONS}, index=pairs)
+        return pd.DataFrame({c: pd.Series(dtype=np.int8) for c in spec.comparisons}, index=pairs)
     parts = [comp.compute(pairs[i : i + chunk], records) for i in range(0, len(pairs), chunk)]
     out = pd.concat(parts) if len(parts) > 1 else parts[0]
     return out.astype(np.int8)

@@ -28,10 +28,16 @@ def to_recordlinkage(records: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pd.Dat
     pdf = pdf.set_index("uid")
     for c in cols:
         pdf[c] = pdf[c].astype(object).where(pdf[c].notna(), None)
-    index = pd.MultiIndex.from_arrays(
-        [pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()], names=["uid_l", "uid_r"]
-    )
-    return pdf, index
+    return pdf, pairs_index(pairs)
+
+
+def pairs_index(pairs: pl.DataFrame) -> pd.MultiIndex:
+    """Candidate pairs (``uid_l``, ``uid_r``) as recordlinkage's pandas MultiIndex.
+
+    Args:
+        pairs: candidate pairs with ``uid_l`` and ``uid_r``.
+    """
+    return pd.MultiIndex.from_arrays([pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()], names=["uid_l", "uid_r"])
 
 
 def levels_to_polars(levels: pd.DataFrame) -> pl.DataFrame:

@@ -37,8 +37,8 @@ from pathlib import Path
 import polars as pl
 
 from linkage.blocking import BlockingPass
-from linkage.compare import compare_pairs
-from linkage.frames import levels_to_polars, to_recordlinkage
+from linkage.compare import COMPARISONS, CompareSpec, compare_pairs
+from linkage.frames import levels_to_polars, pairs_index, to_recordlinkage
 from linkage.model import FSModel, score
 from linkage.standardise import nickname_canonical, standardise_people
 
@@ -296,6 +296,27 @@ def _not_already_listed(
     return picks.join(taken, on="mid", how="anti")
 
 
+def _compare_candidates(allrec: pl.DataFrame, cands: pl.DataFrame, nickname_pairs: frozenset[str]) -> pl.DataFrame:
+    """Comparison levels of (person record, mention) candidate pairs worth scoring.
+
+    A forename that disagrees needs the NHS number: the owner's household shares surname and address,
+    and a twin the date of birth too. Those pairs are dropped after comparing forename and NHS number
+    alone, before the other comparisons (most candidates from the owner's postcode are such).
+
+    Args:
+        allrec: people and mention rows, standardised, ``uid`` 0..n-1.
+        cands: ``(uid_l, uid_r)``: mention uid, person-record uid.
+        nickname_pairs: alias pairs for the forename comparison.
+    """
+    pairs = cands.select(pl.col("uid_r").alias("uid_l"), pl.col("uid_l").alias("uid_r"))
+    pdf, idx = to_recordlinkage(allrec, pairs)
+    first = levels_to_polars(compare_pairs(idx, pdf, nickname_pairs, spec=CompareSpec(("forename", "nhs"))))
+    kept = first.filter(~((pl.col("forename") == 0) & (pl.col("nhs") != 1)))
+    rest = tuple(c for c in COMPARISONS if c not in ("forename", "nhs"))
+    more = levels_to_polars(compare_pairs(pairs_index(kept), pdf, nickname_pairs, spec=CompareSpec(rest)))
+    return kept.join(more, on=["uid_l", "uid_r"], how="left").select("uid_l", "uid_r", *COMPARISONS)
+
+
 def _name_keys(std: pl.DataFrame, canon: dict[str, str], id_col: str) -> pl.DataFrame:
     """``(id, _fk, _sk)``: nickname-canonical forename and folded surname, every way a record can
     carry its full name (alternative forename, parts of a hyphenated surname, the two swapped)."""
@@ -506,15 +527,9 @@ def resolve_mentions(
     scored_persons = pl.DataFrame(schema={"mid": pl.Int64, "person_id": pl.Utf8, "conf": pl.Float64})
     if cands.height:
         allrec = pl.concat([people_std, mstd.drop("_borrowed", "mid")], how="diagonal_relaxed")
-        pdf, idx = to_recordlinkage(
-            allrec, cands.select(pl.col("uid_r").alias("uid_l"), pl.col("uid_l").alias("uid_r"))
-        )
-        levels = levels_to_polars(compare_pairs(idx, pdf, nickname_pairs))
+        levels = _compare_candidates(allrec, cands, nickname_pairs)
         prior = model.prior_weight(people_std.height)
-        # a forename that disagrees needs the NHS number: the owner's household shares surname and
-        # address, and a twin the date of birth too
-        weak = (pl.col("forename") == 0) & (pl.col("nhs") != 1)
-        scored = score(levels.filter(~weak), people_std, model).select(
+        scored = score(levels, people_std, model).select(
             pl.col("uid_l").alias("puid"), pl.col("uid_r").alias("muid"), (pl.col("weight") - prior).alias("ev")
         )
         scored = scored.join(mid_of, on="muid").join(person_ids.rename({"uid": "puid"}), on="puid")
