@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from linkage.compare import COMPARISONS, compare_pairs
+from linkage.compare import COMPARISONS, CompareSpec, compare_pairs
 from linkage.frames import to_recordlinkage
 from linkage.standardise import (
     fold_text,
@@ -125,6 +125,10 @@ def test_comparison_levels() -> None:
         schema={c: pl.Int8 for c in COMPARISONS},
     )
     assert_frame_equal(lv, expected)
+    # a subset of comparisons (mention resolution compares forename and NHS number first)
+    part = pl.from_pandas(compare_pairs(idx, rec, nickname_pairs(str(NICK)), spec=CompareSpec(("forename", "nhs")))
+                          .reset_index(drop=True))
+    assert_frame_equal(part, expected.select("forename", "nhs"))
 
 
 def test_swapped_names_level() -> None:
