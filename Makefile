@@ -36,6 +36,7 @@ typecheck: $(BIN)/.installed
 check: lint typecheck test
 
 bench: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench.run --splink
 
 bench-rules: $(BIN)/.installed

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import itertools
 import json
 import logging
@@ -252,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     modes = {m.strip() for m in args.modes.split(",") if m.strip()}
     started = dt.datetime.now()
+    if args.splink and importlib.util.find_spec("splink") is None:
+        console.print("[red]--splink needs Splink: pip install -e '.\\[bench]' (make bench does)[/red]")
+        return 2
     result: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "commit": _git_commit(),
                               "code": str(args.code or ""), "machine": _machine(), "sizes": []}
     for households in sizes:
