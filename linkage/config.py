@@ -62,6 +62,8 @@ class Mentions(_Strict):
     min_confidence: float = Field(default=0.7, gt=0, le=1)
     min_margin: float = Field(default=4.0, ge=1)
     prior_in_data: float = Field(default=0.9, gt=0, lt=1)
+    newborn_days: int = Field(default=14, ge=0)
+    newborn_prior_in_data: float = Field(default=0.3, gt=0, lt=1)
 
 
 class LinkageConfig(_Strict):

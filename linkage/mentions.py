@@ -32,6 +32,7 @@ with no date of birth is not constrained by it.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -467,6 +468,9 @@ def resolve_mentions(
     prior_in_data: float = 0.9,
     min_margin: float = 4.0,
     name_only: bool = True,
+    extract_date: date | None = None,
+    newborn_days: int = 14,
+    newborn_prior_in_data: float = 0.3,
 ) -> pl.DataFrame:
     """Add ``owner_person_id``, ``mentioned_person_id`` and ``mention_confidence`` to the mentions.
 
@@ -483,6 +487,10 @@ def resolve_mentions(
         min_margin: the best person must also be this many times as probable as the second.
         name_only: resolve a mention left unresolved by the evidence to the one person carrying its
             full name and fitting the relationship (step 2).
+        extract_date: the night's extract date (the age of a newborn is counted from it).
+        newborn_days: a mention whose date of birth is at most this many days before the extract date
+            names a newborn, who may have no record anywhere yet.
+        newborn_prior_in_data: ``prior_in_data`` for a newborn.
 
     Returns:
         The mentions table, in its row order, with the three columns added.
@@ -538,14 +546,23 @@ def resolve_mentions(
             pl.col("owner_person_id").is_null() | (pl.col("person_id") != pl.col("owner_person_id"))
         )
         per_person = _plausible(per_person, facts, ref_day).select("mid", "person_id", "ev")
-        # Posterior over persons and "no record": P(person p) = a·LR_p / ((1 - prior_in_data) + a·Σ LR_q),
-        # a = prior_in_data / persons (each person equally likely a priori), LR_p = 2^evidence of p's best
-        # record (records of one person are not independent evidence); persons never blocked with the
-        # mention have LR ≈ 0.
-        a = prior_in_data / max(person_ids["person_id"].n_unique(), 1)
+        # Posterior over persons and "no record": P(person p) = a·LR_p / ((1 - prior) + a·Σ LR_q),
+        # a = prior / persons (each person equally likely a priori), LR_p = 2^evidence of p's best record
+        # (records of one person are not independent evidence); persons never blocked with the mention
+        # have LR ≈ 0. The prior that the mentioned person has a record at all is lower for a newborn.
+        persons = max(person_ids["person_id"].n_unique(), 1)
+        today = extract_date or (dmax if isinstance(dmax, date) else None)
+        newborn = (
+            (pl.lit(today) - pl.col("dob")).dt.total_days() <= newborn_days if today is not None else pl.lit(False)
+        )
+        priors = mfacts.select(
+            "mid",
+            pl.when(newborn.fill_null(False)).then(newborn_prior_in_data).otherwise(prior_in_data).alias("_prior"),
+        )
         scored_persons = (
-            per_person.with_columns((pl.lit(a) * pl.lit(2.0).pow(pl.col("ev"))).alias("alr"))
-            .with_columns((pl.col("alr") / ((1.0 - prior_in_data) + pl.col("alr").sum().over("mid"))).alias("conf"))
+            per_person.join(priors, on="mid")
+            .with_columns((pl.col("_prior") / persons * pl.lit(2.0).pow(pl.col("ev"))).alias("alr"))
+            .with_columns((pl.col("alr") / ((1.0 - pl.col("_prior")) + pl.col("alr").sum().over("mid"))).alias("conf"))
             .select("mid", "person_id", "conf")
         )
         best = (

@@ -333,6 +333,9 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         float(mcfg.get("min_confidence", 0.7)),
         float(mcfg.get("prior_in_data", 0.9)),
         float(mcfg.get("min_margin", 4.0)),
+        extract_date=extract_date,
+        newborn_days=int(mcfg.get("newborn_days", 14)),
+        newborn_prior_in_data=float(mcfg.get("newborn_prior_in_data", 0.3)),
     )
     resolved.write_parquet(out_dir / "mentions.parquet")
     secs["mentions"] = time.perf_counter() - t

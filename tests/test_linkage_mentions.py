@@ -310,3 +310,31 @@ def test_confidence_is_a_posterior_against_no_record_at_all() -> None:
     x5 = x9 * 0.5 / 0.9                     # a scales with the prior
     assert c5 == pytest.approx(x5 / ((1 - 0.5) + x5), rel=1e-6)
     assert 0.5 < c5 < c9 < 0.99
+
+
+def test_a_newborn_may_have_no_record_yet() -> None:
+    # a parent names baby Isaac Morris, born three days before the extract; the county's one Isaac Morris
+    # on record was born a week earlier elsewhere. A newborn is less likely to be on any record yet, so
+    # the same evidence gives a lower confidence (the prior 0.3 instead of 0.9)
+    people = _people([
+        ("tp", "TP27015", "Sebastian", "Morris", D(1997, 3, 16), "M", None, "CH2 2AA"),           # owner
+        ("hv", "848166", "Isaac", "Morris", D(2026, 11, 11), "M", "7 Far Lane", "CW5 5EE"),       # another baby
+        *[("gp", str(60 + i), f"Name{i}", f"Other{i}", D(1970 + i % 30, 1, 1), "F", f"{i} Road", "CH1 1AA")
+          for i in range(200)],
+    ])
+    m = _mentions([("tp", "TP27015", "named_child", "Isaac", "Morris", D(2026, 11, 18), None, True)])
+    model = FSModel.load(CONFIG / "linkage_model.json")
+    std = standardise_people(people, NICK)
+    ids = pl.DataFrame({"uid": list(range(people.height)), "person_id": [f"P{i}" for i in range(people.height)]})
+
+    def conf(extract: dt.date) -> float:
+        out = resolve_mentions(m, people, std, ids, model, NICK, nickname_pairs(str(NICK)), 0.01, 0.9, 4.0,
+                               name_only=False, extract_date=extract, newborn_days=14, newborn_prior_in_data=0.3)
+        assert out["mentioned_person_id"].to_list() == ["P1"]
+        return float(out["mention_confidence"][0])
+
+    older, newborn = conf(D(2027, 3, 1)), conf(D(2026, 11, 21))
+    x9 = older * (1 - 0.9) / (1 - older)    # a·LR at the usual prior
+    x3 = x9 * 0.3 / 0.9
+    assert newborn == pytest.approx(x3 / ((1 - 0.3) + x3), rel=1e-6)
+    assert newborn < older
