@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,16 @@ def test_sa_named_child_and_related_people(tmp_path: Path, related: list[dict[st
                                            expected: list[tuple[str, str, str]]) -> None:
     got = run(tmp_path, _family(), mentions=[_named(), *related])
     assert rows(got) == expected
+
+
+def test_sa_evidence_lists_the_related_rows_checked(tmp_path: Path) -> None:
+    related = [mention("hv", "1", "related_person", "Karen", "Jones", mentioned="A9", relationship="Mother"),
+               mention("hv", "1", "related_person", "Dean", "Hall", relationship="Father")]
+    run(tmp_path, _family(), mentions=[_named(), *related])
+    rich = pl.read_parquet(tmp_path / D.isoformat() / "findings.parquet").filter(pl.col("rule") == "significant_adult")
+    rows_checked = json.loads(rich["evidence"][0])["related_people_rows_checked"]
+    assert [(r["relationship"], r["matched_to_another_person"]) for r in rows_checked] == [
+        ("Mother", True), ("Father", False)]
 
 
 def test_sa_adult_known_as_nickname(tmp_path: Path) -> None:

@@ -199,7 +199,9 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         pl.col("source").is_in(settings.child_sources) & (pl.col("kind") == "related_person")
     ).sort(["source", "file", "row"]).group_by("owner_person_id").agg(
         pl.struct("source", pl.col("owner_record_id").alias("record_id"), "file", "row", "relationship",
-                  pl.col("mentioned_person_id").is_not_null().alias("resolved")).alias("related_people_rows_checked")
+                  # a row matched to the adult would have stopped the finding: a matched row is someone else
+                  pl.col("mentioned_person_id").is_not_null().alias("matched_to_another_person"))
+        .alias("related_people_rows_checked")
     ).rename({"owner_person_id": "child_person_id"})
     adult_side = adult_recs.sort("ref").with_columns(
         pl.col("source").replace_strict(SERVICE_LETTER, default="?").alias("service"),
@@ -226,7 +228,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         "child_service_records", "adult_service_records", "links",
         pl.col("related_people_rows_checked").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
             "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
-            "relationship": pl.String(), "resolved": pl.Boolean(),
+            "relationship": pl.String(), "matched_to_another_person": pl.Boolean(),
         })))),
     ).struct.json_encode()
     how = pl.col("_vias").list.eval(
