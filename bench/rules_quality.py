@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     counties = [tuple(int(x) for x in c.split(":")) for c in args.county] or list(DEFAULT_COUNTIES)
     results: list[tuple[str, dict[str, Any]]] = []
     for households, seed in counties:
-        label = f"{households // 1000}k, seed {seed}"
+        label = f"{households / 1000:g}k, seed {seed}"
         results.append((label, county_scores(households, seed, args.config)))
         sys.stderr.write(f"{label}: done\n")
     total = pooled([s for _, s in results])
