@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import recordlinkage as rl
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -91,7 +92,8 @@ def _swapped(
 
 
 class ForenameLevels(BaseCompareFeature):
-    """Forename: exact / nickname or alternative (known-as, middle) / close / swapped / different.
+    """Forename: exact / nickname or alternative (known-as, middle) / close (incl. a slip in a nickname) /
+    swapped / different.
 
     Left and right columns: ``fn``, ``fn_alt``, ``fn_ph``, ``sn`` (surname, for the swap test).
     """
@@ -100,6 +102,27 @@ class ForenameLevels(BaseCompareFeature):
         cols = ["fn", "fn_alt", "fn_ph", "sn"]
         super().__init__(cols, cols, label=label)
         self.nickname_pairs = nickname_pairs
+        pairs = [p.partition("|") for p in sorted(nickname_pairs)]
+        self.aliases = pl.DataFrame({"other": [a for a, _, _ in pairs], "alias": [b for _, _, b in pairs]},
+                                    schema={"other": pl.Utf8, "alias": pl.Utf8})
+
+    def _alias_close(self, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+        """One name spelt closely to an alias of the other (``Wiilliam`` / ``Billy``, ``Nirola`` / ``Nicky``)."""
+        names = pl.DataFrame({"a": fa.astype(str), "b": fb.astype(str)}).with_row_index("i")
+        cand = pl.concat([
+            names.select("i", pl.col("a").alias("name"), pl.col("b").alias("other")),
+            names.select("i", pl.col("b").alias("name"), pl.col("a").alias("other")),
+        ]).join(self.aliases, on="other").filter(
+            # a slip keeps the first letter and the length within two (most alias pairs fail this cheaply)
+            (pl.col("name").str.slice(0, 1) == pl.col("alias").str.slice(0, 1))
+            & ((pl.col("name").str.len_chars() - pl.col("alias").str.len_chars()).abs() <= 2)
+        )
+        out = np.zeros(len(fa), dtype=bool)
+        if cand.height:
+            la, ra = cand["name"].to_numpy(), cand["alias"].to_numpy()
+            near = (_jw(la, ra) >= CLOSE_JW) | (_osa(la, ra) <= 1)
+            out[cand["i"].to_numpy()[near]] = True
+        return out
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
         fa, alta, pha, sna, fb, altb, phb, snb = (_arr(s) for s in args)
@@ -124,10 +147,13 @@ class ForenameLevels(BaseCompareFeature):
             if len(s) >= 2 and s[0] == lg[0] and len(s) <= len(lg) - 2 and not set(s[1:]) & set("aeiouy"):
                 it = iter(lg)
                 abbrev[i] = all(ch in it for ch in s)
+        still = rest[~abbrev[rest]]
+        alias_close = np.zeros(len(fa), dtype=bool)
+        alias_close[still] = self._alias_close(fa[still], fb[still])
         swapped = _swapped(fa, sna, fb, snb, self.nickname_pairs)
         out = np.full(len(fa), MISSING, dtype=np.int8)
         out[both] = 0
-        out[both & close] = 1
+        out[both & (close | alias_close)] = 1
         out[(nick | alt | prefix | abbrev) & ~exact] = 2
         out[exact] = 3
         out[swapped] = 4

@@ -131,6 +131,16 @@ def test_comparison_levels() -> None:
     assert_frame_equal(part, expected.select("forename", "nhs"))
 
 
+def test_slip_in_a_nickname_is_close() -> None:
+    # Wiilliam / Billy and Nirola / Nicky: a typing error in one name of an alias pair; Karen / Billy is not
+    df = people(forename=["Wiilliam", "Billy", "Nirola", "Nicky", "Karen"], surname=["Smith"] * 5)
+    std = standardise_people(df, NICK)
+    pairs = pl.DataFrame({"uid_l": [0, 2, 4], "uid_r": [1, 3, 1]})
+    rec, idx = to_recordlinkage(std, pairs)
+    lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
+    assert lv["forename"].tolist() == [1, 1, 0]
+
+
 def test_swapped_names_level() -> None:
     df = people(forename=["John", "Smith"], surname=["Smith", "John"])
     std = standardise_people(df, NICK)
