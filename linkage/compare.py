@@ -64,10 +64,15 @@ def _osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(_present(a) & _present(b), d, 99)
 
 
+def _spelt_close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaro-Winkler at least :data:`CLOSE_JW`, or one edit apart (short names have low Jaro-Winkler
+    for a single typo)."""
+    return (_jw(a, b) >= CLOSE_JW) | (_osa(a, b) <= 1)
+
+
 def _name_close(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-    """Close: Jaro-Winkler at least :data:`CLOSE_JW`, one edit apart (short names have low
-    Jaro-Winkler for a single typo), or the same phonetic key."""
-    return (_jw(a, b) >= CLOSE_JW) | (_osa(a, b) <= 1) | _eq(pa, pb)
+    """Close: spelt closely (:func:`_spelt_close`) or the same phonetic key."""
+    return _spelt_close(a, b) | _eq(pa, pb)
 
 
 def _swapped(
@@ -85,7 +90,7 @@ def _swapped(
         def near(x: np.ndarray, y: np.ndarray) -> np.ndarray:
             # spelt closely or nicknames (not merely sounding alike: Tilly / Doyle)
             nick = (pd.Series(x).astype(str) + "|" + pd.Series(y).astype(str)).isin(nickname_pairs).to_numpy()
-            return _eq(x, y) | (_jw(x, y) >= CLOSE_JW) | (_osa(x, y) <= 1) | nick
+            return _eq(x, y) | _spelt_close(x, y) | nick
 
         out[idx] = near(fa[idx], sb[idx]) & near(sa[idx], fb[idx])
     return out
@@ -120,7 +125,7 @@ class ForenameLevels(BaseCompareFeature):
         out = np.zeros(len(fa), dtype=bool)
         if cand.height:
             la, ra = cand["name"].to_numpy(), cand["alias"].to_numpy()
-            near = (_jw(la, ra) >= CLOSE_JW) | (_osa(la, ra) <= 1)
+            near = _spelt_close(la, ra)
             out[cand["i"].to_numpy()[near]] = True
         return out
 
