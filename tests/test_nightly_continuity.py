@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import itertools
 import shutil
@@ -14,7 +13,7 @@ import pytest
 from report import import_review
 from safelink.pipeline import Night, run_night
 from safelink.synth import generate_county
-from tests.conftest import SAMPLE_DATE, SAMPLE_LANDING
+from tests.conftest import SAMPLE_DATE, SAMPLE_LANDING, read_review_csv, write_review_csv
 
 FIRST = dt.date(2026, 11, 25)
 
@@ -73,8 +72,7 @@ def test_review_decisions_are_honoured_the_next_night(tmp_path: Path) -> None:
     night1 = Night(landing=landing, output=output, extract_date=SAMPLE_DATE)
     run_night(night1)
     review_file = night1.night_dir / "review" / "review_pairs.csv"
-    with review_file.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_review_csv(review_file)
     assert rows, "the sample has review pairs"
     links1 = _links(night1.night_dir)
     pid = dict(zip(links1["source"] + ":" + links1["record_id"], links1["person_id"], strict=True))
@@ -84,11 +82,7 @@ def test_review_decisions_are_honoured_the_next_night(tmp_path: Path) -> None:
     for row in rows:
         row["decision"] = ""
     marked["decision"] = "match"
-    edited = tmp_path / "marked.csv"
-    with edited.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    edited = write_review_csv(tmp_path / "marked.csv", rows)
     assert import_review(edited, night1.state, "Dr Reviewer").recorded == 1
 
     summary = run_night(Night(landing=landing, output=output, extract_date=second))

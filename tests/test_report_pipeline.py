@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import polars as pl
 import pytest
 
 from report import build_report, import_review, review_overrides
+from tests.conftest import read_review_csv, write_review_csv
 from tests.test_report import parse
 
 FIRST = dt.date(2026, 11, 25)
@@ -43,16 +43,11 @@ def test_two_nights_through_the_pipeline(tmp_path: Path) -> None:
 
     # the reviewer marks every review pair a match; the next night's report counts the decisions
     review = night_dir / "review" / "review_pairs.csv"
-    with review.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_review_csv(review)
     if rows:
         for row in rows:
             row["decision"] = "match"
-        marked = tmp_path / "marked.csv"
-        with marked.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        marked = write_review_csv(tmp_path / "marked.csv", rows)
         assert import_review(marked, url, "reviewer").recorded == len(rows)
         assert review_overrides(url).height == len(rows)
 

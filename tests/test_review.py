@@ -11,27 +11,16 @@ import pytest
 from report import build_report, import_review, latest_decisions, review_overrides
 from report.review import normalise_decision, pair_key
 from report.safe import csv_cell, csv_uncell
+from tests.conftest import read_review_csv, write_review_csv
 from tests.test_report import parse
 from tests.test_report_fixtures import EVIL_FORENAME, EVIL_ROUTE, TONIGHT, make_config, make_night
 
 
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _mark(path: Path, decisions: dict[tuple[str, str], str], out: Path) -> Path:
-    rows = _read(path)
+    rows = read_review_csv(path)
     for row in rows:
         row["decision"] = decisions.get((row["record_id_l"], row["record_id_r"]), "")
-    _write(out, rows)
+    write_review_csv(out, rows)
     return out
 
 
@@ -40,7 +29,7 @@ def test_review_round_trip(tmp_path: Path, state_url: str) -> None:
     config = make_config(tmp_path)
     result = build_report(night, config, state_url, TONIGHT)
     assert result.review_file == night / "review" / "review_pairs.csv"
-    rows = _read(result.review_file)
+    rows = read_review_csv(result.review_file)
     assert len(rows) == 2
     assert {(r["source_l"], r["record_id_l"], r["source_r"], r["record_id_r"]) for r in rows} == {
         ("gp", "204", "gp", "205"), ("hv", "102", "gp", "204")}
@@ -80,7 +69,7 @@ def test_review_round_trip(tmp_path: Path, state_url: str) -> None:
     bands = doc.tables["review-bands"]
     assert bands[1][2:] == ["0", "1", "0.0%"]  # the no-match pair, weight 0.87 in band [0, 2)
     # the re-exported file shows the previous decisions, but does not pre-fill them
-    rows2 = {r["record_id_r"]: r for r in _read(result2.review_file)}
+    rows2 = {r["record_id_r"]: r for r in read_review_csv(result2.review_file)}
     assert rows2["205"]["previous_decision"] == "unsure" and rows2["204"]["previous_decision"] == "no match"
     assert rows2["205"]["decision"] == ""
 
@@ -99,11 +88,11 @@ def test_import_rejects_tampered_and_unreadable_rows(tmp_path: Path) -> None:
     night = make_night(tmp_path)
     review = build_report(night, make_config(tmp_path), url, TONIGHT).review_file
     assert review is not None
-    rows = _read(review)
+    rows = read_review_csv(review)
     rows[0]["decision"] = "perhaps"
     rows[1]["decision"] = "match"
     rows[1]["record_id_r"] = "999"  # pair_key no longer matches
-    _write(tmp_path / "bad.csv", rows)
+    write_review_csv(tmp_path / "bad.csv", rows)
     result = import_review(tmp_path / "bad.csv", url, "rev")
     assert result.recorded == 0 and len(result.invalid) == 2
     assert "line 2" in result.invalid[0] and "line 3" in result.invalid[1]
