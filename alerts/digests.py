@@ -383,9 +383,10 @@ def send_digests(night_dir: Path, config_dir: Path, state_url: str, extract_date
                 result.stale_night = 1
                 log.warning("digests for %s not built: a later night (%s) has been processed", extract_date, latest)
             else:
-                ntk = NeedToKnow(load_sharing(config_dir), config, RecordIndex(read_people(night_dir)),
-                                 load_settings().case_view_url)
-                _build_night(session, night_dir, ntk, settings.sender, extract_date, result, _enabled_rules(config_dir))
+                enabled = _enabled_rules(config_dir)
+                ntk = NeedToKnow(load_sharing(config_dir, rules=enabled), config,
+                                 RecordIndex(read_people(night_dir)), load_settings().case_view_url)
+                _build_night(session, night_dir, ntk, settings.sender, extract_date, result, enabled)
                 try:
                     session.commit()
                 except IntegrityError:

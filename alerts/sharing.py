@@ -15,6 +15,7 @@ Appointment times, clinical codes and another service's internal ids are not fac
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -198,11 +199,12 @@ class SharingConfig(_Strict):
         return steps["default"]
 
 
-def load_sharing(config_dir: Path) -> SharingConfig:
-    """Load and validate ``<config_dir>/sharing.yaml``.
+def load_sharing(config_dir: Path, rules: Iterable[str] = ()) -> SharingConfig:
+    """Load and validate ``<config_dir>/sharing.yaml``, refusing it when an enabled rule has no entry.
 
     Args:
         config_dir: the configuration folder.
+        rules: the rules that will run (each needs an entry: its findings cannot be shared by guesswork).
 
     Raises:
         SharingConfigError: naming the file, the key and what is allowed.
@@ -210,4 +212,11 @@ def load_sharing(config_dir: Path) -> SharingConfig:
     path = config_dir / "sharing.yaml"
     if not path.exists():
         raise SharingConfigError(f"{path}: missing (the information-sharing matrix is required to send digests)")
-    return load_config_model(path, SharingConfig, error=SharingConfigError)
+    config = load_config_model(path, SharingConfig, error=SharingConfigError)
+    missing = sorted(set(rules) - set(config.rules))
+    if missing:
+        raise SharingConfigError(
+            f"{path}: no entry under 'rules' for {', '.join(missing)}: add one (label, why_it_matters, lead_order, "
+            "recipients, next_step) before its findings can be sent (docs/information-sharing.md)"
+        )
+    return config

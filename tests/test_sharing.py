@@ -77,6 +77,8 @@ def test_missing_file_and_missing_rule_name_the_fix(tmp_path: Path) -> None:
         load_sharing(tmp_path)
     with pytest.raises(SharingConfigError, match="rule 'new_rule' has no entry"):
         load_sharing(ROOT / "config").rule("new_rule")
+    with pytest.raises(SharingConfigError, match=r"no entry under 'rules' for new_rule: add one"):
+        load_sharing(ROOT / "config", rules=["significant_adult", "new_rule"])
 
 
 def test_a_lead_covering_two_services_gets_both_entries_and_unlisted_kinds_the_default() -> None:

@@ -9,9 +9,7 @@ alerts/facts.py or the templates, regenerate them and review the diff:
 
 from __future__ import annotations
 
-import html as html_lib
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from alerts.compose import open_entry, render_digest
 from alerts.need_to_know import NeedToKnow, Recipient, designated_recipient
 from alerts.sharing import load_sharing
 from tests.helpers.digest_fixtures import NIGHT, ROOT, findings, need_to_know
+from tests.helpers.mail import visible_text
 
 GOLDEN = ROOT / "tests" / "golden" / "digests"
 MATRIX = load_sharing(ROOT / "config")
@@ -59,30 +58,6 @@ def render_case(tmp_path: Path, rule: str, kind: str) -> tuple[dict[str, Any], s
     entry = open_entry(view, "new", NIGHT, None, ntk, reader, bool(finding["needs_confirmation"]))
     _, text, html = render_digest(NIGHT, reader, [entry], ntk)
     return entry, text, html
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._skip = False
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        self._skip = tag in ("style", "title")
-
-    def handle_endtag(self, tag: str) -> None:
-        self._skip = False
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def visible_text(html: str) -> str:
-    """The words a reader sees in an HTML part, whitespace collapsed."""
-    parser = _Text()
-    parser.feed(html)
-    return " ".join(html_lib.unescape(" ".join(parser.parts)).split())
 
 
 def said(entry: dict[str, Any]) -> list[str]:
