@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from alerts.facts import long_date
 from alerts.need_to_know import FindingView, NeedToKnow, Recipient, what_changed
 from alerts.render import render
+from alerts.rules.registry import RULE_NAMES
 
 CHANGE_ORDER = ("new", "updated", "no_longer_found", "moved")
 CHANGE_LABELS: dict[str, str] = {
@@ -38,7 +40,7 @@ def finding_display(view: FindingView, recipients: Sequence[Recipient]) -> dict[
         view: any recipient's view of the finding (people lines are the same for all).
         recipients: everyone the finding went to tonight.
     """
-    return {"rule_label": view.rule_label, "people": [vars(p) | {} for p in view.people],
+    return {"rule_label": view.rule_label, "people": [asdict(p) for p in view.people],
             "recipients": [r.key for r in recipients], "recipient_roles": {r.key: r.role for r in recipients}}
 
 
@@ -82,7 +84,7 @@ def closed_entry(reference: str, rule: str, change: str, display: Mapping[str, A
     """
     roles = display.get("recipient_roles") or {}
     others = [str(role) for key, role in roles.items() if key != recipient_key] if isinstance(roles, Mapping) else []
-    label = ntk.sharing.rules[rule].label if rule in ntk.sharing.rules else str(display.get("rule_label") or rule)
+    label = ntk.rule_labels().get(rule) or str(display.get("rule_label") or rule)
     return {
         "reference": reference, "rule": rule, "rule_label": label, "change": change,
         "change_label": CHANGE_LABELS[change], "headline": CLOSED_TEXT[change],
@@ -95,7 +97,7 @@ def closed_entry(reference: str, rule: str, change: str, display: Mapping[str, A
 
 
 def _groups(items: list[dict[str, Any]], ntk: NeedToKnow) -> list[dict[str, Any]]:
-    order = list(ntk.sharing.rules)
+    order = list(RULE_NAMES)
     rules = sorted({i["rule"] for i in items}, key=lambda r: (order.index(r) if r in order else len(order), r))
     groups = []
     for rule in rules:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.compose import closed_entry, digest_subject, finding_display, open_entry, render_digest
-from alerts.leads import LeadsConfig, LeadsConfigError, load_leads
+from alerts.leads import DESIGNATED_KEY, LeadsConfig, LeadsConfigError, load_leads
 from alerts.need_to_know import NeedToKnow, Recipient, RecordIndex, designated_recipient, read_people
 from alerts.render import build_message, render
 from alerts.sharing import load_sharing
@@ -41,8 +41,8 @@ from safelink.state import open_state
 log = logging.getLogger(__name__)
 
 CLAIM_STALE_AFTER = dt.timedelta(minutes=15)
-DESIGNATED_KEY = "designated"
 __all__ = ["DigestResult", "digest_subject", "render_digest", "retry_outbox", "send_digests", "send_failure_notice"]
+DESIGNATED_FINDINGS_FILE = "designated_findings"
 
 
 @dataclass
@@ -246,9 +246,9 @@ def _build_night(session: Session, night_dir: Path, ntk: NeedToKnow, sender: str
         if not items:
             continue
         subject, text, html = render_digest(night, recipient, items, ntk)
-        suffix = "_findings" if recipient.key == DESIGNATED_KEY else ""
+        stem = DESIGNATED_FINDINGS_FILE if recipient.key == DESIGNATED_KEY else recipient.key
         msg = _queue(session, night, recipient.key, "digest", recipient.email, sender, subject, text, html,
-                     f"{recipient.key}{suffix}_{night.isoformat()}.eml")
+                     f"{stem}_{night.isoformat()}.eml")
         result.digests_built += 1
         for item in items:
             session.add(AlertAudit(night=night, message_pk=msg.id, recipient_key=recipient.key,

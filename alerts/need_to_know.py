@@ -18,11 +18,11 @@ from typing import Any
 import polars as pl
 
 from alerts.facts import Fact, FindingFacts, finding_facts, long_date
-from alerts.leads import ROUTE_KIND, Lead, LeadsConfig, load_leads, parse_route, route_finding
+from alerts.leads import DESIGNATED_KEY, ROUTE_KIND, Lead, LeadsConfig, load_leads, parse_route, route_finding
 from alerts.present import confidence_label, initials, mask_nhs
+from alerts.rules.registry import RULE_LABELS
 from alerts.sharing import DESIGNATED, SharingConfig, load_sharing
 
-DESIGNATED_KEY = "designated"
 PEOPLE_COLUMNS = ("source", "record_id", "forename", "surname", "nhs_number", "team", "practice")
 
 
@@ -214,17 +214,17 @@ class NeedToKnow:
         return cls(load_sharing(config_dir), load_leads(config_dir), RecordIndex(people), case_view_url)
 
     def rule_labels(self) -> dict[str, str]:
-        """Readable rule names from the matrix."""
-        return {name: rule.label for name, rule in self.sharing.rules.items()}
+        """Readable rule names: each rule module's LABEL, unless the matrix gives one."""
+        return RULE_LABELS | {name: rule.label for name, rule in self.sharing.rules.items() if rule.label}
 
     def recipients_of(self, finding: Mapping[str, Any]) -> list[Recipient]:
-        """The leads a finding is routed to, as recipients (sorted by key).
+        """The leads (and the designated professionals) a finding is routed to, as recipients (sorted by key).
 
         Args:
             finding: a ``findings.parquet`` row.
         """
         keys = route_finding(list(finding.get("routes") or []), self.leads)
-        return [lead_recipient(k, self.leads.leads[k]) for k in sorted(keys)]
+        return [self.recipient(k) for k in sorted(keys)]
 
     def recipient(self, key: str) -> Recipient:
         """A recipient by its key (a lead key, or ``designated``).
@@ -264,7 +264,7 @@ class NeedToKnow:
         first_seen = finding.get("first_seen")
         owner = self.owner(finding, rule, everyone)
         return FindingView(
-            reference=reference, rule=rule, rule_label=sharing.label, headline=facts.headline,
+            reference=reference, rule=rule, rule_label=self.rule_labels().get(rule, rule), headline=facts.headline,
             people=self._people(finding, rule), services=services, finding_facts=general,
             why_it_matters=sharing.why_it_matters, next_step=self.sharing.next_step(rule, recipient.kinds),
             lead=self._lead_line(owner, recipient),

@@ -88,7 +88,7 @@ def fact_name(item: str) -> str:
 class RuleSharing(_Strict):
     """One rule: its label, why it matters, who leads, what each recipient kind receives, next steps."""
 
-    label: str = Field(min_length=1)
+    label: str = Field(default="", description="overrides the rule module's LABEL when given")
     why_it_matters: str = Field(min_length=1)
     lead_order: list[str] = Field(min_length=1, description="services (or 'designated') in order of ownership")
     recipients: dict[str, ShareEntry] = Field(min_length=1)
@@ -156,7 +156,7 @@ class SharingConfig(_Strict):
             return self.rules[name]
         except KeyError:
             raise SharingConfigError(
-                f"sharing.yaml: rule {name!r} has no entry under 'rules': add one (label, why_it_matters, "
+                f"sharing.yaml: rule {name!r} has no entry under 'rules': add one (why_it_matters, "
                 "lead_order, recipients, next_step) before its findings can be sent"
             ) from None
 
@@ -216,7 +216,7 @@ def load_sharing(config_dir: Path, rules: Iterable[str] = ()) -> SharingConfig:
     missing = sorted(set(rules) - set(config.rules))
     if missing:
         raise SharingConfigError(
-            f"{path}: no entry under 'rules' for {', '.join(missing)}: add one (label, why_it_matters, lead_order, "
+            f"{path}: no entry under 'rules' for {', '.join(missing)}: add one (why_it_matters, lead_order, "
             "recipients, next_step) before its findings can be sent (docs/information-sharing.md)"
         )
     return config

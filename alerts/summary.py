@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from alerts.facts import long_date
 from alerts.need_to_know import NeedToKnow
+from alerts.rules.registry import RULE_NAMES
 from alerts.state_tables import AlertMessage
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,10 @@ def summary_context(session: Session, night_dir: Path, night: dt.date, per_rule:
         needs_confirmation: findings needing confirmation tonight.
         enabled_rules: the rules run tonight (shown with zeros when they found nothing).
     """
-    order = list(ntk.sharing.rules)
+    order = list(RULE_NAMES)
+    labels = ntk.rule_labels()
     rules = sorted(set(per_rule) | set(enabled_rules), key=lambda r: (order.index(r) if r in order else len(order), r))
-    rows = [{"label": ntk.sharing.rules[r].label if r in ntk.sharing.rules else r,
+    rows = [{"label": labels.get(r, r),
              "total": per_rule.get(r, Counter())["total"], "new": per_rule.get(r, Counter())["new"],
              "updated": per_rule.get(r, Counter())["updated"],
              "closed": per_rule.get(r, Counter())["no_longer_found"]} for r in rules]

@@ -9,13 +9,10 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.facts import (
-    Fact,
+from alerts.facts import Fact, finding_facts, long_date, period
+from alerts.rules import (
     cumulative_concern,
     dual_service_parent,
-    finding_facts,
-    long_date,
-    period,
     repeated_non_attendance,
     significant_adult,
     unshared_involvement,
@@ -44,7 +41,7 @@ def test_dates_are_long_and_periods_to_the_month() -> None:
 
 
 def test_repeated_non_attendance_facts() -> None:
-    found = repeated_non_attendance(RNA_EVIDENCE)
+    found = repeated_non_attendance.present(RNA_EVIDENCE, {}, {})
     assert found.headline == ("The child was not brought to (or did not attend) 3 appointments at 2 services "
                               "between December 2025 and April 2026.")
     assert found.facts == [
@@ -61,7 +58,7 @@ def test_repeated_non_attendance_facts() -> None:
 
 
 def test_flag_not_used_by_the_rule_is_not_a_fact() -> None:
-    found = repeated_non_attendance(RNA_EVIDENCE | {"lower_threshold_applied": False})
+    found = repeated_non_attendance.present(RNA_EVIDENCE | {"lower_threshold_applied": False}, {}, {})
     assert "protection_flag" not in {f.kind for f in found.facts}
 
 
@@ -76,7 +73,7 @@ def test_significant_adult_facts() -> None:
         "related_people_rows_checked": [{"source": "sn", "record_id": "753230", "relationship": "Father",
                                          "matched_to_another_person": True}],
     }
-    facts = significant_adult(evidence).facts
+    facts = significant_adult.present(evidence, {}, {}).facts
     assert [(f.kind, f.service, f.text) for f in facts] == [
         ("child_open", "sn", "The child is open to this service."),
         ("adult_known", "amh", "The adult has a closed record with this service."),
@@ -95,7 +92,7 @@ def test_dual_service_parent_facts() -> None:
         "service_b": {"source": "amh", "record_id": "7672259", "has_dependent_children": "No",
                       "substance_service_involved": "Unknown", "names_service_a": False}}],
         "named_a_child": True, "named_children_rows": [{"source": "amh", "record_id": "7672259", "row": 10}]}
-    facts = dual_service_parent(evidence, ["hv:863149", "gp:933593"]).facts
+    facts = dual_service_parent.present(evidence, {"child_records": ["hv:863149", "gp:933593"]}, {}).facts
     assert [(f.kind, f.service, f.told_to(own=True)) for f in facts] == [
         ("adult_open", "tp", "The parent is open to your service."),
         ("parent", "tp", "Your record says the adult is a parent (Parent - children live with client)."),
@@ -115,7 +112,7 @@ def test_unshared_involvement_facts() -> None:
                   "camhs_names_service": False},
         "service": {"source": "sn", "record_id": "515744", "other_services_involved": "CAMHS;GP",
                     "service_names_camhs": True}}]}
-    facts = unshared_involvement(evidence).facts
+    facts = unshared_involvement.present(evidence, {}, {}).facts
     assert [(f.kind, f.service, f.text) for f in facts] == [
         ("child_open", "camhs", "The child has an open referral here."),
         ("child_open", "sn", "The child is on this caseload."),
@@ -124,10 +121,11 @@ def test_unshared_involvement_facts() -> None:
 
 
 def test_cumulative_concern_facts() -> None:
-    evidence = {"findings": [{"rule": "repeated_non_attendance", "finding_id": "F1"},
-                             {"rule": "significant_adult", "finding_id": "F2"}]}
-    found = cumulative_concern(evidence, {"repeated_non_attendance": "Missed", "significant_adult": "Adult"},
-                               ["hv:1", "gp:2"])
+    evidence = {"rule": "cumulative_concern", "n_rules": 2, "rules": ["repeated_non_attendance", "significant_adult"],
+                "findings": [{"rule": "repeated_non_attendance", "finding_id": ["F1"]},
+                             {"rule": "significant_adult", "finding_id": ["F2"]}]}
+    found = cumulative_concern.present(evidence, {"child_records": ["hv:1", "gp:2"]},
+                                       {"repeated_non_attendance": "Missed", "significant_adult": "Adult"})
     assert found.headline == "This child is named tonight by findings of 2 different safeguarding rules."
     assert [(f.kind, f.service, f.text) for f in found.facts] == [
         ("rules_found", None, "Tonight's findings about this child: Missed; Adult."),
@@ -152,6 +150,6 @@ def test_no_time_of_day_and_no_outcome_code_in_any_fact(rows: list[tuple[str, dt
     evidence = {"lower_threshold_applied": False, "missed_appointments": [
         {"source": s, "record_id": "R1", "date": d.isoformat(), "time": t, "outcome": o, "type": None}
         for s, d, t, o in rows]}
-    text = json.dumps([(f.text, f.own_text) for f in repeated_non_attendance(evidence).facts])
+    text = json.dumps([(f.text, f.own_text) for f in repeated_non_attendance.present(evidence, {}, {}).facts])
     assert not _TIME.search(text)
     assert not re.search(r"\b(DNA|FTA|Did Not Attend)\b", text)

@@ -52,8 +52,6 @@ def render_case(tmp_path: Path, rule: str, kind: str) -> tuple[dict[str, Any], s
     finding = _finding_for(rule, kind)
     reader = _reader(ntk, kind)
     everyone = ntk.recipients_of(finding)
-    if rule == "cumulative_concern":
-        everyone.append(designated_recipient(ntk.leads))
     view = ntk.view(finding, reader, everyone)
     entry = open_entry(view, "new", NIGHT, None, ntk, reader, bool(finding["needs_confirmation"]))
     _, text, html = render_digest(NIGHT, reader, [entry], ntk)

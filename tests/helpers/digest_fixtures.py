@@ -166,10 +166,11 @@ def findings() -> dict[str, list[dict[str, Any]]]:
             "service": {"source": "hv", "record_id": "104500", "service_names_camhs": False}}],
     }, ["camhs:RIO5654951", "hv:104500"], [], ["camhs:team:West Cheshire CAMHS", "hv:team:Chester Central HV"])
     cc = _finding("F0000000000cc", "cumulative_concern", {
-        "rule": "cumulative_concern",
-        "findings": [{"finding_id": "F00000000rna2", "rule": "repeated_non_attendance"},
-                     {"finding_id": "F00000000sahv", "rule": "significant_adult"}],
-    }, ["gp:23695", "hv:104500"], [], ["gp:practice:N81006", "hv:team:Chester Central HV", "tp:team:Gavin Pye"])
+        "rule": "cumulative_concern", "n_rules": 2, "rules": ["repeated_non_attendance", "significant_adult"],
+        "findings": [{"rule": "repeated_non_attendance", "finding_id": ["F00000000rna2"]},
+                     {"rule": "significant_adult", "finding_id": ["F00000000sahv"]}],
+    }, ["gp:23695", "hv:104500"], [], ["designated", "gp:practice:N81006", "hv:team:Chester Central HV",
+                                       "tp:team:Gavin Pye"])
     return {"repeated_non_attendance": [rna_school, rna_baby], "significant_adult": [sa, sa_hv],
             "dual_service_parent": [dsp, dsp_sn], "unshared_involvement": [ui, ui_hv], "cumulative_concern": [cc]}
 
