@@ -8,17 +8,51 @@ looked after (in any source), 2 missed in any sources. Cancellations never count
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import polars as pl
+from pydantic import Field
 
-from alerts.rules.config import RepeatedNonAttendance, RulesConfig
 from alerts.rules.frames import RuleInputs, empty_findings, finish, person_refs, person_routes
+from alerts.rules.presentation import Fact, FindingFacts, long_date, parse_date, period, plural, record_ref
+from alerts.rules.settings import RuleBase, RulesConfig
 
-RULE = "repeated_non_attendance"
+NAME = "repeated_non_attendance"
+LABEL = "Repeated missed appointments (was not brought)"
+ID_KEYS = ("child_person_id",)
 ROUTE_SOURCES = ("hv", "sn", "gp", "dental", "camhs")
+Source = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 
 
-def missed_codes(settings: RepeatedNonAttendance) -> pl.DataFrame:
+def _default_missed() -> dict[Source, list[str]]:
+    return {
+        "hv": ["Was Not Brought", "No Access Visit"],
+        "sn": ["WNB", "DNA"],
+        "camhs": ["3", "7"],
+        "gp": ["Did Not Attend"],
+        "dental": ["FTA"],
+    }
+
+
+def _flag_sources() -> list[Source]:
+    return ["hv", "sn"]
+
+
+class Settings(RuleBase):
+    """``repeated_non_attendance``: missed appointments of a child across sources."""
+
+    window_days: int = Field(default=365, ge=1, description="the extract date and the window_days - 1 days before it")
+    min_missed: int = Field(default=3, ge=1)
+    min_sources: int = Field(default=2, ge=1)
+    flagged_min_missed: int = Field(default=2, ge=1, description="threshold for a child on a CP plan or looked after")
+    flagged_min_sources: int = Field(default=1, ge=1)
+    missed_outcomes: dict[Source, list[str]] = Field(default_factory=_default_missed)
+    flag_sources: list[Source] = Field(default_factory=_flag_sources)
+
+
+def missed_codes(settings: Settings) -> pl.DataFrame:
     """``source``, ``code`` (trimmed, lower-cased raw outcome) of every outcome that counts as missed.
 
     Args:
@@ -28,14 +62,15 @@ def missed_codes(settings: RepeatedNonAttendance) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"source": pl.String(), "code": pl.String()}, orient="row")
 
 
-def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl.DataFrame:
     """Apply the rule.
 
     Args:
         inputs: the night's facts.
         config: the rules configuration.
+        earlier: the findings of the rules before this one (unused).
     """
-    settings = config.rules.repeated_non_attendance
+    settings = config.settings(NAME, Settings)
     day = inputs.extract_date
     first_day = day - dt.timedelta(days=settings.window_days - 1)
     children = inputs.persons.filter(pl.col("is_child")).select("person_id")
@@ -108,7 +143,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
     if hits.is_empty():
         return empty_findings()
     evidence = pl.struct(
-        pl.lit(RULE).alias("rule"),
+        pl.lit(NAME).alias("rule"),
         "n_missed", "n_sources", "sources",
         (~normal_fire).alias("lower_threshold_applied"),
         "missed_appointments",
@@ -132,7 +167,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
     )
     out = (
         hits.with_columns(
-            pl.lit(RULE).alias("rule"),
+            pl.lit(NAME).alias("rule"),
             pl.col("person_id").alias("child_person_id"),
             pl.lit(None, dtype=pl.String).alias("adult_person_id"),
             evidence.alias("evidence"),
@@ -143,3 +178,52 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         .join(person_routes(inputs.records, ROUTE_SOURCES), on="person_id", how="left")
     )
     return finish(out)
+
+
+# --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)
+
+FACTS = frozenset({"missed_count", "missed_dates", "protection_flag"})
+
+
+def present(evidence: Mapping[str, Any], finding: Mapping[str, Any], labels: Mapping[str, str]) -> FindingFacts:
+    """Missed appointments per service (count and months to others; dates to the service itself).
+
+    Args:
+        evidence: the rule's evidence.
+        finding: the finding row.
+        labels: readable rule names.
+    """
+    by_service: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for item in evidence.get("missed_appointments") or []:
+        if isinstance(item, Mapping) and parse_date(item.get("date")) and item.get("source"):
+            by_service[str(item["source"])].append(item)
+    facts: list[Fact] = []
+    all_days: list[dt.date] = []
+    for service, items in by_service.items():
+        days = sorted(d for d in (parse_date(i.get("date")) for i in items) if d)
+        all_days += days
+        refs = tuple(sorted({r for i in items for r in record_ref(i)}))
+        count = f"{plural(len(days), 'missed appointment')} {period(days)}"
+        facts.append(Fact("missed_count", service, f"{count}.", records=refs))
+        listed = "; ".join(
+            long_date(d) + (f" ({i['type']})" if isinstance(i.get("type"), str) and i["type"] else "")
+            for d, i in sorted(((parse_date(i.get("date")), i) for i in items), key=lambda p: p[0] or dt.date.min)
+            if d
+        )
+        facts.append(Fact("missed_dates", service, "", own_text=f"Missed on: {listed}.", records=refs))
+    if evidence.get("lower_threshold_applied"):
+        for item in evidence.get("flagged_records") or []:
+            if not isinstance(item, Mapping) or not item.get("source"):
+                continue
+            status = [label for key, label in (("child_protection_plan", "on a child protection plan"),
+                                               ("looked_after", "looked after")) if item.get(key)]
+            if status:
+                text = (f"Records that the child is {' and '.join(status)}, so the lower threshold for such "
+                        "children applies (fewer missed appointments are enough).")
+                facts.append(Fact("protection_flag", str(item["source"]), text, records=record_ref(item)))
+    n_missed = int(evidence.get("n_missed") or len(all_days))
+    n_sources = int(evidence.get("n_sources") or len(by_service))
+    when = f" {period(all_days)}" if all_days else ""
+    headline = (f"The child was not brought to (or did not attend) {plural(n_missed, 'appointment')} "
+                f"at {plural(n_sources, 'service')}{when}.")
+    return FindingFacts(headline, facts)

@@ -13,9 +13,13 @@ agrees, also counts as naming the adult.
 
 from __future__ import annotations
 
-import polars as pl
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from alerts.rules.config import RulesConfig
+import polars as pl
+from pydantic import Field
+
 from alerts.rules.frames import (
     RuleInputs,
     empty_findings,
@@ -27,10 +31,37 @@ from alerts.rules.frames import (
     person_routes,
     surname_keys,
 )
+from alerts.rules.presentation import Fact, FindingFacts, plural, record_ref
+from alerts.rules.settings import RuleBase, RulesConfig
 
-RULE = "significant_adult"
+NAME = "significant_adult"
+LABEL = "Significant adult not on the child's record"
+ID_KEYS = ("child_person_id", "adult_person_id")
 SERVICE_LETTER = {"tp": "A", "amh": "B"}
 NAMING_KINDS = ("named_child", "dependant")
+
+
+
+def _hv_sn() -> list[Literal["hv", "sn"]]:
+    return ["hv", "sn"]
+
+
+def _tp_amh() -> list[Literal["tp", "amh"]]:
+    return ["tp", "amh"]
+
+
+class Settings(RuleBase):
+    """``significant_adult``: an adult known to adult services linked to a child, absent from the child's record."""
+
+    child_sources: list[Literal["hv", "sn"]] = Field(default_factory=_hv_sn)
+    adult_sources: list[Literal["tp", "amh"]] = Field(default_factory=_tp_amh)
+    link_by_named_child: bool = True
+    link_by_gp_address: bool = True
+    name_fallback: bool = Field(
+        default=True, description="a related-people row naming the adult (nickname-aware forename + surname) counts"
+    )
+    fallback_forename_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
+
 
 _LINK_SCHEMA = {
     "adult_person_id": pl.String(), "child_person_id": pl.String(), "via": pl.String(),
@@ -40,7 +71,7 @@ _LINK_SCHEMA = {
 
 
 def _links(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
-    settings = config.rules.significant_adult
+    settings = config.settings(NAME, Settings)
     parts: list[pl.DataFrame] = []
     if settings.link_by_named_child:
         named = inputs.mentions.filter(
@@ -114,7 +145,7 @@ def _present(inputs: RuleInputs, config: RulesConfig, candidates: pl.DataFrame) 
     (alias group or Jaro-Winkler >= ``fallback_forename_similarity``: typing errors), or the forenames are
     the same or aliases (a changed surname).
     """
-    settings = config.rules.significant_adult
+    settings = config.settings(NAME, Settings)
     related = inputs.mentions.filter(
         pl.col("source").is_in(settings.child_sources) & (pl.col("kind") == "related_person")
     ).rename({"owner_person_id": "child_person_id"})
@@ -160,14 +191,15 @@ def _present(inputs: RuleInputs, config: RulesConfig, candidates: pl.DataFrame) 
     return pl.concat([resolved, by_name]).unique()
 
 
-def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl.DataFrame:
     """Apply the rule.
 
     Args:
         inputs: the night's facts.
         config: the rules configuration.
+        earlier: the findings of the rules before this one (unused).
     """
-    settings = config.rules.significant_adult
+    settings = config.settings(NAME, Settings)
     records = inputs.records
     child_recs = records.filter(pl.col("source").is_in(settings.child_sources) & pl.col("is_open"))
     adult_recs = records.filter(pl.col("source").is_in(settings.adult_sources))
@@ -224,7 +256,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         .join(related_rows, on="child_person_id", how="left")
     )
     evidence = pl.struct(
-        pl.lit(RULE).alias("rule"),
+        pl.lit(NAME).alias("rule"),
         "child_service_records", "adult_service_records", "links",
         pl.col("related_people_rows_checked").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
             "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
@@ -246,7 +278,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         {"person_id": "adult_person_id", "routes": "_ar"})
     out = (
         per_pair.with_columns(
-            pl.lit(RULE).alias("rule"),
+            pl.lit(NAME).alias("rule"),
             evidence.alias("evidence"),
             summary.alias("summary"),
             pl.min_horizontal("_path_conf", "_child_conf", "_adult_conf").alias("link_confidence"),
@@ -263,3 +295,57 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         )
     )
     return finish(out)
+
+
+# --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)
+
+FACTS = frozenset({"child_open", "adult_known", "link", "not_on_related_people"})
+
+
+def present(evidence: Mapping[str, Any], finding: Mapping[str, Any], labels: Mapping[str, str]) -> FindingFacts:
+    """The child's services, the adult's services, how they are linked, and the missing related person.
+
+    Args:
+        evidence: the rule's evidence.
+        finding: the finding row.
+        labels: readable rule names.
+    """
+    facts: list[Fact] = []
+    child_services: dict[str, list[str]] = defaultdict(list)
+    for item in evidence.get("child_service_records") or []:
+        if isinstance(item, Mapping) and item.get("source"):
+            child_services[str(item["source"])] += record_ref(item)
+    for service, refs in child_services.items():
+        facts.append(Fact("child_open", service, "The child is open to this service.",
+                          own_text="The child is open to your service.", records=tuple(refs)))
+    for item in evidence.get("adult_service_records") or []:
+        if not isinstance(item, Mapping) or not item.get("source"):
+            continue
+        state = "an open" if item.get("is_open") else "a closed"
+        facts.append(Fact("adult_known", str(item["source"]), f"The adult has {state} record with this service.",
+                          own_text=f"The adult has {state} record with your service.", records=record_ref(item)))
+    for item in evidence.get("links") or []:
+        if not isinstance(item, Mapping) or not item.get("source"):
+            continue
+        if item.get("via") == "gp_address":
+            text = "The adult and the child are registered with a GP at the same address."
+            own = "The adult and the child are registered with your practice at the same address."
+        else:
+            text = "The adult named the child as one of their children on this service's record."
+            own = "The adult named the child as one of their children on your record."
+        facts.append(Fact("link", str(item["source"]), text, own_text=own, records=record_ref(item)))
+    checked: dict[str, int] = defaultdict(int)
+    for item in evidence.get("related_people_rows_checked") or []:
+        if isinstance(item, Mapping) and item.get("source"):
+            checked[str(item["source"])] += 1
+    for service, refs in child_services.items():
+        n = checked.get(service, 0)
+        facts.append(Fact(
+            "not_on_related_people", service,
+            "The adult is not on this service's record of the child's related people.",
+            own_text=("The adult is not on your record of the child's related people "
+                      f"({plural(n, 'related person', 'related people')} recorded, none of them this adult)."),
+            records=tuple(refs)))
+    headline = ("An adult known to adult services is linked to this child but is not recorded among the people "
+                "around the child on the child's health visiting or school nursing record.")
+    return FindingFacts(headline, facts)
