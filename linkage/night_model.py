@@ -81,6 +81,8 @@ def fit_to_night(sc: Scored, start: FSModel, config: LinkageConfig, config_dir: 
     Raises:
         FitError: the fit failed its sanity checks.
     """
+    if sc.records.height < 2 or sc.pairs.height == 0:
+        raise FitError([f"nothing to fit on ({sc.records.height} records, {sc.pairs.height} candidate pairs)"])
     t = config.training
     settings = FitSettings(random_pairs=t.random_pairs, seed=t.seed, min_observed=t.min_observed,
                            min_pass_pairs=t.min_pass_pairs, min_expected_matches=t.min_expected_matches,
