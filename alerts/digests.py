@@ -10,7 +10,6 @@ Entry points return counts only.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import re
@@ -37,6 +36,7 @@ from alerts.present import (
     evidence_lines,
 )
 from alerts.render import build_message, render
+from alerts.responses import finding_fingerprint, is_suppressed, suppressed
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
 from safelink.state import open_state
@@ -98,11 +98,6 @@ def _as_date(value: Any, default: dt.date) -> dt.date:
     return default
 
 
-def _fingerprint(row: dict[str, Any]) -> str:
-    base = row.get("evidence_fingerprint") or hashlib.sha256(str(row.get("evidence") or "").encode()).hexdigest()
-    return hashlib.sha256(f"{base}|{bool(row.get('needs_confirmation'))}".encode()).hexdigest()
-
-
 def read_findings(night_dir: Path) -> pl.DataFrame:
     """Read ``findings.parquet`` from the night's folder.
 
@@ -148,7 +143,7 @@ def _tonight(findings: pl.DataFrame, people: PeopleIndex, config: LeadsConfig, n
         out[fid] = _Now(
             finding_id=fid,
             rule=str(row["rule"]),
-            fingerprint=_fingerprint(row),
+            fingerprint=finding_fingerprint(row),
             first_seen=_as_date(row.get("first_seen"), night),
             display=display,
             evidence=evidence_lines(row.get("evidence")),
@@ -180,6 +175,21 @@ def _groups(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         groups.append({"rule": rule, "label": RULE_LABELS.get(rule, rule.replace("_", " ").capitalize()),
                        "entries": members})
     return groups
+
+
+def case_view_link(finding_id: str, base_url: str | None = None) -> str:
+    """The finding's address in the case view (``SAFELINK_CASE_VIEW_URL``), or ``""`` when none is set.
+
+    Args:
+        finding_id: the finding.
+        base_url: the case view's base URL (read from the settings when None).
+    """
+    from urllib.parse import quote
+
+    from safelink.settings import load_settings
+
+    base = (load_settings().case_view_url if base_url is None else base_url).rstrip("/")
+    return f"{base}/findings/{quote(finding_id, safe='')}" if base else ""
 
 
 def digest_subject(night: dt.date, counts: dict[str, int]) -> str:
@@ -268,6 +278,7 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
 
     # Per-lead ledger: what each lead has been told.
     told = {(r.lead_key, r.finding_id): r for r in session.scalars(select(AlertLeadFinding))}
+    quiet = suppressed(session)  # "not a concern" until the finding changes
     leads_with_digest = 0
     for key, lead in config.leads.items():
         items: list[dict[str, Any]] = []
@@ -275,6 +286,8 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
         for fid in sorted(mine):
             now = tonight[fid]
             sent = told.get((key, fid))
+            if is_suppressed(quiet, key, fid, now.fingerprint):
+                continue
             if sent is None:
                 change = "new"
                 session.add(AlertLeadFinding(lead_key=key, finding_id=fid, fingerprint_sent=now.fingerprint,
@@ -301,6 +314,8 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
             items.append(_item(fid, change, ledger.rule, ledger.display, [], ledger.first_seen, last))
         if not items:
             continue
+        for item in items:
+            item["url"] = case_view_link(item["finding_id"])
         subject, text, html = render_digest(night, lead.name, lead.role, items)
         msg = _queue(session, night, key, "digest", lead.email, sender, subject, text, html,
                      f"{key}_{night.isoformat()}.eml")

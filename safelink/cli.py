@@ -170,3 +170,58 @@ def retry(
     from alerts import retry_outbox
 
     console.print(f"outbox: {retry_outbox(output, config, _state_url(output))}")
+
+
+@app.command()
+def serve(
+    output: Annotated[Path, typer.Option(help="The deployment's output folder (its nights and state database).")],
+    host: Annotated[str, typer.Option(help="Address to listen on (behind a TLS proxy in production).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    config: Annotated[Path, typer.Option(help="Configuration folder (leads.yaml).")] = DEFAULT_CONFIG_DIR,
+) -> None:
+    """Serve the case view (leads respond, designated professionals review, chronologies) on the state database."""
+    import uvicorn
+
+    from caseview.app import create_app
+
+    try:
+        web = create_app(output, _state_url(output), config)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"case view on [bold]http://{host}:{port}/[/bold] for {output}")
+    uvicorn.run(web, host=host, port=port, proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="warning")
+
+
+users_app = typer.Typer(help="Case view accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address (its sign-in name).")],
+    role: Annotated[str, typer.Option(help="lead | designated | engineer.")],
+    output: Annotated[Path, typer.Option(help="The deployment's output folder (its state database).")],
+    lead: Annotated[str | None, typer.Option(help="For a lead: the lead's key in leads.yaml.")] = None,
+    config: Annotated[Path, typer.Option(help="Configuration folder (leads.yaml).")] = DEFAULT_CONFIG_DIR,
+) -> None:
+    """Add a case view account; the password is read from standard input (one line)."""
+    import sys
+
+    from alerts.leads import load_leads
+    from caseview.accounts import AccountError, add_user
+    from caseview.settings import CaseViewSettings
+    from safelink.state import open_state
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        keys = set(load_leads(config).leads)
+        engine = open_state(_state_url(output))
+        try:
+            user = add_user(engine, email, role, password, lead, keys, CaseViewSettings().min_password_length)
+        finally:
+            engine.dispose()
+    except (AccountError, ConfigError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"account added: {user.email} ({user.role}{': ' + user.lead_key if user.lead_key else ''})")

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     config: Path = DEFAULT_CONFIG_DIR
     landing: Path | None = None
     output: Path | None = None
+    # The case view's public base URL (https://case-view.example.nhs.uk): digests link each finding to
+    # <case_view_url>/findings/<finding_id>; empty means no links. An https:// URL also marks the session
+    # cookie Secure.
+    case_view_url: str = ""
 
 
 def load_settings() -> Settings:
