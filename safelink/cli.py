@@ -184,6 +184,7 @@ def serve(
 
     from caseview.app import create_app
 
+    _require_output(output)
     try:
         web = create_app(output, _state_url(output), config)
     except ConfigError as exc:
@@ -191,6 +192,13 @@ def serve(
         raise typer.Exit(2) from None
     console.print(f"case view on [bold]http://{host}:{port}/[/bold] for {output}")
     uvicorn.run(web, host=host, port=port, proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="warning")
+
+
+def _require_output(output: Path) -> None:
+    if not output.is_dir():
+        console.print(f"[red]error:[/red] {output} is not a folder: give the deployment's output folder "
+                      "(where `safelink run` writes its nights)")
+        raise typer.Exit(2)
 
 
 users_app = typer.Typer(help="Case view accounts.", no_args_is_help=True)
@@ -213,6 +221,7 @@ def users_add(
     from caseview.settings import CaseViewSettings
     from safelink.state import open_state
 
+    _require_output(output)
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         keys = set(load_leads(config).leads)
