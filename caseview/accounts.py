@@ -190,3 +190,26 @@ def end_session(engine: Engine, sid: str) -> None:
         row = session.get(CaseViewSession, sid)
         if row is not None and row.ended_at is None:
             row.ended_at = utcnow()
+
+
+def demo_account(engine: Engine, email: str, role: str, lead_key: str | None = None) -> tuple[User, str]:
+    """Create a demo account, or give an existing one a new password; returns it and the password.
+
+    For ``safelink demo`` only: the password is random and printed once.
+
+    Args:
+        engine: the state database.
+        email: the account's address.
+        role: its role.
+        lead_key: for a lead, the lead's key.
+    """
+    password = secrets.token_urlsafe(12)
+    address = normalise_email(email)
+    with Session(engine) as session, session.begin():
+        row = session.scalar(select(CaseViewUser).where(CaseViewUser.email == address))
+        if row is None:
+            row = CaseViewUser(email=address, role=role, lead_key=lead_key, active=True, created_at=utcnow())
+            session.add(row)
+        row.role, row.lead_key, row.password_hash = role, lead_key, _hasher().hash(password)
+        session.flush()
+        return User(id=row.id, email=address, role=role, lead_key=lead_key), password

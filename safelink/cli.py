@@ -105,6 +105,37 @@ def demo(
     console.print(f"  state database: {night.state}")
     console.print(f"  synthetic drop: {county / 'landing'}  (truth in {county / 'truth'})")
     _print_scores(scores)
+    _print_case_view(night)
+
+
+def _print_case_view(night: Night) -> None:
+    """Demo accounts for the case view (random passwords, printed once) and how to start it."""
+    import polars as pl
+
+    from alerts.leads import load_leads, route_finding
+    from caseview.accounts import demo_account
+    from safelink.state import open_state
+
+    leads = load_leads(night.config_dir)
+    routed: dict[str, int] = {}
+    for routes in pl.read_parquet(night.night_dir / "findings.parquet")["routes"].to_list():
+        for key in route_finding(list(routes or []), leads):
+            routed[key] = routed.get(key, 0) + 1
+    engine = open_state(night.state)
+    try:
+        accounts = [demo_account(engine, "designated.demo@nhs.net", "designated")]
+        if routed:
+            lead = max(sorted(routed), key=lambda k: routed[k])
+            accounts.append(demo_account(engine, "lead.demo@nhs.net", "lead", lead))
+        accounts.append(demo_account(engine, "engineer.demo@nhs.net", "engineer"))
+    finally:
+        engine.dispose()
+    console.print("\n[bold]Case view[/bold] (leads respond, designated professionals review, chronologies):")
+    console.print(f"  safelink serve --output {night.output}     then open http://127.0.0.1:8000/")
+    for user, password in accounts:
+        who = f"lead {user.lead_key}" if user.lead_key else user.role
+        console.print(f"  {who:<28} {user.email:<28} password {password}")
+    console.print("  (demo accounts on the demo output only; passwords are new each time the demo runs)")
 
 
 def _print_scores(scores: dict[str, Any]) -> None:
@@ -178,6 +209,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (behind a TLS proxy in production).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     config: Annotated[Path, typer.Option(help="Configuration folder (leads.yaml).")] = DEFAULT_CONFIG_DIR,
+    proxy: Annotated[str, typer.Option(help="Addresses of the TLS proxy trusted for X-Forwarded-* headers.")
+                     ] = "127.0.0.1",
 ) -> None:
     """Serve the case view (leads respond, designated professionals review, chronologies) on the state database."""
     import uvicorn
@@ -191,7 +224,7 @@ def serve(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     console.print(f"case view on [bold]http://{host}:{port}/[/bold] for {output}")
-    uvicorn.run(web, host=host, port=port, proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="warning")
+    uvicorn.run(web, host=host, port=port, proxy_headers=True, forwarded_allow_ips=proxy, log_level="warning")
 
 
 def _require_output(output: Path) -> None:

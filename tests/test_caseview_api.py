@@ -108,7 +108,7 @@ def test_wrong_password_and_unknown_account_look_the_same(client: TestClient) ->
 
 
 def test_login_is_throttled_after_repeated_failures(deployment: tuple[Path, Path, str], app: Any) -> None:
-    output, config, url = deployment
+    url = deployment[2]
     engine = open_state(url)
     add_user(engine, "throttled@safelink.test", "designated", PASSWORD)
     engine.dispose()

@@ -169,3 +169,80 @@ def test_users_add_reads_the_password_from_stdin(tmp_path: Path, config_dir: Pat
     no_lead = runner.invoke(cli, ["users", "add", "l@safelink.test", "--role", "lead", "--output", str(out),
                                   "--config", str(config_dir)], input="a long enough password\n")
     assert no_lead.exit_code == 2 and "--lead" in _said(no_lead)
+
+
+def test_demo_prints_how_to_start_the_case_view_with_accounts(tmp_path: Path, config_dir: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from safelink.cli import _print_case_view
+    from safelink.pipeline import Night
+    from tests.helpers.caseview import write_deployment
+
+    output = tmp_path / "out"
+    write_deployment(output, config_dir)
+    night = Night(landing=tmp_path / "landing", output=output, extract_date=dt.date(2026, 11, 25),
+                  config_dir=config_dir)
+    _print_case_view(night)
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"safelink serve --output {output}" in said
+    import re
+
+    found = dict(re.findall(r"(\S+@nhs\.net) password (\S+)", said))
+    assert set(found) == {"designated.demo@nhs.net", "lead.demo@nhs.net", "engineer.demo@nhs.net"}
+    assert "lead hv_chester" in said  # the lead with the most findings in the tiny deployment
+    engine = open_state(night.state)
+    for email, password in found.items():
+        assert authenticate(engine, email, password, "demo") is not None
+    engine.dispose()
+
+
+def test_single_sign_on_redirects_to_the_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    from fastapi.testclient import TestClient
+
+    from caseview.app import create_app
+    from tests.helpers.caseview import write_deployment
+
+    class Discovery(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # the provider's discovery document, as a real provider serves it
+            issuer = f"http://127.0.0.1:{self.server.server_port}"
+            body = json.dumps({"issuer": issuer, "authorization_endpoint": f"{issuer}/authorize",
+                               "token_endpoint": f"{issuer}/token", "jwks_uri": f"{issuer}/jwks"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Discovery)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    output, config = tmp_path / "out", tmp_path / "config"
+    write_deployment(output, config)
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    plain = TestClient(create_app(output, url, config))
+    assert plain.get("/login/sso").status_code == 404 and "/login/sso" not in plain.get("/login").text
+    port = server.server_port
+    monkeypatch.setenv("SAFELINK_OIDC_METADATA_URL", f"http://127.0.0.1:{port}/.well-known/openid-configuration")
+    monkeypatch.setenv("SAFELINK_OIDC_CLIENT_ID", "case-view")
+    monkeypatch.setenv("SAFELINK_OIDC_CLIENT_SECRET", "s3cret")
+    monkeypatch.setenv("SAFELINK_CASE_VIEW_URL", "https://case-view.example.nhs.uk")
+    try:
+        client = TestClient(create_app(output, url, config), base_url="https://testserver")
+        assert 'href="/login/sso"' in client.get("/login").text
+        r = client.get("/login/sso", follow_redirects=False)
+        assert r.status_code == 302
+        target = urlparse(r.headers["location"])
+        query = parse_qs(target.query)
+        assert f"{target.scheme}://{target.netloc}{target.path}" == f"http://127.0.0.1:{port}/authorize"
+        assert query["client_id"] == ["case-view"] and query["response_type"] == ["code"]
+        assert query["redirect_uri"] == ["https://case-view.example.nhs.uk/login/sso/callback"]
+        assert "openid" in query["scope"][0] and query["state"][0]
+        forged = client.get("/login/sso/callback?code=x&state=forged", follow_redirects=False)
+        assert forged.status_code == 401 and "did not complete" in forged.text
+    finally:
+        server.shutdown()
