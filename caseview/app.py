@@ -269,6 +269,14 @@ def _responded(user: User, answers: list[Any], fingerprint: str) -> Any | None:
 
 
 def _routes(app: FastAPI, ctx: Context) -> None:
+    """Register every page."""
+    for register in (_session_routes, _finding_routes, _review_routes, _person_routes):
+        register(app, ctx)
+
+
+def _session_routes(app: FastAPI, ctx: Context) -> None:
+    """Health, sign-in and sign-out."""
+
     @app.get("/healthz")
     def healthz() -> Response:
         try:
@@ -312,6 +320,10 @@ def _routes(app: FastAPI, ctx: Context) -> None:
         request.session.clear()
         request.session["flash"] = "You have signed out."
         return RedirectResponse("/login", status_code=303)
+
+
+def _finding_routes(app: FastAPI, ctx: Context) -> None:
+    """The inbox, a finding and a response to it."""
 
     @app.get("/findings")
     def inbox(request: Request) -> Response:
@@ -388,6 +400,10 @@ def _routes(app: FastAPI, ctx: Context) -> None:
         request.session["flash"] = message
         return RedirectResponse(f"/findings/{quote(finding_id, safe='')}", status_code=303)
 
+
+def _review_routes(app: FastAPI, ctx: Context) -> None:
+    """The review queue and its decisions."""
+
     @app.get("/review")
     def review_page(request: Request, blind: int = 0) -> Response:
         user = current_user(ctx, request)
@@ -421,6 +437,10 @@ def _routes(app: FastAPI, ctx: Context) -> None:
         ctx.audit(user, "review_decision", pair_key, detail=f"{decision}{' (blind)' if blind else ''}")
         request.session["flash"] = "Decision recorded; the next night's linkage applies it."
         return RedirectResponse("/review?blind=1" if blind else "/review", status_code=303)
+
+
+def _person_routes(app: FastAPI, ctx: Context) -> None:
+    """Chronologies, run health and the audit."""
 
     @app.get("/children/{person_id}")
     def child_page(request: Request, person_id: str) -> Response:
