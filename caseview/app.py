@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
-from alerts.leads import LeadsConfig, load_leads
-from alerts.present import RULE_LABELS, PeopleIndex, confidence_label
+from alerts.leads import DESIGNATED_KEY, LeadsConfig
+from alerts.need_to_know import NeedToKnow, RecordIndex
+from alerts.present import confidence_label
 from alerts.responses import DISPOSITIONS, finding_fingerprint, record_response, responses
 from caseview import accounts
 from caseview.accounts import User
@@ -72,6 +73,7 @@ class Context:
 
     output: Path
     engine: Engine
+    ntk: NeedToKnow
     leads: LeadsConfig
     settings: CaseViewSettings
     oidc: OidcSettings
@@ -114,7 +116,8 @@ def create_app(output: Path, state_url: str | None = None, config_dir: Path = DE
     base = load_settings()
     url = state_url or base.state_url or default_state_url(output)
     settings = CaseViewSettings()
-    ctx = Context(output=output, engine=open_state(url), leads=load_leads(config_dir), settings=settings,
+    ntk = NeedToKnow.load(config_dir, None, "")
+    ctx = Context(output=output, engine=open_state(url), ntk=ntk, leads=ntk.leads, settings=settings,
                   oidc=OidcSettings(), base_url=base.case_view_url.rstrip("/"), env=_env())
     app = FastAPI(title="Safeguarding linkage case view", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
@@ -219,6 +222,15 @@ def sign_in(ctx: Context, request: Request, user: User) -> None:
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
+def reader_key(user: User) -> str:
+    """The recipient a user reads findings as: their lead key, or the designated professionals.
+
+    Args:
+        user: a lead or designated user.
+    """
+    return user.lead_key if user.role == "lead" and user.lead_key else DESIGNATED_KEY
+
+
 def home(user: User) -> str:
     """Where a user lands after signing in.
 
@@ -243,7 +255,7 @@ def _page(ctx: Context, request: Request, template: str, user: User | None, stat
           **values: Any) -> HTMLResponse:
     flash = request.session.pop("flash", None)
     html = ctx.env.get_template(template).render(
-        user=user, csrf=csrf_token(request), flash=flash, rules=RULE_LABELS, **values)
+        user=user, csrf=csrf_token(request), flash=flash, **values)
     return HTMLResponse(html, status_code=status)
 
 
@@ -336,15 +348,16 @@ def _finding_routes(app: FastAPI, ctx: Context) -> None:
             answers: dict[str, list[Any]] = {}
             for a in responses(ctx.engine, [r["finding_id"] for r in rows]):
                 answers.setdefault(a.finding_id, []).append(a)
-            people = PeopleIndex(read(ctx.output / night.isoformat() / "landing" / "people.parquet"))
+            people = RecordIndex(read(ctx.output / night.isoformat() / "landing" / "people.parquet"))
+            labels = ctx.ntk.rule_labels()
             pres = ctx.leads.presentation
             for r in rows:
                 done = _responded(user, answers.get(r["finding_id"], []), finding_fingerprint(r))
                 status = str(r.get("status") or "")
                 group = "responded" if done else status if status in ("new", "updated") else "open"
-                child = people.view("Child", r.get("child_records") or [], pres.nhs_visible_digits, False)
+                child = people.person("Child", r.get("child_records") or [], pres.nhs_visible_digits)
                 groups[group].append({
-                    "finding_id": r["finding_id"], "rule": RULE_LABELS.get(r["rule"], r["rule"]),
+                    "finding_id": r["finding_id"], "rule": labels.get(r["rule"], r["rule"]),
                     "child": child.initials if r.get("child_records") else "", "first_seen": str(r.get("first_seen")),
                     "confidence": confidence_label(r.get("link_confidence")),
                     "needs_confirmation": bool(r.get("needs_confirmation")),
@@ -363,7 +376,7 @@ def _finding_routes(app: FastAPI, ctx: Context) -> None:
             ctx.audit(user, "view_finding", finding_id, outcome="denied")
             raise Refused(403, "This finding is not routed to you.")
         ctx.audit(user, "view_finding", finding_id)
-        view = finding_view(row, night, folder, ctx.leads)
+        view = finding_view(row, night, folder, ctx.ntk, reader_key(user))
         answers = responses(ctx.engine, [finding_id])
         return _page(ctx, request, "finding.html.j2", user, f=view, answers=answers, dispositions=DISPOSITIONS,
                      may_see_child=bool(row.get("child_person_id")))
@@ -409,7 +422,8 @@ def _review_routes(app: FastAPI, ctx: Context) -> None:
         user = current_user(ctx, request)
         require(user, "designated")
         ctx.audit(user, "view_review", "review queue", detail="blind" if blind else "")
-        return _page(ctx, request, "review.html.j2", user, q=queue(ctx.engine, ctx.output), blind=bool(blind))
+        pairs = queue(ctx.engine, ctx.output, ctx.ntk.sharing)
+        return _page(ctx, request, "review.html.j2", user, q=pairs, blind=bool(blind))
 
     @app.post("/review/decision")
     def review_decision(request: Request, pair_key: str = Form(""), decision: str = Form(""),
@@ -453,7 +467,7 @@ def _person_routes(app: FastAPI, ctx: Context) -> None:
         answers: dict[str, list[Any]] = {}
         for a in responses(ctx.engine, sorted({row["finding_id"] for _, row in found})):
             answers.setdefault(a.finding_id, []).append(a)
-        chron = chronology(ctx.output, person_id, answers, show_team=user.role == "designated")
+        chron = chronology(ctx.output, person_id, answers, show_team=user.role == "designated", ntk=ctx.ntk)
         if chron is None:
             raise Refused(404, "No such person.")
         ctx.audit(user, "view_child", person_id)

@@ -18,7 +18,8 @@ from typing import Any
 
 import polars as pl
 
-from alerts.present import RULE_LABELS, SOURCE_LABELS, initials
+from alerts.need_to_know import NeedToKnow
+from alerts.present import initials
 from caseview.nights import child_findings, nights, people_rows, read
 
 APPOINTMENT_KEYS = ["source", "record_id", "appt_date", "appt_time", "appt_type", "outcome"]
@@ -68,7 +69,7 @@ def _appointments(per_night: list[tuple[dt.date, Path, set[str]]]) -> pl.DataFra
 
 
 def _adults(output: Path, per_night: list[tuple[dt.date, Path, set[str]]], finding_adults: set[str],
-            show_team: bool) -> list[dict[str, Any]]:
+            show_team: bool, ntk: NeedToKnow) -> list[dict[str, Any]]:
     named: dict[str, dict[str, Any]] = {}
     for _night, folder, refs in per_night:
         mentions = read(folder / "linkage" / "mentions.parquet")
@@ -81,7 +82,7 @@ def _adults(output: Path, per_night: list[tuple[dt.date, Path, set[str]]], findi
             entry = named.setdefault(str(m["mentioned_person_id"]), {"relationships": set(), "via": set()})
             if m.get("relationship"):
                 entry["relationships"].add(str(m["relationship"]))
-            entry["via"].add(SOURCE_LABELS.get(m["source"], m["source"]))
+            entry["via"].add(ntk.sharing.service_name(m["source"]))
     for pid in finding_adults:
         named.setdefault(pid, {"relationships": set(), "via": {"a finding"}})
     adults = []
@@ -89,7 +90,7 @@ def _adults(output: Path, per_night: list[tuple[dt.date, Path, set[str]]], findi
         per_adult = _refs_by_night(output, pid)
         held = _latest_rows(per_adult, ADULT_FIELDS)
         inits = Counter(initials(r.get("forename"), r.get("surname")) for r in held.values())
-        services = [{"service": SOURCE_LABELS.get(r["source"], r["source"]), "source": r["source"],
+        services = [{"service": ntk.sharing.service_name(r["source"]), "source": r["source"],
                      "start": r.get("start_date"), "end": r.get("end_date"), "open": bool(r.get("is_open")),
                      "team": r.get("team") if show_team else None} for r in held.values()]
         adults.append({"person_id": pid, "initials": inits.most_common(1)[0][0] if inits else "?.?.",
@@ -99,7 +100,8 @@ def _adults(output: Path, per_night: list[tuple[dt.date, Path, set[str]]], findi
     return adults
 
 
-def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], show_team: bool) -> dict[str, Any] | None:
+def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], show_team: bool,
+               ntk: NeedToKnow) -> dict[str, Any] | None:
     """The child's chronology, or None when no night holds the person.
 
     Args:
@@ -107,7 +109,9 @@ def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], sh
         person_id: the child's person id.
         responses: finding id -> its responses (``alerts.responses.Response``), oldest first.
         show_team: whether to show the adults' teams (designated professionals only).
+        ntk: the need-to-know configuration (services' and rules' names).
     """
+    labels = ntk.rule_labels()
     per_night = _refs_by_night(output, person_id)
     found = child_findings(output, person_id)
     if not per_night and not found:
@@ -116,7 +120,7 @@ def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], sh
     names = Counter((r.get("forename") or "", r.get("surname") or "") for r in records.values())
     dobs = Counter(r.get("dob") for r in records.values() if r.get("dob"))
     nhs = Counter(r.get("nhs_number") for r in records.values() if r.get("nhs_number"))
-    episodes = [{"service": SOURCE_LABELS.get(r["source"], r["source"]), "source": r["source"],
+    episodes = [{"service": ntk.sharing.service_name(r["source"]), "source": r["source"],
                  "record_id": r["record_id"], "where": r.get("team") or r.get("practice") or "",
                  "start": r.get("start_date"), "end": r.get("end_date"), "open": bool(r.get("is_open")),
                  "cp_plan": r.get("cp_plan"), "looked_after": r.get("looked_after")}
@@ -126,13 +130,13 @@ def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], sh
     for night, row in found:
         entry = findings.setdefault(row["finding_id"], {
             "finding_id": row["finding_id"], "rule": row["rule"],
-            "rule_label": RULE_LABELS.get(row["rule"], row["rule"]),
+            "rule_label": labels.get(row["rule"], row["rule"]),
             "first_seen": row.get("first_seen") or night, "nights": [], "routes": list(row.get("routes") or []),
             "row": row})
         entry["nights"].append(night)
         entry["row"] = row
     finding_adults = {str(f["row"]["adult_person_id"]) for f in findings.values() if f["row"].get("adult_person_id")}
-    timeline = _timeline(episodes, appts, findings, responses)
+    timeline = _timeline(episodes, appts, findings, responses, ntk)
     return {
         "person_id": person_id,
         "names": [f"{f} {s}".strip() for (f, s), _ in names.most_common()],
@@ -140,14 +144,14 @@ def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], sh
         "nhs_number": nhs.most_common(1)[0][0] if nhs else None,
         "nights": [n for n, _, _ in per_night], "episodes": episodes,
         "appointments": appts.to_dicts(), "missed": int((appts["outcome"] == "missed").sum()) if appts.height else 0,
-        "adults": _adults(output, per_night, finding_adults, show_team),
+        "adults": _adults(output, per_night, finding_adults, show_team, ntk),
         "findings": sorted(findings.values(), key=lambda f: (str(f["first_seen"]), f["rule"])),
         "timeline": timeline,
     }
 
 
 def _timeline(episodes: list[dict[str, Any]], appts: pl.DataFrame, findings: dict[str, dict[str, Any]],
-              responses: dict[str, list[Any]]) -> list[dict[str, Any]]:
+              responses: dict[str, list[Any]], ntk: NeedToKnow) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     for e in episodes:
         if e["start"]:
@@ -161,7 +165,7 @@ def _timeline(episodes: list[dict[str, Any]], appts: pl.DataFrame, findings: dic
         if a.get("appt_date") is None:
             continue
         outcome = OUTCOME_WORDS.get(a.get("outcome") or "", "outcome not recorded")
-        events.append({"date": a["appt_date"], "service": SOURCE_LABELS.get(a["source"], a["source"]),
+        events.append({"date": a["appt_date"], "service": ntk.sharing.service_name(a["source"]),
                        "kind": "missed" if a.get("outcome") == "missed" else "contact",
                        "text": f"{a.get('appt_type') or 'Contact'}: {outcome}"})
     for f in findings.values():

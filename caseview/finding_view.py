@@ -1,10 +1,10 @@
-"""One finding as a recipient sees it: the digest's need-to-know view plus the link explanation.
+"""One finding as a recipient sees it: the digests' need-to-know view plus the link explanation.
 
-The people, summary, evidence lines and confidence are the digest's (``alerts.present``): initials,
-masked NHS numbers and source record ids, never names, dates of birth or addresses. The link
-explanation is a waterfall per record pair behind the finding, with each comparison's level by name,
-and the guards that kept records apart. Kept in one place so that the alerts stage's per-recipient
-view can replace the people part when it lands.
+What the finding says (people as initials and masked NHS numbers, the services it rests on, the facts the
+sharing matrix lets this recipient see, why it matters, the next step, who leads) is the alerts stage's
+:meth:`alerts.need_to_know.NeedToKnow.view`, the same call the digests make. Added here: the link
+explanation, a waterfall per record pair behind the finding with each comparison's level by name, and
+the guards that kept records apart (records by service and record id only).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from typing import Any
 
 import polars as pl
 
-from alerts.leads import LeadsConfig
-from alerts.present import RULE_LABELS, SOURCE_LABELS, PeopleIndex, confidence_label, evidence_lines
+from alerts.leads import DESIGNATED_KEY
+from alerts.need_to_know import NeedToKnow, RecordIndex
+from alerts.present import confidence_label
 from alerts.responses import finding_fingerprint
+from alerts.sharing import SharingConfig
 from caseview.nights import read
 
 FIELD_WORDS: dict[str, str] = {
@@ -65,21 +67,23 @@ def level_words(field: str, level: str | None) -> str:
     return f"{name}: {LEVEL_WORDS.get(field, {}).get(level, level.replace('_', ' '))}"
 
 
-def record_label(ref: str) -> str:
+def record_label(ref: str, sharing: SharingConfig) -> str:
     """``Health visiting 104500`` for ``hv:104500``.
 
     Args:
         ref: ``source:record_id``.
+        sharing: the sharing matrix (the services' names).
     """
     source, _, record_id = ref.partition(":")
-    return f"{SOURCE_LABELS.get(source, source)} {record_id}"
+    return f"{sharing.service_name(source)} {record_id}"
 
 
-def waterfall(pair: dict[str, Any]) -> dict[str, Any]:
+def waterfall(pair: dict[str, Any], sharing: SharingConfig) -> dict[str, Any]:
     """The steps from the prior to a pair's total weight, each comparison named with its level.
 
     Args:
         pair: a ``linkage/pairs.parquet`` row.
+        sharing: the sharing matrix (the services' names).
     """
     fields = [c[2:] for c in pair if c.startswith("w_")]
     total = float(pair.get("weight") or 0.0)
@@ -99,8 +103,8 @@ def waterfall(pair: dict[str, Any]) -> dict[str, Any]:
         steps.append({"label": label, "weight": weight, "start": start, "end": end,
                       "x": round(100.0 * (a - lo) / scale, 2), "w": round(max(0.5, 100.0 * (b - a) / scale), 2)})
     guard = pair.get("guard")
-    return {"left": record_label(f"{pair['source_l']}:{pair['record_id_l']}"),
-            "right": record_label(f"{pair['source_r']}:{pair['record_id_r']}"),
+    return {"left": record_label(f"{pair['source_l']}:{pair['record_id_l']}", sharing),
+            "right": record_label(f"{pair['source_r']}:{pair['record_id_r']}", sharing),
             "weight": total, "probability": pair.get("match_probability"), "decision": pair.get("decision"),
             "guard": guard, "guard_meaning": GUARD_MEANINGS.get(str(guard), "") if guard else "",
             "steps": steps, "zero_x": round(100.0 * (0.0 - lo) / scale, 2)}
@@ -136,12 +140,13 @@ def pairs_behind(row: dict[str, Any], pairs: pl.DataFrame | None) -> pl.DataFram
     return keyed.filter(within).drop("_l", "_r")
 
 
-def guards_near(row: dict[str, Any], pairs: pl.DataFrame | None) -> list[dict[str, str]]:
+def guards_near(row: dict[str, Any], pairs: pl.DataFrame | None, sharing: SharingConfig) -> list[dict[str, str]]:
     """Guards that kept another record apart from the finding's people (the other record by id only).
 
     Args:
         row: the findings row.
         pairs: the night's ``linkage/pairs.parquet``.
+        sharing: the sharing matrix (the services' names).
     """
     if pairs is None or "guard" not in pairs.columns:
         return []
@@ -149,35 +154,30 @@ def guards_near(row: dict[str, Any], pairs: pl.DataFrame | None) -> list[dict[st
     members = sorted(child | adult)
     near = _keyed(pairs).filter(pl.col("guard").is_not_null()
                                 & (pl.col("_l").is_in(members) | pl.col("_r").is_in(members)))
-    return [{"left": record_label(r["_l"]), "right": record_label(r["_r"]), "guard": str(r["guard"]),
+    return [{"left": record_label(r["_l"], sharing), "right": record_label(r["_r"], sharing), "guard": str(r["guard"]),
              "meaning": GUARD_MEANINGS.get(str(r["guard"]), "")} for r in near.iter_rows(named=True)]
 
 
-def finding_view(row: dict[str, Any], night: dt.date, folder: Path, leads: LeadsConfig) -> dict[str, Any]:
-    """Everything the finding page shows, with the digest's need-to-know presentation.
+def finding_view(row: dict[str, Any], night: dt.date, folder: Path, ntk: NeedToKnow,
+                 recipient_key: str) -> dict[str, Any]:
+    """Everything the finding page shows: the recipient's need-to-know view and the link explanation.
 
     Args:
         row: the findings row.
         night: the night it comes from.
         folder: that night's folder.
-        leads: the leads configuration (its presentation settings).
+        ntk: the need-to-know view builder (its configuration; the night's records are read here).
+        recipient_key: the reader's lead key, or ``designated``.
     """
-    pres = leads.presentation
-    people = PeopleIndex(read(folder / "landing" / "people.parquet"))
-    views = []
-    if row.get("child_records"):
-        views.append(people.view("Child", row["child_records"], pres.nhs_visible_digits, pres.show_record_ids))
-    if row.get("adult_records"):
-        views.append(people.view("Adult", row["adult_records"], pres.nhs_visible_digits, pres.show_record_ids))
+    night_ntk = NeedToKnow(ntk.sharing, ntk.leads, RecordIndex(read(folder / "landing" / "people.parquet")), "")
+    recipient = night_ntk.recipient(recipient_key if recipient_key else DESIGNATED_KEY)
+    view = night_ntk.view(row, recipient)
     pairs = read(folder / "linkage" / "pairs.parquet")
     behind = pairs_behind(row, pairs)
-    rule = str(row["rule"])
     return {
-        "finding_id": row["finding_id"], "rule": rule, "rule_label": RULE_LABELS.get(rule, rule),
-        "night": night.isoformat(), "status": row.get("status") or "", "first_seen": str(row.get("first_seen") or ""),
-        "people": [v.as_dict() for v in views], "summary": (row.get("summary") or "") if pres.show_summary else "",
-        "evidence": evidence_lines(row.get("evidence")), "confidence": confidence_label(row.get("link_confidence")),
-        "needs_confirmation": bool(row.get("needs_confirmation")), "child_person_id": row.get("child_person_id"),
-        "waterfalls": [] if behind is None else [waterfall(p) for p in behind.iter_rows(named=True)],
-        "guards": guards_near(row, pairs), "fingerprint": finding_fingerprint(row),
+        **view.as_dict(), "finding_id": row["finding_id"], "night": night.isoformat(),
+        "status": row.get("status") or "", "confidence": confidence_label(row.get("link_confidence")),
+        "child_person_id": row.get("child_person_id"),
+        "waterfalls": [] if behind is None else [waterfall(p, ntk.sharing) for p in behind.iter_rows(named=True)],
+        "guards": guards_near(row, pairs, ntk.sharing), "fingerprint": finding_fingerprint(row),
     }

@@ -16,6 +16,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from alerts.sharing import SharingConfig
 from caseview.finding_view import pairs_behind, record_label, waterfall
 from caseview.nights import nights, people_rows, read
 from caseview.tables import CaseViewReviewRequest, utcnow
@@ -67,12 +68,13 @@ def _changed(weight: float | None, decided: float | None) -> bool:
     return weight is not None and decided is not None and abs(float(weight) - float(decided)) > 1e-6
 
 
-def queue(engine: Engine, output: Path) -> dict[str, Any]:
+def queue(engine: Engine, output: Path, sharing: SharingConfig) -> dict[str, Any]:
     """The pairs to review now, with both records side by side and the link explanation.
 
     Args:
         engine: the state database.
         output: the deployment's output folder.
+        sharing: the sharing matrix (the services' names).
     """
     latest = [(n, f) for n, f in nights(output) if (f / "linkage" / "pairs.parquet").exists()]
     if not latest:
@@ -107,9 +109,9 @@ def queue(engine: Engine, output: Path) -> dict[str, Any]:
                    "same": _text(left.get(f)) == _text(right.get(f))} for f in DISPLAY_FIELDS]
         last = pair["last"]
         items.append({"pair_key": pair["pair_key"], "ids": [str(pair[k]) for k in KEYS],
-                      "left_label": record_label(f"{pair['source_l']}:{pair['record_id_l']}"),
-                      "right_label": record_label(f"{pair['source_r']}:{pair['record_id_r']}"),
-                      "fields": fields, "explain": waterfall(pair), "reason": pair["reason"],
+                      "left_label": record_label(f"{pair['source_l']}:{pair['record_id_l']}", sharing),
+                      "right_label": record_label(f"{pair['source_r']}:{pair['record_id_r']}", sharing),
+                      "fields": fields, "explain": waterfall(pair, sharing), "reason": pair["reason"],
                       "last": None if last is None else {"decision": last["decision"].replace("_", " "),
                                                           "reviewer": last["reviewer"]}})
     return {"night": night, "pairs": items, "decided": len(decisions)}

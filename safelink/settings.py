@@ -13,7 +13,8 @@ DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
 class Settings(BaseSettings):
     """Settings read from ``SAFELINK_*`` environment variables.
 
-    ``state_url`` empty means the embedded default: ``<output>/state.sqlite``.
+    ``state_url`` empty means the embedded default: ``<output>/state.sqlite``. ``case_view_url`` empty means
+    digests carry reply instructions instead of a case-view address per finding.
     """
 
     model_config = SettingsConfigDict(env_prefix="SAFELINK_", extra="ignore")
@@ -22,9 +23,9 @@ class Settings(BaseSettings):
     config: Path = DEFAULT_CONFIG_DIR
     landing: Path | None = None
     output: Path | None = None
-    # The case view's public base URL (https://case-view.example.nhs.uk): digests link each finding to
-    # <case_view_url>/findings/<finding_id>; empty means no links. An https:// URL also marks the session
-    # cookie Secure.
+    # The case view's public base URL (issue #17), e.g. https://case-view.example.nhs.uk: digests link each
+    # finding to <case_view_url>/findings/<finding_id> (empty: reply instructions instead); an https:// URL
+    # also marks the case view's session cookie Secure.
     case_view_url: str = ""
 
 

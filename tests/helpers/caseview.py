@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from fastapi.testclient import TestClient
 
+from tests.conftest import ROOT
 from tests.test_alerts_helpers import LEADS_YAML, TEST_DOMAIN
 
 NIGHT = dt.date(2026, 11, 25)
@@ -90,6 +92,7 @@ def write_deployment(output: Path, config: Path, night: dt.date = NIGHT, pairs: 
     """Write one night's files under ``output`` and ``leads.yaml`` under ``config``; returns the night folder."""
     config.mkdir(parents=True, exist_ok=True)
     (config / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
+    shutil.copy(ROOT / "config" / "sharing.yaml", config / "sharing.yaml")
     folder = output / night.isoformat()
     for sub in ("landing", "linkage"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
