@@ -131,11 +131,11 @@ def _print_case_view(night: Night) -> None:
     finally:
         engine.dispose()
     console.print("\n[bold]Case view[/bold] (leads respond, designated professionals review, chronologies):")
-    console.print(f"  safelink serve --output {night.output}     then open http://127.0.0.1:8000/")
+    console.print(f"  safelink serve --output {night.output}     then open http://127.0.0.1:8000/", soft_wrap=True)
     for user, password in accounts:
         who = f"lead {user.lead_key}" if user.lead_key else user.role
-        console.print(f"  {who:<28} {user.email:<28} password {password}")
-    console.print("  (demo accounts on the demo output only; passwords are new each time the demo runs)")
+        console.print(f"  {who:<20} {user.email:<26} password {password}", soft_wrap=True)
+    console.print("  (demo accounts on the demo output only; new passwords each time the demo runs)", soft_wrap=True)
 
 
 def _print_scores(scores: dict[str, Any]) -> None:

@@ -156,8 +156,13 @@ def test_finding_page_is_need_to_know_with_named_levels(app: Any) -> None:
     assert "<td>I.S.</td>" in page or "<td>S.S.</td>" in page  # initials only (the hv forename is hostile)
     assert "Santos" not in page and "Sebastian" not in page and "2024-03-01" not in page
     assert "*** *** 3305" in page  # masked NHS number
-    assert "surname: the same" in page and "forename: spelt closely" in page and "sex: missing" in page
-    assert "twins" in page and "possible twins" in page  # the guard near the child and what it means
+    assert "What was found:" in page and "Next step:" in page  # the digests' need-to-know view
+    # the sharing matrix shows this lead no GP block here: no GP record, pair or guard in the explanation
+    assert "23695" not in page and "99001" not in page and "twins" not in page and 'id="no-pairs"' in page
+    full = _as(app, "designated").get("/findings/F-HV").text
+    assert "Health visiting 104500</strong> and <strong>GP 23695" in full
+    assert "surname: the same" in full and "forename: spelt closely" in full and "sex: missing" in full
+    assert "twins" in full and "possible twins" in full  # the guard near the child and what it means
 
 
 def test_engineer_sees_run_health_only(app: Any) -> None:
