@@ -272,10 +272,13 @@ def test_chronology_for_the_lead_and_the_designated(app: Any, deployment: tuple[
     assert "<svg" in text and "Missed" not in text.split("<svg", 1)[0]  # the chart is there
     assert "Clinic: missed" in text and "Immunisation: missed" in text
     assert "R.T." in text and "Mother" in text and "Rachel" not in text  # the adult by initials only
+    # the adult's substance misuse and mental health involvement is not this (health visiting) lead's to see
+    assert "Turning Point" not in text and "Adult mental health" not in text
     assert HOSTILE not in text and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in text
     assert _count(url, CaseViewAudit, CaseViewAudit.action == "view_child", CaseViewAudit.outcome == "ok") == views + 1
     assert _as(app, "sn").get("/children/PC1").status_code == 403
-    assert _as(app, "designated").get("/children/PC1").status_code == 200
+    full = _as(app, "designated").get("/children/PC1")
+    assert full.status_code == 200 and "Turning Point" in full.text and "Adult mental health" in full.text
     assert _as(app, "designated").get("/children/NOBODY").status_code == 404
 
 
@@ -314,3 +317,12 @@ def test_state_on_postgresql_too(tmp_path: Path, state_url: str) -> None:
                follow_redirects=False)
     assert r.status_code == 303
     assert _count(state_url, AlertResponse) == 1 and _count(state_url, CaseViewAudit) == 2
+
+
+def test_chronology_hides_sensitive_services_from_other_leads(app: Any) -> None:
+    sn = _as(app, "sn").get("/children/PC2")
+    assert sn.status_code == 200
+    assert "295933" in sn.text and "RIO8387993" not in sn.text  # CAMHS involvement is not the school nurse's
+    assert 'id="hidden"' in sn.text and "1 record(s)" in sn.text
+    full = _as(app, "designated").get("/children/PC2").text
+    assert "RIO8387993" in full and 'id="hidden"' not in full
