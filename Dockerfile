@@ -27,11 +27,11 @@ RUN apt-get update \
 WORKDIR /opt/safelink
 # Dependencies first (cached layer): the pinned list from pyproject.toml, installed with an empty package.
 COPY pyproject.toml README.md ./
-RUN mkdir -p landing checks linkage alerts report safelink \
- && for p in landing checks linkage alerts report safelink; do touch "$p/__init__.py"; done \
+RUN mkdir -p landing checks linkage alerts report safelink caseview \
+ && for p in landing checks linkage alerts report safelink caseview; do touch "$p/__init__.py"; done \
  && pip install . ${EXTRA_PIP} \
  && pip uninstall -y safeguarding-linkage \
- && rm -rf landing checks linkage alerts report safelink build *.egg-info
+ && rm -rf landing checks linkage alerts report safelink caseview build *.egg-info
 
 # The project itself (editable, so config/ and templates resolve from /opt/safelink).
 COPY landing ./landing
@@ -40,6 +40,7 @@ COPY linkage ./linkage
 COPY alerts ./alerts
 COPY report ./report
 COPY safelink ./safelink
+COPY caseview ./caseview
 COPY config ./config
 COPY dags /opt/airflow/dags
 RUN pip install --no-deps -e . && chown -R "${AIRFLOW_UID}:0" /opt/safelink

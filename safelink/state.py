@@ -30,6 +30,7 @@ def default_state_url(output_dir: Path) -> str:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 TABLE_MODULES = (
     "linkage.state_tables", "alerts.rules.state_tables", "alerts.state_tables", "report.state_tables",
+    "caseview.tables",
 )
 
 
