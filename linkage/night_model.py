@@ -106,7 +106,12 @@ def choose_model(models_dir: Path | None, starting: Path, sc: Scored, config: Li
     found = active(models_dir)
     if found is not None:
         path, pointer = found
-        return ModelChoice(FSModel.load(path), "deployment", str(path), {"how": pointer.get("how", "")})
+        try:
+            return ModelChoice(FSModel.load(path), "deployment", str(path), {"how": pointer.get("how", "")})
+        except (OSError, ValueError, KeyError) as err:
+            # an upgrade changed the comparison levels, or the file went: fit afresh rather than stop the night
+            log.warning("linkage: the deployment's model %s cannot be used (%s); fitting a new one tonight",
+                        path.name, err)
     start = FSModel.load(starting)
     if models_dir is None or not config.model.fit_on_first_night:
         return ModelChoice(start, "starting", str(starting))

@@ -118,3 +118,19 @@ def test_a_source_allowed_duplicates_links_them() -> None:
     records, kept, _ = cluster_scored(std, scored, FSModel.neutral(), LinkageConfig(dedupe_within_sources=["gp"]))
     assert kept["decision"].to_list() == ["link", "link"]
     assert records["cluster"].n_unique() == 1
+
+
+def test_an_unreadable_deployment_model_is_refitted(ingested: Path, tmp_path: Path) -> None:
+    # an upgrade that changes the comparison levels must not stop the night: the old model is replaced
+    night = _copy_night(ingested, tmp_path)
+    models = tmp_path / "models"
+    models.mkdir()
+    old = models / "linkage_model_old.json"
+    doc = json.loads((CONFIG / "linkage_model.json").read_text())
+    doc["comparisons"]["dob"]["levels"] = ["different", "exact"]
+    old.write_text(json.dumps(doc))
+    (models / "active.json").write_text(json.dumps({"model": str(old), "version": "old", "how": "test"}))
+    result = link_night(night, CONFIG / "linkage_model.json", f"sqlite:///{tmp_path / 's.sqlite'}", DATE, CONFIG,
+                        models_dir=models)
+    assert result.model["origin"] == "fitted_tonight"
+    assert json.loads((models / "active.json").read_text())["model"] != str(old)
