@@ -104,6 +104,7 @@ def score_dataset(name: str, work: Path, splink: bool) -> dict[str, Any]:
     links = pl.read_csv(night / "person_links.csv", schema_overrides={"record_id": pl.String})
     ours = pairwise_scores(links.rename({"person_id": "cluster"}), truth, people)
     result: dict[str, Any] = {
+        "model_seconds": link.get("stage_seconds", {}).get("model"),
         "dataset": name, "records_in_drop": in_drop, "records_linked": people.height,
         "set_aside_by_gate": in_drop - people.height, "run_seconds": round(seconds, 1),
         "ours": {**ours, **review_coverage(night, truth), "model": link.get("model", {}),
@@ -116,6 +117,30 @@ def score_dataset(name: str, work: Path, splink: bool) -> dict[str, Any]:
         clusters = pl.read_parquet(work / "splink" / "clusters.parquet")
         result["splink"] = {**pairwise_scores(clusters, truth, people), "seconds": facts["seconds"]}
     return result
+
+
+def as_markdown(results: list[dict[str, Any]]) -> str:
+    """The results as the table in docs/benchmarks.md.
+
+    Args:
+        results: what :func:`score_dataset` returned per dataset.
+    """
+    head = ("| dataset | records linked (set aside by the gate) | tool | precision | recall | F1 | true pairs linked "
+            "or put to review | review pairs (share of records) | model training (s) |\n"
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|\n")
+    rows = []
+    for r in results:
+        o = r["ours"]
+        fit = o.get("model", {}).get("fit_seconds")
+        rows.append(f"| {r['dataset']} | {r['records_linked']:,} ({r['set_aside_by_gate']}) | this project, "
+                    f"`safelink run` as shipped ({o.get('model', {}).get('origin', '?')}) | {o['precision']:.4f} | "
+                    f"{o['recall']:.4f} | {o['f1']:.4f} | {o['linked_or_review']:.4f} | {o['review_pairs']} "
+                    f"({o['review_share_of_records']:.1%}) | {r.get('model_seconds', fit)} |")
+        if "splink" in r:
+            sp = r["splink"]
+            rows.append(f"| {r['dataset']} | | Splink 5, defaults, EM on the drop | {sp['precision']:.4f} | "
+                        f"{sp['recall']:.4f} | {sp['f1']:.4f} | – | – | {sp['seconds'].get('train', '–')} |")
+    return head + "\n".join(rows) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [score_dataset(n, args.out / n, args.splink) for n in args.datasets.split(",")]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    sys.stdout.write(json.dumps(results, indent=1) + "\n")
+    sys.stdout.write(as_markdown(results))
     return 0
 
 

@@ -12,9 +12,10 @@ Guards:
   swap, and either birth years ≥ ``namesake_min_years`` apart (parent and child sharing a name) or
   living at the same address, born two or more years apart, with no NHS number in common; and evidence
   of two people of that name (:mod:`linkage.evidence`, or two different NHS numbers).
-- ``namesake_doubt``: the same names born a generation apart (``namesake_min_years``) at one address without
-  that evidence (a parent and the child named after them, or a date of birth replaced in one record): never
-  linked, put to clerical review.
+- ``twins_doubt`` / ``namesake_doubt``: a twin-shaped pair, or the same names born a generation apart
+  (``namesake_min_years``) at one address, without evidence of its own, on a night whose records hold such
+  people within a source (:attr:`GuardEvidence.twins_seen`, ``namesakes_seen``): never linked, put to
+  clerical review. Where the records show no families at all the model decides.
   Without evidence neither guard fires: the model decides, and clerical review takes the doubtful pairs.
 - ``nhs_conflict``: the two clusters hold different NHS numbers that are both verified, or hold
   different numbers (none in common) and the link is not strong enough without the NHS comparison.
@@ -64,6 +65,7 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
             different NHS numbers).
     """
     flags = _evident(records, evidence or GuardEvidence.none())
+    seen = evidence or GuardEvidence.none()
     rec = records.select("uid", "dob_y", "nhs", "nhs_verified").join(flags, on="uid", how="left")
     df = scored.join(rec.rename({c: f"{c}_l" for c in rec.columns}), on="uid_l", how="left").join(
         rec.rename({c: f"{c}_r" for c in rec.columns}), on="uid_r", how="left"
@@ -73,20 +75,23 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
     nhs_differ = (pl.col("nhs_l") != pl.col("nhs_r")).fill_null(False)
     both_nhs_differ = (pl.col("nhs_l").is_not_null() & pl.col("nhs_r").is_not_null() & nhs_differ).fill_null(False)
     twin_evident = (pl.col("twin_evident_l") | pl.col("twin_evident_r")).fill_null(False)
-    twins = (
+    twin_pattern = (
         (pl.col("dob") == _lvl("dob", "exact"))
         # gendered surnames (Dąbrowska / Dąbrowski) are spelt alike
         & pl.col("surname").is_in(_lvls("surname", "exact", "token", "one_edit", "jaro_winkler_92"))
         & same_place
         & ~nhs_equal
-        & (
-            (pl.col("forename").is_in(_lvls("forename", "different", "phonetic", "jaro_winkler_80"))
-             & (twin_evident | both_nhs_differ))
-            # close or alias forenames (Cian / Ian; a twin's middle name) with two different numbers
-            | (pl.col("forename").is_in(_lvls("forename", "jaro_winkler_92", "one_edit", "nickname_or_alt"))
-               & both_nhs_differ)
-        )
     )
+    differ = pl.col("forename").is_in(_lvls("forename", "different", "phonetic", "jaro_winkler_80"))
+    twins = twin_pattern & (
+        (differ & (twin_evident | both_nhs_differ))
+        # close or alias forenames (Cian / Ian; a twin's middle name) with two different numbers
+        | (pl.col("forename").is_in(_lvls("forename", "jaro_winkler_92", "one_edit", "nickname_or_alt"))
+           & both_nhs_differ)
+    )
+    # tonight's records hold twins somewhere (one source with two children of one surname, birth date and
+    # place): a twin-shaped pair without evidence of its own is doubtful, not linked but reviewed
+    twins_doubt = twin_pattern & differ & pl.lit(seen.twins_seen)
     names_agree = pl.col("forename").is_in(
         [_lvl("forename", "exact"), _lvl("forename", "nickname_or_alt")]
     ) & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "token")])
@@ -101,8 +106,8 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
            & ((pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= 2))
     )
     # a generation apart under one roof without further evidence (a parent and the child named after them,
-    # or one record's date of birth replaced): never linked, put to clerical review
-    namesake_doubt = namesakes & same_place & generation_apart
+    # or one record's date of birth replaced), where tonight's records hold such namesakes: reviewed
+    namesake_doubt = namesakes & same_place & generation_apart & pl.lit(seen.namesakes_seen)
     nhs_conflict = (
         pl.col("nhs_verified_l").fill_null(False)
         & pl.col("nhs_verified_r").fill_null(False)
@@ -115,6 +120,8 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
         .then(pl.lit("namesake"))
         .when(namesake_doubt)
         .then(pl.lit("namesake_doubt"))
+        .when(twins_doubt)
+        .then(pl.lit("twins_doubt"))
         .when(nhs_conflict)
         .then(pl.lit("nhs_conflict"))
         .otherwise(None)

@@ -32,6 +32,8 @@ class GuardEvidence:
 
     twins: pl.DataFrame
     namesakes: pl.DataFrame
+    twins_seen: bool = False
+    namesakes_seen: bool = False
 
     @classmethod
     def none(cls) -> GuardEvidence:
@@ -75,6 +77,9 @@ def guard_evidence(records: pl.DataFrame, mentioned: pl.DataFrame | None = None)
     ).drop_nulls("_place")
     twins = [_twin_keys(within, ["source", "_place"])]
     namesakes = [_namesake_keys(within, ["source", "_place"])]
+    # whether tonight's records hold twins or namesakes within a source at all (a population with families)
+    twins_seen = twins[0].select(pl.len()).collect().item() > 0
+    namesakes_seen = namesakes[0].select(pl.len()).collect().item() > 0
     if mentioned is not None and mentioned.height:
         owners = records.lazy().select(
             pl.col("source").alias("owner_source"), pl.col("record_id").alias("owner_record_id"), *cols)
@@ -93,4 +98,6 @@ def guard_evidence(records: pl.DataFrame, mentioned: pl.DataFrame | None = None)
     return GuardEvidence(
         twins=pl.concat(twins).unique().collect().sort(TWIN_KEY),
         namesakes=pl.concat(namesakes).drop_nulls().unique().collect().sort(NAMESAKE_KEY),
+        twins_seen=twins_seen,
+        namesakes_seen=namesakes_seen,
     )

@@ -114,6 +114,8 @@ def _apply_pair_guards(std: pl.DataFrame, scored: pl.DataFrame, config: LinkageC
     enabled: set[str] = set(config.guards.pair_guards)
     if "namesake" in enabled:
         enabled.add("namesake_doubt")
+    if "twins" in enabled:
+        enabled.add("twins_doubt")
     g = g.with_columns(
         pl.when(pl.col("pair_guard").is_in(sorted(enabled))).then(pl.col("pair_guard")).otherwise(None)
     )

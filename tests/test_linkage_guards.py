@@ -62,16 +62,28 @@ def test_pair_guards_with_evidence_of_a_twin_and_a_namesake() -> None:
 
 
 def test_pair_guards_without_evidence_leave_the_model_to_decide() -> None:
-    # no second child with that surname and birth date: the twins guard stays quiet; the same names a
-    # generation apart under one roof go to review (namesake_doubt); two verified NHS numbers still conflict
+    # records showing no families at all (no twins or namesakes within any source) and no evidence for these
+    # keys: the twins and namesake guards stay quiet; two verified NHS numbers still conflict
     recs, pairs = _guard_case()
     out = pair_guards(pairs, recs).select("uid_l", "uid_r", "pair_guard")
     expected = pl.DataFrame({"uid_l": [0, 0, 3, 0, 4], "uid_r": [3, 2, 1, 1, 5],
-                             "pair_guard": [None, "namesake_doubt", None, "nhs_conflict", "nhs_conflict"]})
+                             "pair_guard": [None, None, None, "nhs_conflict", "nhs_conflict"]})
     assert out.equals(expected)
-    # the same names born 30 years apart at different addresses, with no evidence: the model decides
+
+
+def test_twin_and_namesake_shapes_are_doubtful_where_the_records_hold_families() -> None:
+    # tonight's records hold twins and namesakes elsewhere, but not under these keys: the twin-shaped pair and
+    # the same names a generation apart under one roof are put to review, never linked
+    recs, pairs = _guard_case()
+    families = GuardEvidence(twins=pl.DataFrame({"sn": ["jones"], "dob_s": ["02022019"]}),
+                             namesakes=pl.DataFrame({"fn_key": ["leo"], "sn": ["jones"]}),
+                             twins_seen=True, namesakes_seen=True)
+    out = pair_guards(pairs, recs, evidence=families)["pair_guard"].to_list()
+    assert out == ["twins_doubt", "namesake_doubt", None, "nhs_conflict", "nhs_conflict"]
+    # the same names born 30 years apart at different addresses: the model decides
     apart = pairs.with_columns(pl.lit(lv("location", "different")).cast(pl.Int64).alias("location"))
-    assert pair_guards(apart, recs)["pair_guard"].to_list() == [None, None, None, "nhs_conflict", "nhs_conflict"]
+    assert pair_guards(apart, recs, evidence=families)["pair_guard"].to_list() == [
+        None, None, None, "nhs_conflict", "nhs_conflict"]
 
 
 def test_guard_evidence_from_one_source_and_from_mentions() -> None:
@@ -99,6 +111,7 @@ def test_guard_evidence_from_one_source_and_from_mentions() -> None:
     assert ev.twins.sort("sn").to_dicts() == [{"sn": "jones", "dob_s": "02022019"},
                                               {"sn": "smith", "dob_s": "01012020"}]
     assert ev.namesakes.to_dicts() == [{"fn_key": "john", "sn": "smith"}, {"fn_key": "leo", "sn": "jones"}]
+    assert ev.twins_seen and ev.namesakes_seen
 
 
 def test_twins_never_merged_through_a_third_record() -> None:
