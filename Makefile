@@ -20,6 +20,7 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 system-deps:
@@ -29,6 +30,7 @@ system-deps:
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -47,7 +49,9 @@ clean:
 
 ## make migration m="what changed": a new Alembic revision of the state schema from the table models
 migration: $(BIN)/.installed
-	$(BIN)/python -c "from alembic import command; from safelink.state import alembic_config, open_state; \
-	  url = 'sqlite:///.migration.sqlite'; open_state(url).dispose(); \
-	  command.revision(alembic_config(url), message='$(m)', autogenerate=True)"
+	$(BIN)/python -c "from alembic import command; from ground.state import alembic_config, open_state; \
+	  from safelink.schema import all_tables; \
+	  url = 'sqlite:///.migration.sqlite'; open_state(url).dispose(); config = alembic_config(url); \
+	  config.attributes['target_metadata'] = all_tables(); \
+	  command.revision(config, message='$(m)', autogenerate=True)"
 	rm -f .migration.sqlite

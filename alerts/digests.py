@@ -39,7 +39,7 @@ from alerts.present import (
 from alerts.render import build_message, render
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
-from safelink.state import open_state
+from ground.state import open_state
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts.rules.frames import DESIGNATED_ROUTE
-from landing.config import ConfigError, load_config_model
+from ground.config import ConfigError, load_config_model
 
 SERVICES: tuple[str, ...] = ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")
 Service = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]

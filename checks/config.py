@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from landing.config import load_config_model
+from ground.config import load_config_model
 
 
 class _Strict(BaseModel):

@@ -22,6 +22,7 @@ from linkage.frames import levels_to_polars, to_recordlinkage
 from linkage.ids import persist_ids
 from linkage.mentions import resolve_mentions
 from linkage.model import FSModel, score, train_fs
+from linkage.review_decisions import review_overrides
 from linkage.standardise import nickname_pairs, standardise_people
 
 log = logging.getLogger(__name__)
@@ -257,11 +258,7 @@ def cluster_scored(
 
 
 def _review_overrides(state_url: str) -> pl.DataFrame | None:
-    """The clerical reviewers' standing decisions (``report.review``), if that stage is installed."""
-    try:
-        from report.review import review_overrides
-    except ImportError:
-        return None
+    """The clerical reviewers' standing decisions (``linkage.review_decisions``)."""
     return review_overrides(state_url)
 
 

@@ -15,11 +15,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, delete, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
+from ground.state import open_state
+from linkage.review_decisions import OVERRIDE_OF, latest_decisions
 from report import charts, sections
 from report.inputs import NightFiles, expected_sources, read_csv, read_parquet, sibling_nights
-from report.review import OVERRIDE_OF, export_review, latest_decisions
+from report.review import export_review
 from report.state_tables import ReportNightlyMetrics
-from safelink.state import open_state
 
 log = logging.getLogger(__name__)
 

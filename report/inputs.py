@@ -70,7 +70,7 @@ def expected_sources(config_dir: Path) -> list[str]:
         config_dir: the configuration folder.
     """
     try:
-        from landing.config import load_sources
+        from ground.sources import load_sources
 
         return list(load_sources(config_dir / "sources.yaml").sources)
     except Exception:

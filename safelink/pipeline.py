@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from landing.config import SourcesConfig, load_sources
+from ground.settings import DEFAULT_CONFIG_DIR, load_settings
+from ground.sources import SourcesConfig, load_sources
+from ground.state import default_state_url
 from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
-from safelink.settings import DEFAULT_CONFIG_DIR, load_settings
-from safelink.state import default_state_url
 
 log = logging.getLogger(__name__)
 

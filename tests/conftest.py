@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from landing.config import SourcesConfig, load_sources
+from ground.sources import SourcesConfig, load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LANDING = ROOT / "tests" / "fixtures" / "sample"
@@ -44,7 +44,7 @@ def generated_drop(base: Path, extract_date: dt.date, households: int, seed: int
         households: the county's size.
         seed: the generator's seed.
     """
-    from safelink.synth import generate_county
+    from synth import generate_county
 
     generate_county(base / "county", extract_date, households, seed)
     return base / "county" / "landing"

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from checks.gate import validate_source
-from landing.config import SourcesConfig
+from ground.sources import SourcesConfig
 from landing.ingest import DropIncomplete, FileCount, check_drop, combine_sources, ingest_drop, ingest_source
 from tests.conftest import CONFIG_DIR
 from tests.test_checks_support import (

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from checks.gate import GateResult, validate_source
-from landing.config import SourcesConfig
+from ground.sources import SourcesConfig
 from landing.ingest import SourceResult, ingest_source, read_source_status, source_dir
 from tests.conftest import CONFIG_DIR
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landing.config import ConfigError
+from ground.config import ConfigError
 from linkage.config import load_linkage_config
 from tests.conftest import CONFIG_DIR
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from safelink.logging_setup import MASK, configure_logging, install_redaction, redact
+from ground.logs import MASK, configure_logging, install_redaction, redact
 from tests.conftest import generated_drop
 
 ROOT = Path(__file__).resolve().parent.parent

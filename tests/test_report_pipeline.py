@@ -19,7 +19,7 @@ SECOND = FIRST + dt.timedelta(days=1)
 @pytest.mark.slow
 def test_two_nights_through_the_pipeline(tmp_path: Path) -> None:
     from safelink.pipeline import Night, run_night
-    from safelink.synth import generate_county
+    from synth import generate_county
 
     county = tmp_path / "county"
     generate_county(county, FIRST, 60, 11, nights=2)

@@ -10,9 +10,9 @@ import pytest
 
 from alerts.rules import detect_night
 from alerts.rules.registry import RULE_NAMES
-from alerts.rules.scoring import score_run
-from alerts.rules.truth_linkage import write_truth_linkage
-from landing.config import load_sources
+from evaluation.scoring import score_run
+from evaluation.truth_linkage import write_truth_linkage
+from ground.sources import load_sources
 from landing.ingest import ingest_drop
 from tests.conftest import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING, SAMPLE_TRUTH
 

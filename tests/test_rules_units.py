@@ -14,7 +14,7 @@ import pytest
 from alerts.rules import detect_night
 from alerts.rules.config import default_rules, load_rules
 from alerts.rules.frames import names_service
-from landing.config import ConfigError
+from ground.config import ConfigError
 from landing.ingest import APPOINTMENT_COLUMNS, MENTION_COLUMNS, PEOPLE_COLUMNS
 from tests.conftest import CONFIG_DIR
 

@@ -15,7 +15,7 @@ from pydantic import Field, create_model
 
 from alerts.rules.registry import RULES
 from alerts.rules.settings import RulesConfig, Strict
-from landing.config import load_config_model
+from ground.config import load_config_model
 
 _rule_fields: dict[str, Any] = {rule.NAME: (rule.Settings, Field(default_factory=rule.Settings)) for rule in RULES}
 RULE_SETTINGS: type[Strict] = create_model("Rules", __base__=Strict, **_rule_fields)

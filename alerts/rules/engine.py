@@ -22,7 +22,7 @@ from alerts.rules.frames import FINDING_SCHEMA, RuleInputs, load_inputs
 from alerts.rules.registry import ID_KEYS, RULES
 from alerts.rules.settings import RulesConfig
 from alerts.rules.state_tables import RuleFinding, RuleFindingNight
-from safelink.state import open_state
+from ground.state import open_state
 
 log = logging.getLogger(__name__)
 
