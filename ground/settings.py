@@ -13,7 +13,8 @@ DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
 class Settings(BaseSettings):
     """Settings read from ``SAFELINK_*`` environment variables.
 
-    ``state_url`` empty means the embedded default: ``<output>/state.sqlite``.
+    ``state_url`` empty means the embedded default: ``<output>/state.sqlite``. ``case_view_url`` empty means
+    digests carry reply instructions instead of a case-view address per finding.
     """
 
     model_config = SettingsConfigDict(env_prefix="SAFELINK_", extra="ignore")
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
     config: Path = DEFAULT_CONFIG_DIR
     landing: Path | None = None
     output: Path | None = None
+    # the case view's base URL (issue #17), e.g. https://safelink.example.nhs.uk; empty: digests carry
+    # reply instructions instead of an address per finding
+    case_view_url: str = ""
 
 
 def load_settings() -> Settings:
