@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: run test lint typecheck check bench bench-rules system-deps clean migration
+.PHONY: run test test-fast lint typecheck check bench bench-rules system-deps clean migration
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ test: $(BIN)/.installed system-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2 --dist loadfile
+
+## make test-fast: lint, typecheck, import contracts, then the tests not marked slow (no end-to-end runs, no Chromium)
+test-fast: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow"
 
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \

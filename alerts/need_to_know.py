@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from alerts.facts import Fact, FindingFacts, finding_facts, long_date
-from alerts.leads import DESIGNATED_KEY, ROUTE_KIND, Lead, LeadsConfig, load_leads, parse_route, route_finding
+from alerts.leads import DESIGNATED_KEY, Lead, LeadsConfig, load_leads, parse_route, route_finding
 from alerts.present import confidence_label, initials, mask_nhs
 from alerts.rules.registry import RULE_LABELS
 from alerts.sharing import DESIGNATED, SharingConfig, load_sharing
@@ -49,7 +49,7 @@ def lead_services(lead: Lead) -> frozenset[str]:
         lead: a lead from ``leads.yaml``.
     """
     covers = lead.covers
-    named = {s for s in ROUTE_KIND if covers.values(s)}
+    named = {s for s, values in covers.named.items() if values}
     return frozenset(set(covers.services) | set(covers.catch_all) | named)
 
 
@@ -334,7 +334,7 @@ class NeedToKnow:
                             own=own, record_ids=record_ids, facts=[t for t in texts if t])
 
     def _contact(self, service: str, teams: Sequence[str]) -> str:
-        kind = ROUTE_KIND.get(service, "team")
+        kind = self.leads.route_kind(service)
         routes = [f"{service}:{kind}:{t}" for t in teams] or [f"{service}:{kind}:unknown"]
         keys = sorted(route_finding(routes, self.leads))
         if not keys:

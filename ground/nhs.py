@@ -1,48 +1,67 @@
-"""NHS number validation (Modulus 11), as a polars expression and for single values."""
+"""The one NHS number check (Modulus 11): for a whole column (numpy / polars) and for single values.
+
+Generated data uses the test range 999 000 0000–999 999 9999, which is never issued: it passes the check
+only where ``allow_test_range`` is true.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+WEIGHTS = np.arange(10, 1, -1, dtype=np.int64)
 TEST_RANGE = ("9990000000", "9999999999")
 
 
-def nhs_number_valid(digits: pl.Expr, allow_test_range: bool = True) -> pl.Expr:
-    """True where ``digits`` is a 10-digit NHS number passing Modulus 11.
+def check_digits(first_nine: np.ndarray) -> np.ndarray:
+    """The Modulus 11 check digit of each row of nine digits (10: no valid number starts with them).
+
+    Args:
+        first_nine: an ``(n, 9)`` integer array of digits.
+    """
+    check = 11 - (first_nine @ WEIGHTS) % 11
+    check[check == 11] = 0
+    return check
+
+
+def valid_nhs_numbers(values: pl.Series, allow_test_range: bool = True) -> pl.Series:
+    """Which values are NHS numbers: 10 digits, the Modulus 11 check digit right, not one digit ten times.
 
     The ten repeated-digit numbers pass the arithmetic but are never issued, so they are invalid.
 
     Args:
-        digits: a string expression (spaces already removed).
+        values: candidate numbers as strings (spaces already removed); nulls are not valid.
         allow_test_range: whether 999 000 0000–999 999 9999 (never issued) counts as valid.
     """
-    shaped = digits.str.contains(r"^\d{10}$").fill_null(False)
-    total = pl.sum_horizontal(
-        [digits.str.slice(i, 1).cast(pl.Int32, strict=False) * weight for i, weight in enumerate(WEIGHTS)]
-    )
-    check = 11 - (total % 11)
-    check = pl.when(check == 11).then(0).otherwise(check)
-    last = digits.str.slice(9, 1).cast(pl.Int32, strict=False)
-    repeated = digits.str.contains(r"^(0{10}|1{10}|2{10}|3{10}|4{10}|5{10}|6{10}|7{10}|8{10}|9{10})$")
-    valid = shaped & (check != 10) & (check == last) & ~repeated
-    if not allow_test_range:
-        valid = valid & ~digits.str.starts_with("999")
-    return pl.when(shaped).then(valid.fill_null(False)).otherwise(False)
+    text = values.cast(pl.String)
+    shaped = text.str.contains(r"^[0-9]{10}$").fill_null(False).to_numpy()
+    out = np.zeros(len(text), dtype=bool)
+    index = np.flatnonzero(shaped)
+    if len(index):
+        joined = "".join(text.gather(index).to_list())
+        digits = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, 10).astype(np.int64) - 48
+        ok = (check_digits(digits[:, :9]) == digits[:, 9]) & ~(digits == digits[:, :1]).all(axis=1)
+        if not allow_test_range:
+            ok &= ~(digits[:, :3] == 9).all(axis=1)
+        out[index] = ok
+    return pl.Series(values.name, out, dtype=pl.Boolean)
+
+
+def nhs_number_valid(digits: pl.Expr, allow_test_range: bool = True) -> pl.Expr:
+    """:func:`valid_nhs_numbers` as a polars expression.
+
+    Args:
+        digits: a string expression (spaces already removed).
+        allow_test_range: whether the 999 test range counts as valid.
+    """
+    return digits.map_batches(lambda s: valid_nhs_numbers(s, allow_test_range), return_dtype=pl.Boolean)
 
 
 def is_valid_nhs_number(value: str, allow_test_range: bool = True) -> bool:
-    """Single-value form of :func:`nhs_number_valid`.
+    """Single-value form of :func:`valid_nhs_numbers` (spaces allowed).
 
     Args:
-        value: the candidate number, spaces allowed.
+        value: the candidate number.
         allow_test_range: whether the 999 test range counts as valid.
     """
-    digits = value.replace(" ", "")
-    if len(digits) != 10 or not digits.isdigit() or len(set(digits)) == 1:
-        return False
-    if not allow_test_range and digits.startswith("999"):
-        return False
-    check = 11 - sum(int(d) * w for d, w in zip(digits[:9], WEIGHTS, strict=True)) % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(digits[9])
+    return bool(valid_nhs_numbers(pl.Series([value.replace(" ", "")]), allow_test_range)[0])

@@ -2,12 +2,17 @@
 
 A cell that begins with ``=``, ``+``, ``-`` or ``@`` (or a tab / carriage return, which some
 programs skip before reading a formula) is prefixed with a single quote, so it is shown as text.
-Use :func:`write_safe_csv` for every CSV a person may open: quarantine, exports, reports.
+The one writer of every CSV a person may open: :func:`write_safe_csv` for a frame (quarantine, the
+contract's files), :func:`write_safe_rows` for row mappings (the clerical review file, whose numbers are
+escaped too and read back with :func:`csv_uncell`).
 """
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -53,3 +58,56 @@ def write_safe_csv(frame: pl.DataFrame, path: Path) -> Path:
         frame = frame.with_columns(pl.col(name).cast(pl.List(pl.String)).list.join(";") for name in listed)
     escape_frame(frame).write_csv(path)
     return path
+
+
+def csv_cell(value: Any) -> str:
+    """Render one value as a CSV cell a spreadsheet will not execute.
+
+    Cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a leading single
+    quote (OWASP's CSV-injection advice). Negative numbers are escaped too (``'-3.2``): a strict
+    rule is simpler to audit than an exception, and :func:`csv_uncell` undoes it on import.
+
+    Args:
+        value: any value; ``None`` becomes an empty cell.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(round(value, 4)) if isinstance(value, float) else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def csv_uncell(text: str) -> str:
+    """Undo :func:`csv_cell` for a text cell read back from an exported file.
+
+    Args:
+        text: the cell as read.
+    """
+    if len(text) > 1 and text[0] == "'" and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
+
+
+def write_safe_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write rows to ``path`` with every cell escaped by :func:`csv_cell`.
+
+    Args:
+        path: destination file (parent folders are created).
+        columns: the header, in order.
+        rows: mappings from column to value.
+
+    Returns:
+        the number of data rows written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL)
+        writer.writerow([csv_cell(c) for c in columns])
+        for row in rows:
+            writer.writerow([csv_cell(row.get(c)) for c in columns])
+            n += 1
+    return n

@@ -5,6 +5,7 @@ Every source code and its files come from that YAML alone; nothing else in the c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,10 +125,26 @@ class FileSpec(Strict):
         return f"{self.name}_{extract_date_compact}.csv"
 
 
+class RouteSpec(Strict):
+    """How a finding reaches this source's safeguarding leads: the routing key ``<source>:<kind>:<value>``,
+    the value being the people record's ``field`` (a team name or a practice code)."""
+
+    kind: Literal["team", "practice"] = "team"
+    field: Literal["team", "practice"] = "team"
+    value_pattern: str | None = Field(default=None, description="a regular expression every named value matches")
+    value_hint: str = Field(default="a team or practice name", description="what a value is, for error messages")
+
+
 class SourceSpec(Strict):
-    """One source system and its files."""
+    """One source system: who it serves, how its findings are routed, and its files."""
 
     label: str
+    serves: Literal["children", "adults", "everyone"] = Field(
+        default="everyone", description="a person with no date of birth anywhere is a child if known only to "
+        "services for children, an adult if known to a service for adults")
+    dob_rank: int = Field(default=9, ge=0, description="when a person's records disagree on the date of birth and "
+                          "the vote ties, the lowest rank wins")
+    route: RouteSpec = Field(default_factory=RouteSpec)
     files: list[FileSpec]
 
     @model_validator(mode="after")
@@ -144,10 +161,35 @@ class SourceSpec(Strict):
 
 
 class SourcesConfig(Strict):
-    """All sources of the nightly drop."""
+    """All sources of the nightly drop: the source registry."""
 
     sources: dict[str, SourceSpec]
     allow_test_range_nhs_numbers: bool = True
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every source code, in the file's order."""
+        return tuple(self.sources)
+
+    def serving(self, who: Literal["children", "adults", "everyone"]) -> tuple[str, ...]:
+        """The sources that serve ``who``.
+
+        Args:
+            who: ``children``, ``adults`` or ``everyone``.
+        """
+        return tuple(code for code, spec in self.sources.items() if spec.serves == who)
+
+    def unknown(self, codes: Iterable[str]) -> list[str]:
+        """The codes that name no source, in their order.
+
+        Args:
+            codes: source codes used elsewhere in the configuration.
+        """
+        return [code for code in codes if code not in self.sources]
+
+    def allowed(self) -> str:
+        """The source codes, quoted, for error messages."""
+        return ", ".join(repr(code) for code in self.sources)
 
 
 def load_sources(path: Path) -> SourcesConfig:
@@ -157,3 +199,15 @@ def load_sources(path: Path) -> SourcesConfig:
         path: the file, usually ``<config>/sources.yaml``.
     """
     return load_config_model(path, SourcesConfig)
+
+
+def load_registry(config_dir: Path) -> SourcesConfig:
+    """The source registry of a configuration folder (``<config_dir>/sources.yaml``).
+
+    Args:
+        config_dir: the configuration folder.
+
+    Raises:
+        ConfigError: the file is missing or invalid.
+    """
+    return load_sources(config_dir / "sources.yaml")

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, delete, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
+from ground.layout import NightLayout
 from ground.state import open_state
 from linkage.review_decisions import OVERRIDE_OF, latest_decisions
 from report import charts, sections
@@ -174,12 +175,13 @@ def build_report(
     sources = expected_sources(config_dir)
     earlier = sibling_nights(night_dir, extract_date)
     prev_dir = earlier[-1][1] if earlier else None
-    prev_records = read_parquet(prev_dir / "linkage" / "records.parquet") if prev_dir else None
+    prev = NightLayout(prev_dir) if prev_dir else None
+    prev_records = read_parquet(prev.linked_records) if prev else None
     prev_findings = None
-    if prev_dir is not None:
-        prev_findings = read_parquet(prev_dir / "findings.parquet")
+    if prev is not None:
+        prev_findings = read_parquet(prev.findings)
         if prev_findings is None:
-            prev_findings = read_csv(prev_dir / "findings.csv")
+            prev_findings = read_csv(prev.findings_csv)
 
     na: dict[str, Any] = {"available": False}
 
@@ -261,7 +263,7 @@ def build_report(
         dq=dq, lk=lk, model=model, ex=ex, fs=fs, acc=acc, review=review, trend=trend, figures=figures,
         unavailable=unavailable,
     )
-    report = night_dir / "report.html"
+    report = NightLayout(night_dir).report
     tmp = report.with_suffix(".html.tmp")
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, report)

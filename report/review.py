@@ -21,9 +21,9 @@ import polars as pl
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from ground.safe_csv import csv_uncell, write_safe_rows
 from ground.state import open_state
 from linkage.review_decisions import ReviewDecision, latest_decisions, newest_decisions, pair_key, review_overrides
-from report.safe import csv_uncell, write_safe_csv
 
 __all__ = ["export_review", "import_review", "latest_decisions", "pair_key", "review_overrides"]
 
@@ -122,7 +122,7 @@ def export_review(
                    previous_decision=previous.get(key, "").replace("_", " "), decision="")
         rows.append(row)
     path = night_dir / REVIEW_FILE
-    n = write_safe_csv(path, columns, rows)
+    n = write_safe_rows(path, columns, rows)
     return path, n
 
 

@@ -44,12 +44,12 @@ def test_two_nights_through_the_pipeline(tmp_path: Path) -> None:
     # the reviewer marks every review pair a match; the next night's report counts the decisions
     review = night_dir / "review" / "review_pairs.csv"
     rows = read_review_csv(review)
-    if rows:
-        for row in rows:
-            row["decision"] = "match"
-        marked = write_review_csv(tmp_path / "marked.csv", rows)
-        assert import_review(marked, url, "reviewer").recorded == len(rows)
-        assert review_overrides(url).height == len(rows)
+    assert rows, "the sample night has pairs for clerical review"
+    for row in rows:
+        row["decision"] = "match"
+    marked = write_review_csv(tmp_path / "marked.csv", rows)
+    assert import_review(marked, url, "reviewer").recorded == len(rows)
+    assert review_overrides(url).height == len(rows)
 
     second = Night(landing=county / "landing", output=output, extract_date=SECOND, state_url=url)
     run_night(second)

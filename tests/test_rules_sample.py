@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -72,7 +71,3 @@ def test_sample_scores_perfectly(sample_night: Path) -> None:
         assert scores["rules"][rule]["recall"] == 1.0
     assert scores["linkage"]["precision"] == 1.0
     assert scores["linkage"]["recall"] == 1.0
-
-
-def test_sample_date_is_the_fixture_date() -> None:
-    assert dt.date(2026, 11, 25) == SAMPLE_DATE

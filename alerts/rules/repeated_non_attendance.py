@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 from pydantic import Field
@@ -22,11 +22,9 @@ from alerts.rules.settings import RuleBase, RulesConfig
 NAME = "repeated_non_attendance"
 LABEL = "Repeated missed appointments (was not brought)"
 ID_KEYS = ("child_person_id",)
-ROUTE_SOURCES = ("hv", "sn", "gp", "dental", "camhs")
-Source = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 
 
-def _default_missed() -> dict[Source, list[str]]:
+def _default_missed() -> dict[str, list[str]]:
     return {
         "hv": ["Was Not Brought", "No Access Visit"],
         "sn": ["WNB", "DNA"],
@@ -36,7 +34,7 @@ def _default_missed() -> dict[Source, list[str]]:
     }
 
 
-def _flag_sources() -> list[Source]:
+def _flag_sources() -> list[str]:
     return ["hv", "sn"]
 
 
@@ -48,8 +46,16 @@ class Settings(RuleBase):
     min_sources: int = Field(default=2, ge=1)
     flagged_min_missed: int = Field(default=2, ge=1, description="threshold for a child on a CP plan or looked after")
     flagged_min_sources: int = Field(default=1, ge=1)
-    missed_outcomes: dict[Source, list[str]] = Field(default_factory=_default_missed)
-    flag_sources: list[Source] = Field(default_factory=_flag_sources)
+    missed_outcomes: dict[str, list[str]] = Field(default_factory=_default_missed)
+    flag_sources: list[str] = Field(default_factory=_flag_sources)
+
+    def sources_named(self) -> dict[str, list[str]]:
+        """The source codes these settings name, by key (checked against sources.yaml on load)."""
+        return {"missed_outcomes": list(self.missed_outcomes), "flag_sources": list(self.flag_sources)}
+
+    def route_sources(self) -> list[str]:
+        """The services a finding goes to: every source whose missed appointments count, and the flag sources."""
+        return sorted({*self.missed_outcomes, *self.flag_sources})
 
 
 def missed_codes(settings: Settings) -> pl.DataFrame:
@@ -175,7 +181,7 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
             pl.lit(None, dtype=pl.List(pl.String)).alias("adult_records"),
         )
         .join(person_refs(inputs.records).rename({"refs": "child_records"}), on="person_id", how="left")
-        .join(person_routes(inputs.records, ROUTE_SOURCES), on="person_id", how="left")
+        .join(person_routes(inputs.records, settings.route_sources()), on="person_id", how="left")
     )
     return finish(out)
 
