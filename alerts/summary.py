@@ -27,7 +27,7 @@ from alerts.state_tables import AlertMessage
 log = logging.getLogger(__name__)
 
 DROP_FILE = Path("landing") / "drop.json"
-DRIFT_FILES = (Path("linkage") / "drift.json",)
+MODEL_CHECK = Path("linkage") / "model_check.json"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -89,26 +89,37 @@ def linkage_quality(night_dir: Path) -> list[tuple[str, str]]:
 
 
 def drift_figures(night_dir: Path) -> list[tuple[str, str]]:
-    """Drift figures when the linkage stage wrote them (``linkage/drift.json``): its message and numbers.
+    """The linkage model and its drift when the linkage stage measured them (``linkage/model_check.json``).
 
     Args:
         night_dir: ``<output>/<YYYY-MM-DD>``.
     """
-    for name in DRIFT_FILES:
-        data = _read_json(night_dir / name)
-        if data is None:
-            continue
-        shown: list[tuple[str, str]] = []
-        for key, value in data.items():
-            label = key.replace("_", " ").capitalize()
-            if isinstance(value, bool):
-                shown.append((label, "yes" if value else "no"))
-            elif isinstance(value, int | float):
-                shown.append((label, f"{value:g}" if isinstance(value, float) else str(value)))
-            elif isinstance(value, str) and len(value) <= 300:
-                shown.append((label, value))
+    data = _read_json(night_dir / MODEL_CHECK)
+    if data is None:
+        return []
+    shown: list[tuple[str, str]] = []
+    model: dict[str, Any] = data["model"] if isinstance(data.get("model"), dict) else {}
+    if model.get("version"):
+        origin = f" ({model['origin']})" if model.get("origin") else ""
+        shown.append(("Linkage model", f"{model['version']}{origin}"))
+    drift: dict[str, Any] = data["drift"] if isinstance(data.get("drift"), dict) else {}
+    if not drift:
         return shown
-    return []
+    drifted = [str(d) for d in drift.get("drifted") or []]
+    if drift.get("baseline") is False:
+        shown.append(("Drift from the model's data", "not measured (the model has no baseline)"))
+    else:
+        shown.append(("Drift from the model's data", f"YES - {', '.join(drifted)}" if drifted else "no"))
+    psi: dict[str, Any] = drift["psi"] if isinstance(drift.get("psi"), dict) else {}
+    largest = sorted(((float(v), str(k)) for k, v in psi.items() if isinstance(v, int | float)), reverse=True)[:3]
+    if largest:
+        shown.append(("Largest shifts (population stability index)", ", ".join(f"{k} {v:.2f}" for v, k in largest)))
+    change = drift.get("links_per_record_change")
+    if isinstance(change, int | float):
+        shown.append(("Links per record against the model's data", f"{change:+.1%}"))
+    if isinstance(drift.get("advice"), str) and drift["advice"]:
+        shown.append(("Advice", drift["advice"][:300]))
+    return shown
 
 
 def undelivered(session: Session, night: dt.date) -> dict[str, int]:
@@ -176,7 +187,7 @@ def summary_context(session: Session, night_dir: Path, night: dt.date, per_rule:
                ("Sources failed", ", ".join(name(s) for s in drop["failed"]) or "none"),
                ("Drop complete", {True: "yes", False: "NO - incomplete", None: "not known"}[drop["complete_drop"]])]
     totals = [("Findings open tonight", str(result.findings)), ("Needing confirmation", str(needs_confirmation)),
-              ("Not routed to any lead", str(result.unrouted)), ("Lead digests tonight", str(result.digests_built)),
+              ("Not routed to any lead", str(result.unrouted)), ("Finding digests tonight", str(result.digests_built)),
               ("Earlier messages still undelivered", str(waiting["waiting"]))]
     return {
         "subject": f"Safeguarding linkage daily summary {night.isoformat()}", "night": long_date(night),

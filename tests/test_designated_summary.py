@@ -64,8 +64,11 @@ def test_summary_counts_undelivered_messages_and_shows_drift(tmp_path: Path) -> 
     first = send_digests(_night(out, dt.date(2026, 11, 25)), config, url, dt.date(2026, 11, 25), smtp=down)
     assert first.sent == 0 and first.still_queued >= 3
     night2 = _night(out, dt.date(2026, 11, 26))
-    (night2 / "linkage" / "drift.json").write_text(json.dumps(
-        {"drift": True, "message": "agreement on postcode fell from 91% to 74%: retrain", "psi": 0.31}))
+    (night2 / "linkage" / "model_check.json").write_text(json.dumps({
+        "model": {"version": "m-20261125", "origin": "fitted on the first night"},
+        "drift": {"baseline": True, "psi": {"postcode": 0.31, "surname": 0.02, "dob": 0.08},
+                  "links_per_record_change": -0.12, "drifted": ["postcode"], "retrain_advised": True,
+                  "advice": "retrain: `safelink train --night <this night>` after review"}}))
     send_digests(night2, config, url, dt.date(2026, 11, 26), smtp=down)
     engine = open_state(url)
     with Session(engine) as session:
@@ -76,5 +79,8 @@ def test_summary_counts_undelivered_messages_and_shows_drift(tmp_path: Path) -> 
     # the server was down: the first message failed, the rest were left for the next run untried
     assert f"{first.still_queued} message(s) from earlier nights are still undelivered " \
            "(1 failed at least once)" in flat
-    assert "Message: agreement on postcode fell from 91% to 74%: retrain" in flat and "Psi: 0.31" in flat
+    assert "Linkage model m-20261125 (fitted on the first night)" in flat.replace(":", "")
+    assert "Drift from the model's data: YES - postcode" in flat
+    assert "Largest shifts (population stability index): postcode 0.31, dob 0.08, surname 0.02" in flat
+    assert "Links per record against the model's data: -12.0%" in flat and "Advice: retrain" in flat
     assert "Whether tonight's drop was complete is not known" in flat
