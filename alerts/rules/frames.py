@@ -219,6 +219,30 @@ def build_inputs(
             route_key(registry).alias("route"),
         )
     )
+    persons = _persons(records, linkage_mentions, extract_date, config, registry)
+    record_person = records.select("source", "record_id", "person_id", "link_confidence", "ref")
+    appts = appointments.filter(pl.col("owner_known").fill_null(False)).join(
+        record_person, on=["source", "record_id"], how="inner"
+    )
+    mentions = linkage_mentions.filter(pl.col("owner_known").fill_null(False)).with_columns(
+        pl.col("owner_person_id").cast(pl.String),
+        pl.col("mentioned_person_id").cast(pl.String),
+        pl.col("mention_confidence").cast(pl.Float64).fill_null(0.0),
+    )
+    return RuleInputs(
+        extract_date=extract_date,
+        records=records,
+        persons=persons,
+        appointments=appts,
+        mentions=mentions,
+        nicknames=nicknames,
+        sources_present=registry.codes if sources_present is None else sources_present,
+    )
+
+
+def _persons(records: pl.DataFrame, linkage_mentions: pl.DataFrame, extract_date: dt.date, config: RulesConfig,
+             registry: SourcesConfig) -> pl.DataFrame:
+    """One row per person: ``person_id``, ``dob`` (by vote), ``is_child``, ``is_adult`` on the extract date."""
     eighteen_ago = pl.lit(extract_date).dt.offset_by(f"-{config.child_under_age}y")
     # a person's date of birth: the one most of its records give — and the records naming it (a parent's
     # TP_Children row, a related-people row) vote too — then by source (a mistyped gp date loses to the
@@ -261,24 +285,7 @@ def build_inputs(
         .select("person_id", "dob", "is_child", "is_adult")
         .sort("person_id")
     )
-    record_person = records.select("source", "record_id", "person_id", "link_confidence", "ref")
-    appts = appointments.filter(pl.col("owner_known").fill_null(False)).join(
-        record_person, on=["source", "record_id"], how="inner"
-    )
-    mentions = linkage_mentions.filter(pl.col("owner_known").fill_null(False)).with_columns(
-        pl.col("owner_person_id").cast(pl.String),
-        pl.col("mentioned_person_id").cast(pl.String),
-        pl.col("mention_confidence").cast(pl.Float64).fill_null(0.0),
-    )
-    return RuleInputs(
-        extract_date=extract_date,
-        records=records,
-        persons=persons,
-        appointments=appts,
-        mentions=mentions,
-        nicknames=nicknames,
-        sources_present=registry.codes if sources_present is None else sources_present,
-    )
+    return persons
 
 
 def load_inputs(night_dir: Path, config_dir: Path, extract_date: dt.date, config: RulesConfig) -> RuleInputs:
