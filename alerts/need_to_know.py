@@ -20,7 +20,7 @@ import polars as pl
 from alerts.facts import Fact, FindingFacts, finding_facts, long_date
 from alerts.leads import DESIGNATED_KEY, Lead, LeadsConfig, load_leads, parse_route, route_finding
 from alerts.present import confidence_label, initials, mask_nhs
-from alerts.rules.registry import RULE_LABELS
+from alerts.rules.registry import ADULT_ROLES, RULE_LABELS
 from alerts.sharing import DESIGNATED, SharingConfig, load_sharing
 
 PEOPLE_COLUMNS = ("source", "record_id", "forename", "surname", "nhs_number", "team", "practice")
@@ -282,7 +282,7 @@ class NeedToKnow:
         people = []
         child, adult = _refs(finding.get("child_records")), _refs(finding.get("adult_records"))
         if adult:
-            people.append(self.index.person("Parent" if rule == "dual_service_parent" else "Adult", adult, visible))
+            people.append(self.index.person(ADULT_ROLES.get(rule, "Adult"), adult, visible))
         if child:
             people.insert(0, self.index.person("Child", child, visible))
         return people

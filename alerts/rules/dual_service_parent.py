@@ -26,6 +26,7 @@ LABEL = "Parent open to substance misuse and mental health services without shar
 # The finding is about the adult: the child named alongside is "one of the adult's children" and may change
 # without it being a different finding.
 ID_KEYS = ("adult_person_id",)
+ADULT_ROLE = "Parent"  # how the finding's adult is introduced to a reader
 NAMING_KINDS = ("named_child", "dependant")
 
 
