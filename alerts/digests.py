@@ -10,7 +10,6 @@ Entry points return counts only.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import re
@@ -29,8 +28,9 @@ from sqlalchemy.orm import Session
 
 from alerts.compose import closed_entry, digest_subject, finding_display, open_entry, render_digest
 from alerts.leads import DESIGNATED_KEY, LeadsConfig, LeadsConfigError, load_leads
-from alerts.need_to_know import NeedToKnow, Recipient, RecordIndex, designated_recipient, read_people
+from alerts.need_to_know import FindingView, NeedToKnow, Recipient, RecordIndex, designated_recipient, read_people
 from alerts.render import build_message, render
+from alerts.responses import finding_fingerprint, is_suppressed, suppressed
 from alerts.sharing import load_sharing
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
@@ -81,6 +81,7 @@ class _Now:
     row: dict[str, Any]
     recipients: list[Recipient]
     display: dict[str, Any] = field(default_factory=dict)
+    views: dict[str, FindingView] = field(default_factory=dict)
 
     @property
     def leads(self) -> set[str]:
@@ -99,11 +100,6 @@ def _as_date(value: Any, default: dt.date) -> dt.date:
         except ValueError:
             return default
     return default
-
-
-def _fingerprint(row: dict[str, Any]) -> str:
-    base = row.get("evidence_fingerprint") or hashlib.sha256(str(row.get("evidence") or "").encode()).hexdigest()
-    return hashlib.sha256(f"{base}|{bool(row.get('needs_confirmation'))}".encode()).hexdigest()
 
 
 def read_findings(night_dir: Path) -> pl.DataFrame:
@@ -127,9 +123,9 @@ def _tonight(findings: pl.DataFrame, ntk: NeedToKnow, night: dt.date) -> dict[st
     for row in findings.iter_rows(named=True):
         fid = str(row["finding_id"])
         recipients = ntk.recipients_of(row)
-        now = _Now(finding_id=fid, rule=str(row["rule"]), fingerprint=_fingerprint(row),
+        now = _Now(finding_id=fid, rule=str(row["rule"]), fingerprint=finding_fingerprint(row),
                    first_seen=_as_date(row.get("first_seen"), night), row=row, recipients=recipients)
-        views = {r.key: ntk.view(row, r, recipients) for r in recipients}
+        now.views = views = {r.key: ntk.view(row, r, recipients) for r in recipients}
         any_view = next(iter(views.values()), None) or ntk.view(row, designated_recipient(ntk.leads), recipients)
         now.display = finding_display(any_view, recipients) | {
             "needs_confirmation": bool(row.get("needs_confirmation")),
@@ -195,9 +191,12 @@ def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, 
     key = recipient.key
     items: list[dict[str, Any]] = []
     mine = {fid for fid, now in tonight.items() if key in now.leads}
+    quiet = suppressed(session)  # answered "not a concern": not re-alerted until the finding changes
     for fid in sorted(mine):
         now = tonight[fid]
         sent = told.get((key, fid))
+        if is_suppressed(quiet, key, fid, now.fingerprint):
+            continue
         if sent is None:
             change = "new"
             session.add(AlertLeadFinding(lead_key=key, finding_id=fid, fingerprint_sent=now.fingerprint,
@@ -211,7 +210,7 @@ def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, 
         if sent is not None:
             sent.fingerprint_sent, sent.last_sent_night, sent.closed, sent.closed_night = (
                 now.fingerprint, night, False, None)
-        view = ntk.view(now.row, recipient, now.recipients)
+        view = now.views.get(key) or ntk.view(now.row, recipient, now.recipients)
         items.append(open_entry(view, change, night, before.get(fid), ntk, recipient,
                                 bool(now.row.get("needs_confirmation"))))
     for (lead_key, fid), sent in told.items():

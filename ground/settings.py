@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     config: Path = DEFAULT_CONFIG_DIR
     landing: Path | None = None
     output: Path | None = None
-    # the case view's base URL (issue #17), e.g. https://safelink.example.nhs.uk; empty: digests carry
-    # reply instructions instead of an address per finding
+    # The case view's public base URL (issue #17), e.g. https://case-view.example.nhs.uk: digests link each
+    # finding to <case_view_url>/findings/<finding_id> (empty: reply instructions instead); an https:// URL
+    # also marks the case view's session cookie Secure.
     case_view_url: str = ""
 
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from linkage.blocking import BlockingStats, candidate_pairs, passes_from_config
 from linkage.cluster import cluster_links, pair_guards
-from linkage.compare import COMPARISONS, LEVELS, compare_pairs
+from linkage.compare import COMPARISONS, LEVELS, MISSING, compare_pairs
 from linkage.config import load_linkage_config
 from linkage.frames import levels_to_polars, to_recordlinkage
 from linkage.ids import persist_ids
@@ -124,6 +124,20 @@ def _thresholds(model: FSModel, config: dict) -> tuple[float, float]:
 
 
 FORCED_WEIGHT = 1e9
+
+
+def level_labels(levels: pl.DataFrame) -> list[pl.Expr]:
+    """``level_<comparison>``: each comparison's agreement level by name (``missing`` when a side is blank),
+    written beside the weights so that a link can be explained without the model.
+
+    Args:
+        levels: pairs with one integer level column per comparison.
+    """
+    return [
+        pl.col(c).replace_strict({MISSING: "missing", **dict(enumerate(LEVELS[c]))}, default=None,
+                                 return_dtype=pl.String).alias(f"level_{c}")
+        for c in COMPARISONS if c in levels.columns
+    ]
 
 
 def _override_pairs(std: pl.DataFrame, overrides: pl.DataFrame | None, kind: str) -> pl.DataFrame:
@@ -309,7 +323,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         kept.join(ids.rename({"uid": "uid_l", "source": "source_l", "record_id": "record_id_l"}), on="uid_l")
         .join(ids.rename({"uid": "uid_r", "source": "source_r", "record_id": "record_id_r"}), on="uid_r")
         .select("source_l", "record_id_l", "source_r", "record_id_r", "weight", "match_probability",
-                "decision", *wcols, "guard")
+                "decision", *wcols, *level_labels(kept), "guard")
         .sort("source_l", "record_id_l", "source_r", "record_id_r")
     )
     pairs_out.write_parquet(out_dir / "pairs.parquet")

@@ -103,6 +103,20 @@ def _id_events(engine: Engine, extract_date: date) -> dict[str, int] | None:
     return {"merges": counts.get("merge", 0), "splits": counts.get("split", 0)}
 
 
+def _responses(engine: Engine, extract_date: date) -> pl.DataFrame | None:
+    """Responses to findings recorded up to the end of the night (``alerts_response``, from the case view)."""
+    if not inspect(engine).has_table("alerts_response"):
+        return None
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, finding_id, rule, link_confidence, disposition FROM alerts_response WHERE night <= :d"),
+            {"d": extract_date},
+        ).all()
+    schema = {"id": pl.Int64, "finding_id": pl.String, "rule": pl.String, "link_confidence": pl.Float64,
+              "disposition": pl.String}
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
 def _record_metrics(engine: Engine, metrics: dict[str, Any]) -> None:
     with Session(engine) as session, session.begin():
         session.execute(delete(ReportNightlyMetrics).where(
@@ -228,6 +242,9 @@ def build_report(
             "bands": [] if decisions is None else sections.review_bands(decisions),
             "file_rows": n_review_file, "file": review_file is not None,
         }
+        threshold = float(model["link_threshold"]) if model else 0.9
+        answered: dict[str, Any] = guarded(
+            "responses", lambda: sections.response_precision(_responses(engine, extract_date), threshold), na)
         events = guarded("id events", lambda: _id_events(engine, extract_date), None)
         if events is None:
             events = guarded("id changes", lambda: sections.id_changes(night.records, prev_records), None)
@@ -261,7 +278,7 @@ def build_report(
     html = _env().get_template("report.html.j2").render(
         extract_date=extract_date.isoformat(), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         dq=dq, lk=lk, model=model, ex=ex, fs=fs, acc=acc, review=review, trend=trend, figures=figures,
-        unavailable=unavailable,
+        answered=answered, unavailable=unavailable,
     )
     report = NightLayout(night_dir).report
     tmp = report.with_suffix(".html.tmp")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
 from ground.safe_csv import csv_uncell, write_safe_rows
@@ -231,6 +231,44 @@ def import_review(file: Path, state_url: str, reviewer: str) -> ImportResult:
         engine.dispose()
     log.info("review import %s by %s: %s", file.name, reviewer, result.summary())
     return result
+
+
+def record_decision(engine: Engine, ids: tuple[str, str, str, str], decision: str, reviewer: str, *,
+                    weight: float | None = None, match_probability: float | None = None,
+                    extract_date: date | None = None, source: str = "case view") -> str:
+    """Record one reviewer's decision on one pair (appended; the latest decision on a pair wins).
+
+    The next night's linkage applies it through :func:`review_overrides`, as for an imported file.
+
+    Args:
+        engine: the state database.
+        ids: ``(source_l, record_id_l, source_r, record_id_r)``.
+        decision: ``match``, ``no_match`` or ``unsure``.
+        reviewer: who decided (recorded with the decision).
+        weight: the pair's weight when it was shown.
+        match_probability: its match probability when shown.
+        extract_date: the night the pair was shown from.
+        source: where the decision came from (a file name, or ``case view``).
+
+    Returns:
+        The pair's key.
+
+    Raises:
+        ValueError: an unknown decision or a blank reviewer.
+    """
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
+    if not reviewer.strip():
+        raise ValueError("a reviewer is required")
+    key = pair_key(*ids)
+    with Session(engine) as session, session.begin():
+        session.execute(insert(ReviewDecision).values(
+            pair_key=key, source_l=ids[0], record_id_l=ids[1], source_r=ids[2], record_id_r=ids[3],
+            decision=decision, reviewer=reviewer.strip()[:128], decided_at=datetime.now(UTC), weight=weight,
+            match_probability=match_probability, extract_date=extract_date, source_file=source[:255],
+        ))
+    log.info("review decision recorded from %s", source)
+    return key
 
 
 def _parse_date(text: str) -> date | None:

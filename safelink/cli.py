@@ -105,6 +105,37 @@ def demo(
     console.print(f"  state database: {night.state}")
     console.print(f"  synthetic drop: {county / 'landing'}  (truth in {county / 'truth'})")
     _print_scores(scores)
+    _print_case_view(night)
+
+
+def _print_case_view(night: Night) -> None:
+    """Demo accounts for the case view (random passwords, printed once) and how to start it."""
+    import polars as pl
+
+    from alerts.leads import load_leads, route_finding
+    from caseview.accounts import demo_account
+    from ground.state import open_state
+
+    leads = load_leads(night.config_dir)
+    routed: dict[str, int] = {}
+    for routes in pl.read_parquet(night.night_dir / "findings.parquet")["routes"].to_list():
+        for key in route_finding(list(routes or []), leads):
+            routed[key] = routed.get(key, 0) + 1
+    engine = open_state(night.state)
+    try:
+        accounts = [demo_account(engine, "designated.demo@nhs.net", "designated")]
+        if routed:
+            lead = max(sorted(routed), key=lambda k: routed[k])
+            accounts.append(demo_account(engine, "lead.demo@nhs.net", "lead", lead))
+        accounts.append(demo_account(engine, "engineer.demo@nhs.net", "engineer"))
+    finally:
+        engine.dispose()
+    console.print("\n[bold]Case view[/bold] (leads respond, designated professionals review, chronologies):")
+    console.print(f"  safelink serve --output {night.output}     then open http://127.0.0.1:8000/")
+    for user, password in accounts:
+        who = f"lead {user.lead_key}" if user.lead_key else user.role
+        console.print(f"  {who:<28} {user.email:<28} password {password}")
+    console.print("  (demo accounts on the demo output only; passwords are new each time the demo runs)")
 
 
 def _print_scores(scores: dict[str, Any]) -> None:
@@ -170,3 +201,69 @@ def retry(
     from alerts import retry_outbox
 
     console.print(f"outbox: {retry_outbox(output, config, _state_url(output))}")
+
+
+@app.command()
+def serve(
+    output: Annotated[Path, typer.Option(help="The deployment's output folder (its nights and state database).")],
+    host: Annotated[str, typer.Option(help="Address to listen on (behind a TLS proxy in production).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    config: Annotated[Path, typer.Option(help="Configuration folder (leads.yaml).")] = DEFAULT_CONFIG_DIR,
+    proxy: Annotated[str, typer.Option(help="Addresses of the TLS proxy trusted for X-Forwarded-* headers.")
+                     ] = "127.0.0.1",
+) -> None:
+    """Serve the case view (leads respond, designated professionals review, chronologies) on the state database."""
+    import uvicorn
+
+    from caseview.app import create_app
+
+    _require_output(output)
+    try:
+        web = create_app(output, _state_url(output), config)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"case view on [bold]http://{host}:{port}/[/bold] for {output}")
+    uvicorn.run(web, host=host, port=port, proxy_headers=True, forwarded_allow_ips=proxy, log_level="warning")
+
+
+def _require_output(output: Path) -> None:
+    if not output.is_dir():
+        console.print(f"[red]error:[/red] {output} is not a folder: give the deployment's output folder "
+                      "(where `safelink run` writes its nights)")
+        raise typer.Exit(2)
+
+
+users_app = typer.Typer(help="Case view accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address (its sign-in name).")],
+    role: Annotated[str, typer.Option(help="lead | designated | engineer.")],
+    output: Annotated[Path, typer.Option(help="The deployment's output folder (its state database).")],
+    lead: Annotated[str | None, typer.Option(help="For a lead: the lead's key in leads.yaml.")] = None,
+    config: Annotated[Path, typer.Option(help="Configuration folder (leads.yaml).")] = DEFAULT_CONFIG_DIR,
+) -> None:
+    """Add a case view account; the password is read from standard input (one line)."""
+    import sys
+
+    from alerts.leads import load_leads
+    from caseview.accounts import AccountError, add_user
+    from caseview.settings import CaseViewSettings
+    from ground.state import open_state
+
+    _require_output(output)
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        keys = set(load_leads(config).leads)
+        engine = open_state(_state_url(output))
+        try:
+            user = add_user(engine, email, role, password, lead, keys, CaseViewSettings().min_password_length)
+        finally:
+            engine.dispose()
+    except (AccountError, ConfigError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"account added: {user.email} ({user.role}{': ' + user.lead_key if user.lead_key else ''})")

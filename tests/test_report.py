@@ -97,7 +97,8 @@ def built(tmp_path: Path) -> tuple[ReportResult, str, Path]:
 def test_report_sections_and_numbers(built: tuple[ReportResult, str, Path]) -> None:
     result, html, _ = built
     doc = parse(html)
-    assert doc.sections == ["data-quality", "linkage", "explanations", "findings", "review", "trends", "accuracy"]
+    assert doc.sections == ["data-quality", "linkage", "explanations", "findings", "review", "responses", "trends",
+                            "accuracy"]
     for key, value in EXPECTED.items():
         assert doc.metrics.get(key) == value, (key, doc.metrics.get(key))
     # the result's counts match the fixture

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from ground.state import open_state
+from ground.state import alembic_config, open_state
 from safelink.schema import all_tables
 
 
@@ -28,5 +29,10 @@ def test_opening_twice_is_a_no_op(state_url: str) -> None:
     engine = open_state(state_url)
     with engine.connect() as conn:
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    assert versions == ["0001"]
+    assert versions == [ScriptDirectory.from_config(alembic_config(state_url)).get_current_head()]
     engine.dispose()
+
+
+def test_one_head() -> None:
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"several Alembic heads: {heads} (re-point a down_revision at main's head)"
