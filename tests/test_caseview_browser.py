@@ -34,7 +34,7 @@ from caseview.tables import CaseViewAudit
 from ground.state import open_state
 from safelink.pipeline import Night, run_night
 from synth import generate_county
-from tests.conftest import CONFIG_DIR, ROOT
+from tests.helpers.sample import CONFIG_DIR, ROOT
 
 pytestmark = pytest.mark.slow
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -13,8 +13,8 @@ import yaml
 
 from ground.layout import NightLayout
 from safelink.pipeline import Night, run_night
-from tests.conftest import SAMPLE_DATE, SAMPLE_LANDING
 from tests.helpers.config import CONFIG_DIR
+from tests.helpers.sample import SAMPLE_DATE, SAMPLE_LANDING
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import yaml
 
 from ground.config import ConfigError
 from linkage.config import load_linkage_config
-from tests.conftest import CONFIG_DIR
+from tests.helpers.sample import CONFIG_DIR
 
 
 def test_shipped_config_loads_with_its_blocking_passes() -> None:

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from ground.logs import MASK, configure_logging, install_redaction, redact
-from tests.conftest import generated_drop
+from tests.helpers.sample import generated_drop
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRACT = dt.date(2026, 11, 25)

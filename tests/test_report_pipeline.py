@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from report import build_report, import_review, review_overrides
-from tests.conftest import read_review_csv, write_review_csv
+from tests.helpers.sample import read_review_csv, write_review_csv
 from tests.test_report import parse
 
 FIRST = dt.date(2026, 11, 25)

@@ -13,7 +13,7 @@ from evaluation.scoring import score_run
 from evaluation.truth_linkage import write_truth_linkage
 from ground.sources import load_sources
 from landing.ingest import ingest_drop
-from tests.conftest import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING, SAMPLE_TRUTH
+from tests.helpers.sample import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING, SAMPLE_TRUTH
 
 FORBIDDEN = ("mental health", "substance", "drug", "alcohol", "turning point")
 

@@ -16,8 +16,8 @@ from alerts.rules.config import default_rules, load_rules
 from alerts.rules.frames import names_service
 from ground.config import ConfigError
 from landing.ingest import APPOINTMENT_COLUMNS, MENTION_COLUMNS, PEOPLE_COLUMNS
-from tests.conftest import CONFIG_DIR
 from tests.helpers.config import config_folder
+from tests.helpers.sample import CONFIG_DIR
 
 D = dt.date(2026, 11, 25)
 FORBIDDEN = ("mental health", "substance", "drug", "alcohol", "turning point")

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 from fastapi.testclient import TestClient
 
-from tests.conftest import ROOT
+from tests.helpers.sample import ROOT
 from tests.test_alerts_helpers import LEADS_YAML, TEST_DOMAIN
 
 NIGHT = dt.date(2026, 11, 25)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = ROOT / "config"
+from tests.helpers.sample import CONFIG_DIR
 
 
 def config_folder(folder: Path, *shipped: str) -> Path:
