@@ -25,12 +25,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
 from alerts.leads import DESIGNATED_KEY, LeadsConfig
-from alerts.need_to_know import NeedToKnow, RecordIndex
+from alerts.need_to_know import NeedToKnow, RecordIndex, lead_services
 from alerts.present import confidence_label
 from alerts.responses import DISPOSITIONS, finding_fingerprint, record_response, responses
 from caseview import accounts
 from caseview.accounts import User
-from caseview.chronology import chart_svg, chronology
+from caseview.chronology import EVERYONE, Reader, chart_svg, chronology
 from caseview.finding_view import finding_view
 from caseview.nights import child_findings, find_finding, latest_findings, leads_of, read
 from caseview.review_queue import KEYS, find_pair, queue, request_review
@@ -269,6 +269,21 @@ def _may_see(ctx: Context, user: User, row: dict[str, Any]) -> bool:
     return user.role == "lead" and user.lead_key in leads_of(row, ctx.leads)
 
 
+def _reader(ctx: Context, user: User) -> Reader:
+    """What a user may see on a chronology: everything for the designated professionals; for a lead, the
+    services whose involvement is not sensitive or is theirs, and the findings routed to them."""
+    if user.role == "designated" or not user.lead_key:
+        return EVERYONE
+    own = lead_services(ctx.leads.leads[user.lead_key])
+    services = ctx.ntk.sharing.services
+
+    def service(source: str) -> bool:
+        info = services.get(source)
+        return source in own or info is None or not info.involvement_sensitive
+
+    return Reader(service=service, finding=lambda row: _may_see(ctx, user, row))
+
+
 def _responded(user: User, answers: list[Any], fingerprint: str) -> Any | None:
     mine = [a for a in answers if a.fingerprint == fingerprint and (
         (user.role == "lead" and a.lead_key == user.lead_key) or (user.role == "designated"
@@ -467,12 +482,11 @@ def _person_routes(app: FastAPI, ctx: Context) -> None:
         answers: dict[str, list[Any]] = {}
         for a in responses(ctx.engine, sorted({row["finding_id"] for _, row in found})):
             answers.setdefault(a.finding_id, []).append(a)
-        chron = chronology(ctx.output, person_id, answers, show_team=user.role == "designated", ntk=ctx.ntk)
+        chron = chronology(ctx.output, person_id, answers, ctx.ntk, _reader(ctx, user))
         if chron is None:
             raise Refused(404, "No such person.")
         ctx.audit(user, "view_child", person_id)
         for f in chron["findings"]:
-            f["openable"] = _may_see(ctx, user, f["row"])
             f["responses"] = answers.get(f["finding_id"], [])
         return _page(ctx, request, "child.html.j2", user, c=chron, chart=chart_svg(chron))
 

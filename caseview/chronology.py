@@ -4,7 +4,9 @@ For each night the child's records are those the linkage gave the child's person
 (caseload, referral and registration dates), contacts and missed appointments, the adults named on
 them (related people, dependants) with the adults' own service involvement, and the findings about the
 child with their responses are put on one timeline. Adults are shown by initials, relationship and
-services (no names, appointments or addresses: need to know).
+services (no names, appointments or addresses: need to know). A lead sees the services whose involvement
+is not sensitive (``involvement_sensitive`` in ``config/sharing.yaml``) or is their own, and the findings
+routed to them; the rest is counted, not shown.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import datetime as dt
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,18 @@ import polars as pl
 from alerts.need_to_know import NeedToKnow
 from alerts.present import initials
 from caseview.nights import child_findings, nights, people_rows, read
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What the person reading a chronology may see: which services' entries, which findings."""
+
+    service: Callable[[str], bool]
+    finding: Callable[[dict[str, Any]], bool]
+    show_team: bool = False
+
+
+EVERYONE = Reader(service=lambda _s: True, finding=lambda _f: True, show_team=True)
 
 APPOINTMENT_KEYS = ["source", "record_id", "appt_date", "appt_time", "appt_type", "outcome"]
 CHILD_FIELDS = ["forename", "surname", "dob", "nhs_number", "team", "practice", "start_date", "end_date", "is_open",
@@ -69,7 +85,7 @@ def _appointments(per_night: list[tuple[dt.date, Path, set[str]]]) -> pl.DataFra
 
 
 def _adults(output: Path, per_night: list[tuple[dt.date, Path, set[str]]], finding_adults: set[str],
-            show_team: bool, ntk: NeedToKnow) -> list[dict[str, Any]]:
+            reader: Reader, ntk: NeedToKnow) -> list[dict[str, Any]]:
     named: dict[str, dict[str, Any]] = {}
     for _night, folder, refs in per_night:
         mentions = read(folder / "linkage" / "mentions.parquet")
@@ -79,6 +95,8 @@ def _adults(output: Path, per_night: list[tuple[dt.date, Path, set[str]]], findi
             (pl.col("source") + ":" + pl.col("owner_record_id")).is_in(sorted(refs))
             & pl.col("mentioned_person_id").is_not_null())
         for m in rows.iter_rows(named=True):
+            if not reader.service(m["source"]):
+                continue
             entry = named.setdefault(str(m["mentioned_person_id"]), {"relationships": set(), "via": set()})
             if m.get("relationship"):
                 entry["relationships"].add(str(m["relationship"]))
@@ -92,7 +110,8 @@ def _adults(output: Path, per_night: list[tuple[dt.date, Path, set[str]]], findi
         inits = Counter(initials(r.get("forename"), r.get("surname")) for r in held.values())
         services = [{"service": ntk.sharing.service_name(r["source"]), "source": r["source"],
                      "start": r.get("start_date"), "end": r.get("end_date"), "open": bool(r.get("is_open")),
-                     "team": r.get("team") if show_team else None} for r in held.values()]
+                     "team": r.get("team") if reader.show_team else None}
+                    for r in held.values() if reader.service(r["source"])]
         adults.append({"person_id": pid, "initials": inits.most_common(1)[0][0] if inits else "?.?.",
                        "relationships": sorted(entry["relationships"]) or ["named on a record"],
                        "named_by": sorted(entry["via"]),
@@ -100,16 +119,16 @@ def _adults(output: Path, per_night: list[tuple[dt.date, Path, set[str]]], findi
     return adults
 
 
-def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], show_team: bool,
-               ntk: NeedToKnow) -> dict[str, Any] | None:
+def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], ntk: NeedToKnow,
+               reader: Reader = EVERYONE) -> dict[str, Any] | None:
     """The child's chronology, or None when no night holds the person.
 
     Args:
         output: the deployment's output folder.
         person_id: the child's person id.
         responses: finding id -> its responses (``alerts.responses.Response``), oldest first.
-        show_team: whether to show the adults' teams (designated professionals only).
         ntk: the need-to-know configuration (services' and rules' names).
+        reader: what the reader may see (everything, for the designated professionals).
     """
     labels = ntk.rule_labels()
     per_night = _refs_by_night(output, person_id)
@@ -124,10 +143,15 @@ def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], sh
                  "record_id": r["record_id"], "where": r.get("team") or r.get("practice") or "",
                  "start": r.get("start_date"), "end": r.get("end_date"), "open": bool(r.get("is_open")),
                  "cp_plan": r.get("cp_plan"), "looked_after": r.get("looked_after")}
-                for r in sorted(records.values(), key=lambda r: (r["source"], str(r["record_id"])))]
-    appts = _appointments(per_night)
+                for r in sorted(records.values(), key=lambda r: (r["source"], str(r["record_id"])))
+                if reader.service(r["source"])]
+    every_appt = _appointments(per_night)
+    appts = every_appt.filter(pl.col("source").map_elements(reader.service, return_dtype=pl.Boolean))
+    hidden_findings = {row["finding_id"] for _, row in found if not reader.finding(row)}
     findings: dict[str, dict[str, Any]] = {}
     for night, row in found:
+        if row["finding_id"] in hidden_findings:
+            continue
         entry = findings.setdefault(row["finding_id"], {
             "finding_id": row["finding_id"], "rule": row["rule"],
             "rule_label": labels.get(row["rule"], row["rule"]),
@@ -144,7 +168,9 @@ def chronology(output: Path, person_id: str, responses: dict[str, list[Any]], sh
         "nhs_number": nhs.most_common(1)[0][0] if nhs else None,
         "nights": [n for n, _, _ in per_night], "episodes": episodes,
         "appointments": appts.to_dicts(), "missed": int((appts["outcome"] == "missed").sum()) if appts.height else 0,
-        "adults": _adults(output, per_night, finding_adults, show_team, ntk),
+        "adults": _adults(output, per_night, finding_adults, reader, ntk),
+        "hidden": {"records": len(records) - len(episodes), "appointments": every_appt.height - appts.height,
+                   "findings": len(hidden_findings)},
         "findings": sorted(findings.values(), key=lambda f: (str(f["first_seen"]), f["rule"])),
         "timeline": timeline,
     }

@@ -10,6 +10,7 @@ the guards that kept records apart (records by service and record id only).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,23 +68,49 @@ def level_words(field: str, level: str | None) -> str:
     return f"{name}: {LEVEL_WORDS.get(field, {}).get(level, level.replace('_', ' '))}"
 
 
-def record_label(ref: str, sharing: SharingConfig) -> str:
-    """``Health visiting 104500`` for ``hv:104500``.
+@dataclass(frozen=True)
+class Shown:
+    """Which services a reader may see in a link explanation, and whose record ids (None: all of them).
+
+    For a lead these are the services their need-to-know view shows, and their own services' ids only.
+    """
+
+    services: frozenset[str] | None = None
+    ids: frozenset[str] | None = None
+
+    def service(self, source: str) -> bool:
+        """Whether the reader may see that a record of this service is involved.
+
+        Args:
+            source: a source key.
+        """
+        return self.services is None or source in self.services
+
+
+EVERYTHING = Shown()
+
+
+def record_label(ref: str, sharing: SharingConfig, shown: Shown = EVERYTHING) -> str:
+    """``Health visiting 104500`` for ``hv:104500`` (``Health visiting record`` when its id is not shown).
 
     Args:
         ref: ``source:record_id``.
         sharing: the sharing matrix (the services' names).
+        shown: what the reader may see.
     """
     source, _, record_id = ref.partition(":")
+    if shown.ids is not None and source not in shown.ids:
+        return f"{sharing.service_name(source)} record"
     return f"{sharing.service_name(source)} {record_id}"
 
 
-def waterfall(pair: dict[str, Any], sharing: SharingConfig) -> dict[str, Any]:
+def waterfall(pair: dict[str, Any], sharing: SharingConfig, shown: Shown = EVERYTHING) -> dict[str, Any]:
     """The steps from the prior to a pair's total weight, each comparison named with its level.
 
     Args:
         pair: a ``linkage/pairs.parquet`` row.
         sharing: the sharing matrix (the services' names).
+        shown: what the reader may see (record ids).
     """
     fields = [c[2:] for c in pair if c.startswith("w_")]
     total = float(pair.get("weight") or 0.0)
@@ -103,8 +130,8 @@ def waterfall(pair: dict[str, Any], sharing: SharingConfig) -> dict[str, Any]:
         steps.append({"label": label, "weight": weight, "start": start, "end": end,
                       "x": round(100.0 * (a - lo) / scale, 2), "w": round(max(0.5, 100.0 * (b - a) / scale), 2)})
     guard = pair.get("guard")
-    return {"left": record_label(f"{pair['source_l']}:{pair['record_id_l']}", sharing),
-            "right": record_label(f"{pair['source_r']}:{pair['record_id_r']}", sharing),
+    return {"left": record_label(f"{pair['source_l']}:{pair['record_id_l']}", sharing, shown),
+            "right": record_label(f"{pair['source_r']}:{pair['record_id_r']}", sharing, shown),
             "weight": total, "probability": pair.get("match_probability"), "decision": pair.get("decision"),
             "guard": guard, "guard_meaning": GUARD_MEANINGS.get(str(guard), "") if guard else "",
             "steps": steps, "zero_x": round(100.0 * (0.0 - lo) / scale, 2)}
@@ -140,13 +167,15 @@ def pairs_behind(row: dict[str, Any], pairs: pl.DataFrame | None) -> pl.DataFram
     return keyed.filter(within).drop("_l", "_r")
 
 
-def guards_near(row: dict[str, Any], pairs: pl.DataFrame | None, sharing: SharingConfig) -> list[dict[str, str]]:
-    """Guards that kept another record apart from the finding's people (the other record by id only).
+def guards_near(row: dict[str, Any], pairs: pl.DataFrame | None, sharing: SharingConfig,
+                shown: Shown = EVERYTHING) -> list[dict[str, str]]:
+    """Guards that kept another record apart from the finding's people (records by service and id only).
 
     Args:
         row: the findings row.
         pairs: the night's ``linkage/pairs.parquet``.
         sharing: the sharing matrix (the services' names).
+        shown: what the reader may see (only guards between services they may see).
     """
     if pairs is None or "guard" not in pairs.columns:
         return []
@@ -154,8 +183,9 @@ def guards_near(row: dict[str, Any], pairs: pl.DataFrame | None, sharing: Sharin
     members = sorted(child | adult)
     near = _keyed(pairs).filter(pl.col("guard").is_not_null()
                                 & (pl.col("_l").is_in(members) | pl.col("_r").is_in(members)))
-    return [{"left": record_label(r["_l"], sharing), "right": record_label(r["_r"], sharing), "guard": str(r["guard"]),
-             "meaning": GUARD_MEANINGS.get(str(r["guard"]), "")} for r in near.iter_rows(named=True)]
+    return [{"left": record_label(r["_l"], sharing, shown), "right": record_label(r["_r"], sharing, shown),
+             "guard": str(r["guard"]), "meaning": GUARD_MEANINGS.get(str(r["guard"]), "")}
+            for r in near.iter_rows(named=True) if shown.service(r["source_l"]) and shown.service(r["source_r"])]
 
 
 def finding_view(row: dict[str, Any], night: dt.date, folder: Path, ntk: NeedToKnow,
@@ -172,12 +202,15 @@ def finding_view(row: dict[str, Any], night: dt.date, folder: Path, ntk: NeedToK
     night_ntk = NeedToKnow(ntk.sharing, ntk.leads, RecordIndex(read(folder / "landing" / "people.parquet")), "")
     recipient = night_ntk.recipient(recipient_key if recipient_key else DESIGNATED_KEY)
     view = night_ntk.view(row, recipient)
+    shown = EVERYTHING if recipient.designated else Shown(
+        services=frozenset(b.service for b in view.services), ids=frozenset(b.service for b in view.services if b.own))
     pairs = read(folder / "linkage" / "pairs.parquet")
     behind = pairs_behind(row, pairs)
+    falls = [] if behind is None else [waterfall(p, ntk.sharing, shown) for p in behind.iter_rows(named=True)
+                                       if shown.service(p["source_l"]) and shown.service(p["source_r"])]
     return {
         **view.as_dict(), "finding_id": row["finding_id"], "night": night.isoformat(),
         "status": row.get("status") or "", "confidence": confidence_label(row.get("link_confidence")),
-        "child_person_id": row.get("child_person_id"),
-        "waterfalls": [] if behind is None else [waterfall(p, ntk.sharing) for p in behind.iter_rows(named=True)],
-        "guards": guards_near(row, pairs, ntk.sharing), "fingerprint": finding_fingerprint(row),
+        "child_person_id": row.get("child_person_id"), "waterfalls": falls,
+        "guards": guards_near(row, pairs, ntk.sharing, shown), "fingerprint": finding_fingerprint(row),
     }

@@ -196,7 +196,7 @@ def build_report(
 
     dq: dict[str, Any] = guarded("data quality", lambda: sections.data_quality(night, sources), na)
     lk: dict[str, Any] = guarded("linkage", lambda: sections.linkage_summary(night, sources), {})
-    model: dict[str, Any] | None = guarded("model", lambda: sections.load_model(config_dir), None)
+    model: dict[str, Any] | None = guarded("model", lambda: sections.load_model(config_dir, night_dir), None)
     ex: dict[str, Any] = guarded("explanations", lambda: sections.explanations(night.pairs), na)
     fs: dict[str, Any] = guarded("findings", lambda: sections.findings_summary(night.findings, prev_findings), na)
     acc: dict[str, Any] = guarded("accuracy", lambda: sections.accuracy(night.records, night.findings, truth_dir), na)

@@ -124,17 +124,32 @@ def _describe_failure(item: Any) -> str:
 # the model
 
 
-def load_model(config_dir: Path) -> dict[str, Any] | None:
-    """The linkage model JSON as levels / m / u / weights per comparison plus thresholds.
+MODEL_ORIGINS = {
+    "fitted_tonight": "fitted tonight to this deployment's own records (its first night) and now its model",
+    "deployment": "this deployment's own model, fitted to its records",
+    "starting": "the starting model shipped in config/ (fitted to synthetic data), not fitted to this deployment",
+    "starting_fallback": ("the starting model shipped in config/ (fitted to synthetic data): tonight's fit to this "
+                          "deployment's records was refused"),
+}
+
+
+def load_model(config_dir: Path, night_dir: Path | None = None) -> dict[str, Any] | None:
+    """The linkage model that scored the night as levels / m / u / weights per comparison plus thresholds,
+    where it came from and tonight's drift (``linkage/model_check.json``).
 
     Tolerates the formats seen so far: ``comparisons: {name: {levels, m, u, weights}}`` or a list of
     ``{name, levels: [{label, m, u}]}``; missing weights are computed as log2(m/u). The thresholds in
     ``linkage.yaml`` override the model's when set.
 
     Args:
-        config_dir: the configuration folder.
+        config_dir: the configuration folder (the starting model).
+        night_dir: the night's folder (its ``linkage/model_check.json`` names the model that scored it).
     """
-    doc = read_json(config_dir / "linkage_model.json")
+    found = read_json(night_dir / "linkage" / "model_check.json") if night_dir is not None else None
+    check: dict[str, Any] = found if isinstance(found, dict) else {}
+    facts: dict[str, Any] = check["model"] if isinstance(check.get("model"), dict) else {}
+    path = Path(str(facts["path"])) if facts.get("path") else config_dir / "linkage_model.json"
+    doc = read_json(path) if path.exists() else read_json(config_dir / "linkage_model.json")
     if not isinstance(doc, dict):
         return None
     comps_raw = doc.get("comparisons") or {}
@@ -180,6 +195,11 @@ def load_model(config_dir: Path) -> dict[str, Any] | None:
         prior_items.setdefault("lambda", lam)
     return {
         "version": str(doc.get("version", "unknown")),
+        "origin": str(facts.get("origin", "")),
+        "origin_text": MODEL_ORIGINS.get(str(facts.get("origin", "")), ""),
+        "fitted_on": list(facts.get("fitted_on") or []),
+        "refused": list(facts.get("refused") or []),
+        "drift": check.get("drift") if isinstance(check.get("drift"), dict) else None,
         "lambda": lam,
         "prior_weight": prob_to_weight(float(lam)) if isinstance(lam, int | float) else None,
         "prior": prior_items,

@@ -131,11 +131,11 @@ def _print_case_view(night: Night) -> None:
     finally:
         engine.dispose()
     console.print("\n[bold]Case view[/bold] (leads respond, designated professionals review, chronologies):")
-    console.print(f"  safelink serve --output {night.output}     then open http://127.0.0.1:8000/")
+    console.print(f"  safelink serve --output {night.output}     then open http://127.0.0.1:8000/", soft_wrap=True)
     for user, password in accounts:
         who = f"lead {user.lead_key}" if user.lead_key else user.role
-        console.print(f"  {who:<28} {user.email:<28} password {password}")
-    console.print("  (demo accounts on the demo output only; passwords are new each time the demo runs)")
+        console.print(f"  {who:<20} {user.email:<26} password {password}", soft_wrap=True)
+    console.print("  (demo accounts on the demo output only; new passwords each time the demo runs)", soft_wrap=True)
 
 
 def _print_scores(scores: dict[str, Any]) -> None:
@@ -164,15 +164,46 @@ def score(
 
 @app.command()
 def train(
-    night: Annotated[list[Path], typer.Option(help="Night folder(s) whose landing/people.parquet to train on.")],
-    out: Annotated[Path, typer.Option(help="Where to write the new model JSON (for review).")],
+    night: Annotated[list[Path], typer.Option(help="Night folder(s) whose landing/people.parquet to fit on.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write the model: a folder (default <output>/models) or a .json file.")] = None,
+    activate: Annotated[bool, typer.Option(
+        help="Make it the deployment's model (<output>/models/active.json) once written.")] = False,
     config: Annotated[Path, typer.Option(help="Configuration folder.")] = DEFAULT_CONFIG_DIR,
 ) -> None:
-    """Train the linkage model by EM and write a new versioned model file for review."""
+    """Fit the linkage model to the deployment's own records; write a versioned model with its provenance."""
     from linkage import train_model
+    from linkage.calibrate import FitError
+    from linkage.models import activate as make_active
 
-    path = train_model([n / "landing" / "people.parquet" for n in night], out, config)
-    console.print(f"model written to [bold]{path}[/bold]; review it, then copy it to {config / 'linkage_model.json'}")
+    models_dir = night[-1].resolve().parent / "models"
+    try:
+        path = train_model([n / "landing" / "people.parquet" for n in night], out or models_dir, config)
+    except FitError as err:
+        console.print(f"[red]model refused[/red]: {err}. Fit on more nights, or keep the current model.")
+        raise typer.Exit(2) from None
+    console.print(f"model written to [bold]{path}[/bold]")
+    if activate:
+        make_active(models_dir, path, "activated by safelink train --activate")
+        console.print(f"active for the nights of [bold]{models_dir.parent}[/bold]")
+    else:
+        console.print("review it, then run again with --activate to make it score the coming nights")
+
+
+@app.command("activate-model")
+def activate_model(
+    model: Annotated[Path, typer.Argument(help="A model JSON (e.g. a candidate from the retrain DAG).")],
+    output: Annotated[Path, typer.Option(help="The deployment's output folder.")],
+) -> None:
+    """Make a reviewed model score the deployment's coming nights (<output>/models/active.json)."""
+    from linkage.models import activate
+
+    try:
+        activate(output / "models", model, "activated by safelink activate-model")
+    except (OSError, ValueError, KeyError) as err:
+        console.print(f"[red]cannot activate[/red] {model.name}: {err}. Name a model JSON written by safelink train.")
+        raise typer.Exit(2) from None
+    console.print(f"{model.name} now scores the nights of [bold]{output}[/bold]")
 
 
 review_app = typer.Typer(help="Clerical review of uncertain links.", no_args_is_help=True)

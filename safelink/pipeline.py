@@ -117,7 +117,7 @@ def stage_link(night: Night) -> dict[str, Any]:
     from linkage import link_night
 
     result = link_night(night.night_dir, night.config_dir / "linkage_model.json", night.state,
-                        night.extract_date, night.config_dir)
+                        night.extract_date, night.config_dir, models_dir=night.output / "models")
     return _counts(result)
 
 

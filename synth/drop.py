@@ -493,9 +493,8 @@ class DropWriter:
             truth / "persons.csv")
         pl.DataFrame(related_rows, schema=["source", "file", "row_number", "owner_record_id", "true_person_id"],
                      orient="row").write_csv(truth / "related.csv")
-        pl.DataFrame(findings, schema={"rule": pl.String, "child_true_person_id": pl.String,
-                                       "adult_true_person_id": pl.String}, orient="row",
-                     ).write_csv(truth / "findings.csv")
+        pl.DataFrame(findings, schema=dict.fromkeys(["rule", "child_true_person_id", "adult_true_person_id"],
+                                                    pl.String), orient="row").write_csv(truth / "findings.csv")
         pl.DataFrame(broken_rows, schema=["file", "row_number", "reason"], orient="row").write_csv(
             truth / "broken_rows.csv")
         born = [p for p in people if p.dob <= night]

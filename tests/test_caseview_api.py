@@ -156,8 +156,13 @@ def test_finding_page_is_need_to_know_with_named_levels(app: Any) -> None:
     assert "<td>I.S.</td>" in page or "<td>S.S.</td>" in page  # initials only (the hv forename is hostile)
     assert "Santos" not in page and "Sebastian" not in page and "2024-03-01" not in page
     assert "*** *** 3305" in page  # masked NHS number
-    assert "surname: the same" in page and "forename: spelt closely" in page and "sex: missing" in page
-    assert "twins" in page and "possible twins" in page  # the guard near the child and what it means
+    assert "What was found:" in page and "Next step:" in page  # the digests' need-to-know view
+    # the sharing matrix shows this lead no GP block here: no GP record, pair or guard in the explanation
+    assert "23695" not in page and "99001" not in page and "twins" not in page and 'id="no-pairs"' in page
+    full = _as(app, "designated").get("/findings/F-HV").text
+    assert "Health visiting 104500</strong> and <strong>GP 23695" in full
+    assert "surname: the same" in full and "forename: spelt closely" in full and "sex: missing" in full
+    assert "twins" in full and "possible twins" in full  # the guard near the child and what it means
 
 
 def test_engineer_sees_run_health_only(app: Any) -> None:
@@ -267,10 +272,13 @@ def test_chronology_for_the_lead_and_the_designated(app: Any, deployment: tuple[
     assert "<svg" in text and "Missed" not in text.split("<svg", 1)[0]  # the chart is there
     assert "Clinic: missed" in text and "Immunisation: missed" in text
     assert "R.T." in text and "Mother" in text and "Rachel" not in text  # the adult by initials only
+    # the adult's substance misuse and mental health involvement is not this (health visiting) lead's to see
+    assert "Turning Point" not in text and "Adult mental health" not in text
     assert HOSTILE not in text and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in text
     assert _count(url, CaseViewAudit, CaseViewAudit.action == "view_child", CaseViewAudit.outcome == "ok") == views + 1
     assert _as(app, "sn").get("/children/PC1").status_code == 403
-    assert _as(app, "designated").get("/children/PC1").status_code == 200
+    full = _as(app, "designated").get("/children/PC1")
+    assert full.status_code == 200 and "Turning Point" in full.text and "Adult mental health" in full.text
     assert _as(app, "designated").get("/children/NOBODY").status_code == 404
 
 
@@ -309,3 +317,12 @@ def test_state_on_postgresql_too(tmp_path: Path, state_url: str) -> None:
                follow_redirects=False)
     assert r.status_code == 303
     assert _count(state_url, AlertResponse) == 1 and _count(state_url, CaseViewAudit) == 2
+
+
+def test_chronology_hides_sensitive_services_from_other_leads(app: Any) -> None:
+    sn = _as(app, "sn").get("/children/PC2")
+    assert sn.status_code == 200
+    assert "295933" in sn.text and "RIO8387993" not in sn.text  # CAMHS involvement is not the school nurse's
+    assert 'id="hidden"' in sn.text and "1 record(s)" in sn.text
+    full = _as(app, "designated").get("/children/PC2").text
+    assert "RIO8387993" in full and 'id="hidden"' not in full

@@ -246,3 +246,22 @@ def test_single_sign_on_redirects_to_the_provider(tmp_path: Path, monkeypatch: p
         assert forged.status_code == 401 and "did not complete" in forged.text
     finally:
         server.shutdown()
+
+
+def test_link_explanation_names_only_records_the_reader_may_see() -> None:
+    from alerts.sharing import load_sharing
+    from caseview.finding_view import Shown, waterfall
+    from tests.conftest import CONFIG_DIR
+    from tests.helpers.caseview import PAIRS
+
+    sharing = load_sharing(CONFIG_DIR)
+    lead = Shown(services=frozenset({"hv", "gp"}), ids=frozenset({"hv"}))
+    shown = waterfall(PAIRS[0], sharing, lead)
+    assert (shown["left"], shown["right"]) == ("Health visiting 104500", "GP record")
+    full = waterfall(PAIRS[0], sharing)
+    assert (full["left"], full["right"]) == ("Health visiting 104500", "GP 23695")
+    assert [s["label"] for s in full["steps"]][1:] == [
+        "forename: spelt closely (a slip or one edit)", "surname: the same", "date of birth: the same",
+        "address: the same postcode and address", "NHS number: the same", "sex: missing"]
+    assert full["steps"][-1]["end"] == pytest.approx(full["weight"])  # the steps add up to the total
+    assert not lead.service("amh") and Shown().service("amh")

@@ -40,6 +40,7 @@ def test_summary_reports_a_missing_source_and_an_incomplete_drop(tmp_path: Path)
             ":", "")
         assert f"{night_dir.resolve()}/report.html" in part
         assert "Records tonight" in part and "Pairs waiting for clerical review" in part
+        assert "Linkage model" in part and "Drift from the model's data" in part  # linkage/model_check.json
         assert "Reference F" not in part and "***" not in part
     assert "Repeated missed appointments (was not brought)\n    open tonight" in text
 
