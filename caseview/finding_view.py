@@ -27,16 +27,18 @@ FIELD_WORDS: dict[str, str] = {
     "forename": "forename", "surname": "surname", "dob": "date of birth", "location": "address",
     "nhs": "NHS number", "sex": "sex",
 }
+_NAME_WORDS = {"different": "different", "initial": "an initial for the name", "phonetic": "sounds the same",
+    "jaro_winkler_80": "spelt somewhat alike", "jaro_winkler_92": "spelt closely", "one_edit": "one letter different"}
 LEVEL_WORDS: dict[str, dict[str, str]] = {
-    "forename": {"different": "different", "close": "spelt closely (a slip or one edit)",
-                 "nickname_or_alt": "a nickname or alternative name", "exact": "the same",
+    "forename": {**_NAME_WORDS, "nickname_or_alt": "a nickname or alternative name", "exact": "the same",
                  "swapped": "swapped with the surname"},
-    "surname": {"different": "different", "close": "spelt closely (one edit, or sounds the same)",
-                "partial": "one part of a double surname", "exact": "the same", "swapped": "swapped with the forename"},
-    "dob": {"different": "different", "year_only": "the same year only", "one_digit": "one digit different",
+    "surname": {**_NAME_WORDS, "token": "one part of a double surname", "exact": "the same",
+                "swapped": "swapped with the forename"},
+    "dob": {"different": "more than ten years apart", "within_10_years": "different, within ten years",
+            "year_only": "the same year only", "one_digit": "one digit different",
             "day_month_swapped": "day and month swapped", "exact": "the same"},
     "location": {"different": "different", "outward": "the same postcode district",
-                 "sector": "the same postcode sector",
+                 "sector": "the same postcode sector", "street": "the same street, another house number",
                  "postcode": "the same postcode, a different address line",
                  "address_only": "the same address line, postcode different or missing",
                  "postcode_and_address": "the same postcode and address"},
@@ -46,6 +48,8 @@ LEVEL_WORDS: dict[str, dict[str, str]] = {
 GUARD_MEANINGS: dict[str, str] = {
     "twins": "possible twins (same date of birth, surname and address, different forenames): kept apart",
     "namesake": "same name but birth years far apart (a parent and child, or namesakes): kept apart",
+    "twins_doubt": "looks like twins, with no second twin on record: not joined, sent to clerical review",
+    "namesake_doubt": "one name a generation apart at one address, not confirmed: not joined, sent to review",
     "nhs_conflict": "the records hold different NHS numbers: kept apart",
     "same_source": "two records of one service would have been joined: kept apart",
     "same_source_dob": "two records of one service with different dates of birth: kept apart",

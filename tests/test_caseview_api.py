@@ -161,7 +161,7 @@ def test_finding_page_is_need_to_know_with_named_levels(app: Any) -> None:
     assert "23695" not in page and "99001" not in page and "twins" not in page and 'id="no-pairs"' in page
     full = _as(app, "designated").get("/findings/F-HV").text
     assert "Health visiting 104500</strong> and <strong>GP 23695" in full
-    assert "surname: the same" in full and "forename: spelt closely" in full and "sex: missing" in full
+    assert "surname: the same" in full and "forename: one letter different" in full and "sex: missing" in full
     assert "twins" in full and "possible twins" in full  # the guard near the child and what it means
 
 
@@ -246,7 +246,7 @@ def test_review_shows_only_new_or_changed_pairs(tmp_path: Path) -> None:
     c.post("/review/decision", data={"pair_key": keys[0], "decision": "match", "csrf_token": csrf(c, "/review")})
     assert "Nothing to review" in c.get("/review").text
     moved = [*PAIRS[:3], pair("gp:99001", "hv:104500", [2.5, 6.7, 3.0, 14.0, 0.0, 0.0],
-                              ["close", "exact", "one_digit", "postcode_and_address", "missing", "missing"], "review")]
+                              ["one_edit", "exact", "one_digit", "postcode_and_address", "missing", "missing"], "review")]
     write_deployment(output, config, NIGHT + dt.timedelta(days=1), pairs=moved)
     page = c.get("/review").text
     assert keys[0] in page and "weight changed since the last decision" in page

@@ -18,6 +18,7 @@ from alerts.state_tables import AlertAudit
 from caseview.accounts import authenticate
 from caseview.tables import CaseViewUser
 from ground.state import open_state
+from linkage.compare import LEVELS
 from linkage.pipeline import level_labels
 from report.sections import confidence_band, response_precision
 from safelink.cli import app as cli
@@ -128,11 +129,13 @@ def test_confidence_band_edges() -> None:
 
 
 def test_pairs_name_each_comparison_level() -> None:
-    levels = pl.DataFrame({"forename": [3, 1, -1], "surname": [2, 0, 4], "nhs": [-1, 1, 0]}, schema={
-        "forename": pl.Int8, "surname": pl.Int8, "nhs": pl.Int8})
+    fn, sn = LEVELS["forename"].index, LEVELS["surname"].index
+    levels = pl.DataFrame({"forename": [fn("exact"), fn("one_edit"), -1],
+                           "surname": [sn("token"), sn("different"), sn("swapped")], "nhs": [-1, 1, 0]},
+                          schema={"forename": pl.Int8, "surname": pl.Int8, "nhs": pl.Int8})
     out = levels.select(level_labels(levels))
     assert out.to_dict(as_series=False) == {
-        "level_forename": ["exact", "close", "missing"], "level_surname": ["partial", "different", "swapped"],
+        "level_forename": ["exact", "one_edit", "missing"], "level_surname": ["token", "different", "swapped"],
         "level_nhs": ["missing", "exact", "different"]}
 
 
@@ -261,7 +264,7 @@ def test_link_explanation_names_only_records_the_reader_may_see() -> None:
     full = waterfall(PAIRS[0], sharing)
     assert (full["left"], full["right"]) == ("Health visiting 104500", "GP 23695")
     assert [s["label"] for s in full["steps"]][1:] == [
-        "forename: spelt closely (a slip or one edit)", "surname: the same", "date of birth: the same",
+        "forename: one letter different", "surname: the same", "date of birth: the same",
         "address: the same postcode and address", "NHS number: the same", "sex: missing"]
     assert full["steps"][-1]["end"] == pytest.approx(full["weight"])  # the steps add up to the total
     assert not lead.service("amh") and Shown().service("amh")

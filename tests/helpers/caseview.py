@@ -56,13 +56,13 @@ def pair(left: str, right: str, weights: list[float], levels: list[str], decisio
 
 PAIRS = [
     pair("hv:104500", "gp:23695", [2.5, 6.7, 14.2, 14.0, 17.8, 0.0],
-         ["close", "exact", "exact", "postcode_and_address", "exact", "missing"], "link"),
+         ["one_edit", "exact", "exact", "postcode_and_address", "exact", "missing"], "link"),
     pair("tp:TP17808", "amh:2271649", [6.3, 5.4, 14.2, 10.1, 0.0, 1.0],
          ["exact", "exact", "exact", "postcode", "missing", "same"], "link"),
     pair("sn:295933", "camhs:RIO8387993", [6.3, 5.4, 14.2, 10.1, 17.8, 1.0],
          ["exact", "exact", "exact", "postcode", "exact", "same"], "link"),
     pair("gp:99001", "hv:104500", [2.5, 6.7, 14.2, 14.0, 0.0, 0.0],
-         ["close", "exact", "exact", "postcode_and_address", "missing", "missing"], "review", guard="twins"),
+         ["one_edit", "exact", "exact", "postcode_and_address", "missing", "missing"], "review", guard="twins"),
 ]
 
 
