@@ -35,8 +35,9 @@ from alerts.sharing import load_sharing
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
 from alerts.summary import summary_context
-from safelink.settings import load_settings
-from safelink.state import open_state
+from ground.logs import redact
+from ground.settings import load_settings
+from ground.state import open_state
 
 log = logging.getLogger(__name__)
 
@@ -417,7 +418,6 @@ def retry_outbox(output_dir: Path, config_dir: Path, state_url: str, *,
     return result
 
 
-_NHS_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
 _DATE_LIKE = re.compile(r"\b(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})\b")
 _POSTCODE_LIKE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -430,7 +430,7 @@ def mask_error(error: str, limit: int = 2000) -> str:
         error: the error text (callers should pass the exception type and message, not data).
         limit: the maximum length kept.
     """
-    text = _NHS_LIKE.sub("[number]", error)
+    text = redact(error)
     text = _DATE_LIKE.sub("[date]", text)
     text = _POSTCODE_LIKE.sub("[postcode]", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,4 +1,4 @@
-"""The alerts ledger in the state database (registered on the shared :class:`safelink.state.Base`).
+"""The alerts ledger in the state database (registered on the shared :class:`ground.state.Base`).
 
 - ``alerts_night``: one row per night whose digests were built (the idempotency anchor).
 - ``alerts_finding``: every finding ever seen: first/last seen, last fingerprint, still present.
@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from safelink.state import Base
+from ground.state import Base
 
 
 def utcnow() -> dt.datetime:

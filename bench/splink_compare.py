@@ -36,7 +36,7 @@ from typing import Any
 
 import polars as pl
 
-from bench.data import RAW, County, ensure_county
+from bench.data import RAW, County, ensure_county, git_commit
 from bench.measure import run_worker
 from bench.quality import pairwise_scores
 
@@ -267,9 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("splink").setLevel(logging.WARNING)
     started = dt.datetime.now()
-    from bench.run import _git_commit
-
-    result = {"started": started.isoformat(timespec="seconds"), "commit": _git_commit(), "sizes": [],
+    result = {"started": started.isoformat(timespec="seconds"), "commit": git_commit(), "sizes": [],
               "splink": [compare(int(h), args.seed, args.config, args.code) for h in args.sizes.split(",") if h]}
     path = RESULTS / f"{started:%Y%m%dT%H%M%S}-splink.json"
     path.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
@@ -277,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"results: {path}")
     console.print_json(json.dumps(result["splink"], default=str))
     if not args.no_docs:
-        from bench.report import update_doc
+        from bench.figures import update_doc
 
         console.print(f"table regenerated: {update_doc()}")
     return 0

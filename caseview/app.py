@@ -37,9 +37,9 @@ from caseview.review_queue import KEYS, find_pair, queue, request_review
 from caseview.runs import run_health
 from caseview.settings import CaseViewSettings, OidcSettings, session_secret
 from caseview.tables import CaseViewAudit, CaseViewReviewRequest, utcnow
+from ground.settings import DEFAULT_CONFIG_DIR, load_settings
+from ground.state import default_state_url, open_state
 from report import record_decision
-from safelink.settings import DEFAULT_CONFIG_DIR, load_settings
-from safelink.state import default_state_url, open_state
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "safelink_case_view"

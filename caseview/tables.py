@@ -1,4 +1,4 @@
-"""The case view's tables in the shared state database (registered on ``safelink.state.Base``).
+"""The case view's tables in the shared state database (registered on ``ground.state.Base``).
 
 - ``caseview_user``: accounts (e-mail, role, the lead they are, an argon2 password hash).
 - ``caseview_session``: signed-in sessions, so that signing out ends a session on the server too.
@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from safelink.state import Base
+from ground.state import Base
 
 
 def utcnow() -> dt.datetime:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from checks.config import ChecksConfig, load_checks
-from landing.config import FileSpec, SourceSpec, load_sources
+from ground.sources import FileSpec, SourceSpec, load_sources
 from landing.ingest import (
     APPOINTMENT_COLUMNS,
     MENTION_COLUMNS,

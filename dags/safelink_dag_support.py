@@ -90,7 +90,7 @@ def _required_path(name: str) -> Path:
 
 def config_dir() -> Path:
     """The configuration folder: ``SAFELINK_CONFIG``, else the project's ``config/``."""
-    from safelink.settings import DEFAULT_CONFIG_DIR
+    from ground.settings import DEFAULT_CONFIG_DIR
 
     value = setting(ENV_CONFIG)
     return Path(value) if value else DEFAULT_CONFIG_DIR
@@ -126,7 +126,7 @@ def night(allow_incomplete: bool = False) -> Night:
     """
     from airflow.sdk import get_current_context
 
-    from safelink.logging_setup import install_redaction
+    from ground.logs import install_redaction
     from safelink.pipeline import Night
 
     install_redaction()
@@ -156,7 +156,7 @@ def timed(stage: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def _safe_error(exc: BaseException | None) -> str:
     """The exception as one short line, NHS-number-like digit runs masked."""
-    from safelink.logging_setup import redact
+    from ground.logs import redact
 
     if exc is None:
         return "unknown error (no exception in the task context)"

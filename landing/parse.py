@@ -11,8 +11,8 @@ import datetime as dt
 
 import polars as pl
 
-from landing.config import FieldSpec, FileSpec
-from landing.nhs import nhs_number_valid
+from ground.nhs import nhs_number_valid
+from ground.sources import FieldSpec, FileSpec
 from landing.postcode import normalise_postcode, postcode_valid
 
 REASON = "_reason"

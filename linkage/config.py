@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from landing.config import load_config_model
+from ground.config import load_config_model
 
 SOURCES = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 

@@ -19,8 +19,8 @@ import polars as pl
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from ground.state import open_state
 from linkage.state_tables import LinkagePerson, LinkagePersonEvent, LinkageRecordPerson
-from safelink.state import open_state
 
 
 def new_person_id(taken: set[str]) -> str:

@@ -24,6 +24,7 @@ from linkage.model import FSModel, score
 from linkage.models import save_versioned
 from linkage.night_model import choose_model, fit_to_night, model_check, write_model_check
 from linkage.prepare import Scored, load_config, nicknames_path, standardise_block_compare
+from linkage.review_decisions import review_overrides
 from linkage.standardise import nickname_pairs, standardise_people
 
 log = logging.getLogger(__name__)
@@ -225,11 +226,7 @@ def _records_with_clusters(std: pl.DataFrame, labels: Any, kept: pl.DataFrame) -
 
 
 def _review_overrides(state_url: str) -> pl.DataFrame | None:
-    """The clerical reviewers' standing decisions (``report.review``), if that stage is installed."""
-    try:
-        from report.review import review_overrides
-    except ImportError:
-        return None
+    """The clerical reviewers' standing decisions (``linkage.review_decisions``)."""
     return review_overrides(state_url)
 
 

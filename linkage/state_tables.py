@@ -1,4 +1,4 @@
-"""Linkage's tables in the shared state database (registered on ``safelink.state.Base``)."""
+"""Linkage's tables in the shared state database (registered on ``ground.state.Base``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safelink.state import Base
+from ground.state import Base
 
 
 class LinkagePerson(Base):

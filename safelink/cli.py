@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from landing.config import ConfigError
+from ground.config import ConfigError
+from ground.settings import DEFAULT_CONFIG_DIR
 from landing.ingest import DropIncomplete
 from safelink.pipeline import Night, run_night
-from safelink.settings import DEFAULT_CONFIG_DIR
 
 app = typer.Typer(help="Safeguarding linkage: link community-health records and tell the named leads.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -31,7 +31,7 @@ def _date(value: str) -> dt.date:
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
     """Configure logging (counts and stage names only: no person data is ever logged)."""
-    from safelink.logging_setup import configure_logging
+    from ground.logs import configure_logging
 
     configure_logging(level="DEBUG" if verbose else None)
 
@@ -58,8 +58,8 @@ def run(
 
 
 def _state_url(output: Path) -> str:
-    from safelink.settings import load_settings
-    from safelink.state import default_state_url
+    from ground.settings import load_settings
+    from ground.state import default_state_url
 
     return load_settings().state_url or default_state_url(output)
 
@@ -73,7 +73,7 @@ def generate(
     nights: Annotated[int, typer.Option(min=1, help="Consecutive nightly drops.")] = 1,
 ) -> None:
     """Generate a synthetic county in the contract's seven layouts, with its ground truth."""
-    from safelink.synth import generate_county
+    from synth import generate_county
 
     result = generate_county(out, _date(date), households, seed, nights)
     console.print(f"{result.people} people in {households} households, {nights} night(s)")
@@ -88,14 +88,14 @@ def demo(
     seed: int = 7,
 ) -> None:
     """Generate a small county and run everything on the embedded defaults (SQLite, outbox folder)."""
-    from safelink.synth import generate_county
+    from synth import generate_county
 
     extract_date = _date(date)
     county = out / "county"
     generate_county(county, extract_date, households, seed, nights=1)
     night = Night(landing=county / "landing", output=out / "output", extract_date=extract_date)
     run_night(night)
-    from alerts.rules.scoring import score_run
+    from evaluation.scoring import score_run
 
     scores = score_run(county / "truth" / extract_date.isoformat(), night.night_dir)
     console.print(f"\n[bold]Outputs for {extract_date}[/bold] in {night.night_dir}")
@@ -114,7 +114,7 @@ def _print_case_view(night: Night) -> None:
 
     from alerts.leads import load_leads, route_finding
     from caseview.accounts import demo_account
-    from safelink.state import open_state
+    from ground.state import open_state
 
     leads = load_leads(night.config_dir)
     routed: dict[str, int] = {}
@@ -157,7 +157,7 @@ def score(
     run: Annotated[Path, typer.Option("--run", help="The night's output folder (<output>/<date>).")],
 ) -> None:
     """Per-rule precision/recall of findings.csv and pairwise linkage P/R of person_links.csv."""
-    from alerts.rules.scoring import score_run
+    from evaluation.scoring import score_run
 
     _print_scores(score_run(truth, run))
 
@@ -283,7 +283,7 @@ def users_add(
     from alerts.leads import load_leads
     from caseview.accounts import AccountError, add_user
     from caseview.settings import CaseViewSettings
-    from safelink.state import open_state
+    from ground.state import open_state
 
     _require_output(output)
     password = sys.stdin.readline().rstrip("\r\n")

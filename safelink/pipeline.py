@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from landing.config import SourcesConfig, load_sources
+from ground.layout import NightLayout
+from ground.settings import DEFAULT_CONFIG_DIR, load_settings
+from ground.sources import SourcesConfig, load_sources
+from ground.state import default_state_url
 from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
-from safelink.settings import DEFAULT_CONFIG_DIR, load_settings
-from safelink.state import default_state_url
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class RunSummary:
         Args:
             night_dir: ``<output>/<YYYY-MM-DD>``.
         """
-        path = night_dir / "run_summary.json"
+        path = NightLayout(night_dir).run_summary
         path.write_text(json.dumps(self.__dict__, indent=2, default=str), encoding="utf-8")
         return path
 

@@ -17,9 +17,9 @@ from alerts.state_tables import AlertResponse
 from caseview.accounts import add_user
 from caseview.app import create_app
 from caseview.tables import CaseViewAudit, CaseViewReviewRequest
+from ground.state import open_state
+from linkage.review_decisions import ReviewDecision
 from report.review import review_overrides
-from report.state_tables import ReviewDecision
-from safelink.state import open_state
 from tests.helpers.caseview import HOSTILE, NIGHT, PAIRS, PASSWORD, USERS, csrf, pair, sign_in, write_deployment
 
 

@@ -31,10 +31,10 @@ from alerts.state_tables import AlertResponse
 from caseview.accounts import add_user
 from caseview.finding_view import pairs_behind
 from caseview.tables import CaseViewAudit
+from ground.state import open_state
 from safelink.pipeline import Night, run_night
-from safelink.state import open_state
-from safelink.synth import generate_county
-from tests.conftest import CONFIG_DIR, ROOT
+from synth import generate_county
+from tests.helpers.sample import CONFIG_DIR, ROOT
 
 pytestmark = pytest.mark.slow
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -17,10 +17,10 @@ from alerts.smtp import SmtpSettings
 from alerts.state_tables import AlertAudit
 from caseview.accounts import authenticate
 from caseview.tables import CaseViewUser
+from ground.state import open_state
 from linkage.pipeline import level_labels
 from report.sections import confidence_band, response_precision
 from safelink.cli import app as cli
-from safelink.state import open_state
 from tests import test_alerts_helpers as helpers
 from tests.test_alerts_helpers import NIGHT1, NIGHT2, NIGHT3, finding, write_night
 

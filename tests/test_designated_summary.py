@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from alerts import send_digests
 from alerts.smtp import SmtpSettings
 from alerts.state_tables import AlertMessage
+from ground.state import open_state
 from safelink.pipeline import Night, run_night
-from safelink.state import open_state
-from tests.conftest import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING
 from tests.helpers.digest_fixtures import findings, people_frame, write_config
 from tests.helpers.mail import read_eml, visible_text
+from tests.helpers.sample import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING
 from tests.test_alerts_helpers import free_port
 
 

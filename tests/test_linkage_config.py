@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landing.config import ConfigError
+from ground.config import ConfigError
 from linkage.blocking import DEFAULT_PASSES, BlockingPass, passes_from_config
 from linkage.config import load_linkage_config
-from tests.conftest import CONFIG_DIR
+from tests.helpers.sample import CONFIG_DIR
 
 
 def test_shipped_config_loads_typed() -> None:

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from landing.config import SourcesConfig
+from ground.sources import SourcesConfig
 from landing.ingest import ingest_drop
 from linkage import link_night
 from linkage.compare import LEVELS

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from landing.config import SourcesConfig
+from ground.sources import SourcesConfig
 from landing.ingest import ingest_drop
 from linkage import link_night
 

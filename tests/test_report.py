@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ground.state import open_state
 from report import ReportResult, build_report
 from report.state_tables import ReportNightlyMetrics
-from safelink.state import open_state
 from tests.test_report_fixtures import (
     EVIL_FAILURE,
     EVIL_ROUTE,

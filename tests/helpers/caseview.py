@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from fastapi.testclient import TestClient
 
-from tests.conftest import ROOT
+from tests.helpers.config import config_folder
 from tests.test_alerts_helpers import LEADS_YAML, TEST_DOMAIN
 
 NIGHT = dt.date(2026, 11, 25)
@@ -90,9 +89,8 @@ FINDINGS = [
 def write_deployment(output: Path, config: Path, night: dt.date = NIGHT, pairs: list[dict[str, Any]] | None = None,
                      findings: list[dict[str, Any]] | None = None) -> Path:
     """Write one night's files under ``output`` and ``leads.yaml`` under ``config``; returns the night folder."""
-    config.mkdir(parents=True, exist_ok=True)
+    config_folder(config, "sharing.yaml")
     (config / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
-    shutil.copy(ROOT / "config" / "sharing.yaml", config / "sharing.yaml")
     folder = output / night.isoformat()
     for sub in ("landing", "linkage"):
         (folder / sub).mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safelink.synth.drop import DropWriter
-from safelink.synth.population import Population
-from safelink.synth.sources import SourceBuilder
+from synth.drop import DropWriter
+from synth.population import Population
+from synth.sources import SourceBuilder
 
 
 @dataclass

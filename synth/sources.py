@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from safelink.synth import reference as ref
-from safelink.synth.nhs import mistype_nhs
-from safelink.synth.population import Address, Person, Population
+from synth import reference as ref
+from synth.nhs import mistype_nhs
+from synth.population import Address, Person, Population
 
 SOURCES: tuple[str, ...] = ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")
 WINDOW_DAYS = 548  # contacts in the last 18 months

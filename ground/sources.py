@@ -1,14 +1,18 @@
-"""Typed description of the nightly extracts (``config/sources.yaml``), validated on load."""
+"""The source registry: the nightly extracts as ``config/sources.yaml`` describes them, validated on load.
+
+Every source code and its files come from that YAML alone; nothing else in the code lists them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+from ground.config import Strict, load_config_model
+
 Table = Literal["people", "appointments", "mentions"]
 ParseKind = Literal["text", "date", "nhs_number", "postcode", "code", "bool", "name_part", "address_part"]
 
@@ -41,11 +45,7 @@ REQUIRED_FIELDS: dict[str, set[str]] = {
 APPOINTMENT_OUTCOMES = {"attended", "missed", "cancelled_by_patient", "cancelled_by_provider", "other"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FieldSpec(_Strict):
+class FieldSpec(Strict):
     """How one canonical field is read from one source column."""
 
     column: str
@@ -81,7 +81,7 @@ class FieldSpec(_Strict):
         return self.parse == "date"
 
 
-class FileSpec(_Strict):
+class FileSpec(Strict):
     """One extract file of a source."""
 
     name: str
@@ -125,10 +125,26 @@ class FileSpec(_Strict):
         return f"{self.name}_{extract_date_compact}.csv"
 
 
-class SourceSpec(_Strict):
-    """One source system and its files."""
+class RouteSpec(Strict):
+    """How a finding reaches this source's safeguarding leads: the routing key ``<source>:<kind>:<value>``,
+    the value being the people record's ``field`` (a team name or a practice code)."""
+
+    kind: Literal["team", "practice"] = "team"
+    field: Literal["team", "practice"] = "team"
+    value_pattern: str | None = Field(default=None, description="a regular expression every named value matches")
+    value_hint: str = Field(default="a team or practice name", description="what a value is, for error messages")
+
+
+class SourceSpec(Strict):
+    """One source system: who it serves, how its findings are routed, and its files."""
 
     label: str
+    serves: Literal["children", "adults", "everyone"] = Field(
+        default="everyone", description="a person with no date of birth anywhere is a child if known only to "
+        "services for children, an adult if known to a service for adults")
+    dob_rank: int = Field(default=9, ge=0, description="when a person's records disagree on the date of birth and "
+                          "the vote ties, the lowest rank wins")
+    route: RouteSpec = Field(default_factory=RouteSpec)
     files: list[FileSpec]
 
     @model_validator(mode="after")
@@ -144,73 +160,36 @@ class SourceSpec(_Strict):
         return next(f for f in self.files if f.table == "people")
 
 
-class SourcesConfig(_Strict):
-    """All sources of the nightly drop."""
+class SourcesConfig(Strict):
+    """All sources of the nightly drop: the source registry."""
 
     sources: dict[str, SourceSpec]
     allow_test_range_nhs_numbers: bool = True
 
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every source code, in the file's order."""
+        return tuple(self.sources)
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    def serving(self, who: Literal["children", "adults", "everyone"]) -> tuple[str, ...]:
+        """The sources that serve ``who``.
 
+        Args:
+            who: ``children``, ``adults`` or ``everyone``.
+        """
+        return tuple(code for code, spec in self.sources.items() if spec.serves == who)
 
-class ConfigError(ValueError):
-    """A configuration file is invalid: the message names the file, the key and what is allowed."""
+    def unknown(self, codes: Iterable[str]) -> list[str]:
+        """The codes that name no source, in their order.
 
+        Args:
+            codes: source codes used elsewhere in the configuration.
+        """
+        return [code for code in codes if code not in self.sources]
 
-def format_validation_error(path: Path, error: ValidationError) -> str:
-    """Turn a pydantic error into lines naming file, key path and what is wrong.
-
-    Args:
-        path: the configuration file.
-        error: the pydantic validation error.
-    """
-    lines = [f"{path}: invalid configuration"]
-    for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  at {key}: {item['msg']}")
-    return "\n".join(lines)
-
-
-def load_yaml(path: Path) -> Any:
-    """Read a YAML file, turning syntax errors into a :class:`ConfigError` naming the file.
-
-    Args:
-        path: the YAML file.
-    """
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: configuration file not found") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-
-
-def load_config_model(path: Path, model: type[ModelT], *, optional: bool = False,
-                      error: type[ConfigError] = ConfigError) -> ModelT:
-    """The one way every YAML configuration file is read: parse, validate, and name the file and key on error.
-
-    Args:
-        path: the YAML file.
-        model: the pydantic model of the file.
-        optional: an absent (or empty) file means the model's defaults.
-        error: the :class:`ConfigError` subclass to raise.
-
-    Raises:
-        ConfigError: the file is missing (unless optional), not YAML, or breaks the schema.
-    """
-    if optional and not path.exists():
-        return model()
-    try:
-        raw = load_yaml(path)
-    except ConfigError as exc:
-        raise error(str(exc)) from None
-    if raw is None and optional:
-        raw = {}
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise error(format_validation_error(path, exc)) from None
+    def allowed(self) -> str:
+        """The source codes, quoted, for error messages."""
+        return ", ".join(repr(code) for code in self.sources)
 
 
 def load_sources(path: Path) -> SourcesConfig:
@@ -220,3 +199,15 @@ def load_sources(path: Path) -> SourcesConfig:
         path: the file, usually ``<config>/sources.yaml``.
     """
     return load_config_model(path, SourcesConfig)
+
+
+def load_registry(config_dir: Path) -> SourcesConfig:
+    """The source registry of a configuration folder (``<config_dir>/sources.yaml``).
+
+    Args:
+        config_dir: the configuration folder.
+
+    Raises:
+        ConfigError: the file is missing or invalid.
+    """
+    return load_sources(config_dir / "sources.yaml")

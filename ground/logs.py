@@ -23,7 +23,7 @@ import sys
 from typing import IO, Any
 
 # 10 digits not inside a longer run of digits; also 3-3-4 with spaces or dashes.
-_NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
+NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
 MASK = "[nhs-number]"
 _HANDLER_FLAG = "_safelink_handler"
 # Attributes every LogRecord has: anything else on a record came from ``extra=`` and is logged as a field.
@@ -39,7 +39,7 @@ def redact(text: str) -> str:
     Args:
         text: any text bound for a log or a notice.
     """
-    return _NHS_LIKE.sub(MASK, text)
+    return NHS_LIKE.sub(MASK, text)
 
 
 class RedactFilter(logging.Filter):
@@ -79,7 +79,19 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return data
 
 
-class JsonFormatter(logging.Formatter):
+class _RedactingFormatter(logging.Formatter):
+    """Tracebacks carry exception messages, which may quote data: they are masked like messages."""
+
+    def formatException(self, ei: Any) -> str:
+        """Render and mask a traceback.
+
+        Args:
+            ei: the exception info.
+        """
+        return redact(super().formatException(ei))
+
+
+class JsonFormatter(_RedactingFormatter):
     """One JSON object per line: ``ts``, ``level``, ``logger``, ``msg`` and any ``extra=`` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -101,7 +113,7 @@ def _kv_value(value: Any) -> str:
     return text
 
 
-class KeyValueFormatter(logging.Formatter):
+class KeyValueFormatter(_RedactingFormatter):
     """``ts=… level=info logger=landing.ingest msg="…" key=value``: one line per record."""
 
     def format(self, record: logging.LogRecord) -> str:

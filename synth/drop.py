@@ -6,16 +6,17 @@ import datetime as dt
 import json
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from safelink.synth import reference as ref
-from safelink.synth.population import Address, Population
-from safelink.synth.sources import WINDOW_DAYS, Appointments, Record, SourceBuilder
+from synth import reference as ref
+from synth.population import Address, Population
+from synth.rules import NightView, apply_rules
+from synth.sources import WINDOW_DAYS, Appointments, SourceBuilder
 
 HEADERS: dict[str, list[str]] = {
     "HV_Caseload": ["Patient ID", "NHS Number", "NHS Number Status", "Forename", "Surname", "Date of Birth",
@@ -116,27 +117,6 @@ def _postcode_as_typed(pc: str, r: random.Random, p: float) -> str:
     return pc
 
 
-def mh_named(text: str) -> bool:
-    """Whether a free-text services field names a mental health service (contract definition)."""
-    parts = [x.strip().lower() for x in text.split(";")]
-    return any("mental health" in x or x in ("cmht", "amh") for x in parts)
-
-
-def camhs_named(text: str) -> bool:
-    """Whether a free-text services field names CAMHS."""
-    return any("camhs" in x.strip().lower() for x in text.split(";"))
-
-
-def sn_named(text: str) -> bool:
-    """Whether a free-text services field names school nursing."""
-    return any(x.strip().lower() in ("school nursing", "school nurse", "sn") for x in text.split(";"))
-
-
-def hv_named(text: str) -> bool:
-    """Whether a free-text services field names health visiting."""
-    return any(x.strip().lower() in ("health visiting", "health visitor", "hv") for x in text.split(";"))
-
-
 @dataclass
 class FileOut:
     """A rendered file: rows of text plus per-row metadata."""
@@ -146,16 +126,6 @@ class FileOut:
     rows: int = 0
     duplicates: int = 0
     broken: int = 0
-
-
-@dataclass
-class NightView:
-    """What the rules need from one night's files, with true identities."""
-
-    accepted: dict[str, dict[int, Record]] = field(default_factory=dict)  # src -> rec idx -> record
-    text: dict[str, dict[int, dict[str, str]]] = field(default_factory=dict)  # src -> rec idx -> fields
-    mentions: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # src -> (owner idx, pid)
-    missed: list[tuple[int, str, int]] = field(default_factory=list)  # (pid, source, day)
 
 
 class DropWriter:
@@ -518,8 +488,6 @@ class DropWriter:
             src_counts[src] = sc
         (landing / "_SUCCESS").write_bytes(b"")
         # truth
-        from safelink.synth.rules import apply_rules
-
         findings = apply_rules(self.pop, self.sb, view, night)
         pl.DataFrame(persons_rows, schema=["source", "record_id", "true_person_id"], orient="row").write_csv(
             truth / "persons.csv")

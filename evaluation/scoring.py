@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from alerts.rules.registry import RULE_NAMES
+from ground.layout import NightLayout
 
 RULES = RULE_NAMES
 
@@ -74,9 +75,9 @@ def score_run(truth_dir: Path, night_dir: Path) -> dict[str, Any]:
         ``{"rules": {rule: {run, truth, true_positive, precision, recall}}, "linkage": {...}}``.
     """
     persons = pl.read_csv(truth_dir / "persons.csv", infer_schema=False)
-    links = pl.read_csv(night_dir / "person_links.csv", infer_schema=False)
+    links = pl.read_csv(NightLayout(night_dir).person_links, infer_schema=False)
     mapping = person_map(links, persons)
-    run = pl.read_csv(night_dir / "findings.csv", infer_schema=False)
+    run = pl.read_csv(NightLayout(night_dir).findings_csv, infer_schema=False)
     for side in ("child", "adult"):
         run = run.join(
             mapping.rename({"person_id": f"{side}_person_id", "true_person_id": f"{side}_true"}),

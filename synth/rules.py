@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from safelink.synth.drop import NightView
-    from safelink.synth.population import Population
-    from safelink.synth.sources import SourceBuilder
+    from synth.population import Population
+    from synth.sources import Record, SourceBuilder
 
 
 def _norm_street(s: str) -> str:
@@ -22,6 +22,37 @@ def _norm_pc(s: str) -> str:
 
 
 Finding = tuple[str, str | None, str | None]
+
+
+@dataclass
+class NightView:
+    """What the rules need from one night's files, with true identities."""
+
+    accepted: dict[str, dict[int, Record]] = field(default_factory=dict)  # src -> rec idx -> record
+    text: dict[str, dict[int, dict[str, str]]] = field(default_factory=dict)  # src -> rec idx -> fields
+    mentions: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # src -> (owner idx, pid)
+    missed: list[tuple[int, str, int]] = field(default_factory=list)  # (pid, source, day)
+
+
+def mh_named(text: str) -> bool:
+    """Whether a free-text services field names a mental health service (contract definition)."""
+    parts = [x.strip().lower() for x in text.split(";")]
+    return any("mental health" in x or x in ("cmht", "amh") for x in parts)
+
+
+def camhs_named(text: str) -> bool:
+    """Whether a free-text services field names CAMHS."""
+    return any("camhs" in x.strip().lower() for x in text.split(";"))
+
+
+def sn_named(text: str) -> bool:
+    """Whether a free-text services field names school nursing."""
+    return any(x.strip().lower() in ("school nursing", "school nurse", "sn") for x in text.split(";"))
+
+
+def hv_named(text: str) -> bool:
+    """Whether a free-text services field names health visiting."""
+    return any(x.strip().lower() in ("health visiting", "health visitor", "hv") for x in text.split(";"))
 
 
 def apply_rules(pop: Population, sb: SourceBuilder, view: NightView, night: dt.date) -> list[Finding]:
@@ -36,8 +67,6 @@ def apply_rules(pop: Population, sb: SourceBuilder, view: NightView, night: dt.d
     Returns:
         Sorted unique ``(rule, child_true_person_id, adult_true_person_id)`` rows ('' where blank).
     """
-    from safelink.synth.drop import camhs_named, hv_named, mh_named, sn_named
-
     people = pop.people
 
     def is_child(pid: int) -> bool:

@@ -4,26 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_WEIGHTS = np.arange(10, 1, -1, dtype=np.int64)
-
-
-def is_valid_nhs(number: str) -> bool:
-    """Return True when ``number`` (10 digits, spaces allowed) passes the Modulus 11 check.
-
-    Args:
-        number: NHS number text.
-
-    Returns:
-        Whether the check digit is correct and the number is not a single repeated digit.
-    """
-    digits = number.replace(" ", "")
-    if len(digits) != 10 or not digits.isdigit() or len(set(digits)) == 1:
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == int(digits[9])
+from ground.nhs import check_digits, is_valid_nhs_number
 
 
 def generate_nhs_numbers(rng: np.random.Generator, n: int) -> list[str]:
@@ -48,9 +29,7 @@ def generate_nhs_numbers(rng: np.random.Generator, n: int) -> list[str]:
         for pos in range(8, 2, -1):
             digits[:, pos] = rest % 10
             rest //= 10
-        total = digits @ _WEIGHTS
-        check = 11 - total % 11
-        check[check == 11] = 0
+        check = check_digits(digits)
         ok = check != 10
         nums = 999_000_000 + stems
         full = nums * 10 + check
@@ -80,6 +59,6 @@ def mistype_nhs(number: str, rng: np.random.Generator) -> str:
         pos = int(rng.integers(3, 10))
         new = str(int(rng.integers(0, 10)))
         cand = number[:pos] + new + number[pos + 1 :]
-        if cand != number and not is_valid_nhs(cand):
+        if cand != number and not is_valid_nhs_number(cand):
             return cand
     return number[:9] + str((int(number[9]) + 1) % 10)

@@ -1,8 +1,10 @@
 """The run state database: one SQLAlchemy metadata shared by every stage.
 
 Each stage declares its own tables in its own module on :class:`Base`; :func:`open_state`
-brings the schema up to date with the Alembic migrations in ``safelink/migrations`` and returns an engine.
-A change to a table means a new migration (``make migration m="..."``); a test checks they agree.
+brings the schema up to date with the Alembic migrations in ``ground/migrations`` and returns an engine.
+The migrations are plain DDL: upgrading needs no stage's models. A change to a table means a new
+migration (``make migration m="..."``, which loads every stage's tables through ``safelink.schema``);
+a test checks they agree.
 """
 
 from __future__ import annotations
@@ -28,18 +30,6 @@ def default_state_url(output_dir: Path) -> str:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-TABLE_MODULES = (
-    "linkage.state_tables", "alerts.rules.state_tables", "alerts.state_tables", "report.state_tables",
-    "caseview.tables",
-)
-
-
-def import_all_models() -> None:
-    """Import every stage's table module so that all tables are registered on :class:`Base`."""
-    import importlib
-
-    for module in TABLE_MODULES:
-        importlib.import_module(module)
 
 
 def alembic_config(url: str) -> Any:

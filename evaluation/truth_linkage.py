@@ -10,6 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
+from ground.layout import NightLayout
+
 
 def write_truth_linkage(truth_dir: Path, night_dir: Path) -> None:
     """Build the linkage files of ``night_dir`` from ``truth_dir`` (``persons.csv``, ``related.csv``).
@@ -22,8 +24,9 @@ def write_truth_linkage(truth_dir: Path, night_dir: Path) -> None:
     related = pl.read_csv(truth_dir / "related.csv", infer_schema=False).select(
         "file", pl.col("row_number").cast(pl.Int64).alias("row"), pl.col("true_person_id").alias("mentioned_person_id")
     )
-    people = pl.read_parquet(night_dir / "landing" / "people.parquet")
-    mentions = pl.read_parquet(night_dir / "landing" / "mentions.parquet")
+    night = NightLayout(night_dir)
+    people = pl.read_parquet(night.people)
+    mentions = pl.read_parquet(night.mentions)
     records = (
         people.select("source", "record_id")
         .join(persons, on=["source", "record_id"], how="left")
@@ -46,10 +49,10 @@ def write_truth_linkage(truth_dir: Path, night_dir: Path) -> None:
             pl.when(pl.col("mentioned_person_id").is_not_null()).then(1.0).otherwise(0.0).alias("mention_confidence")
         )
     )
-    out = night_dir / "linkage"
+    out = night.linkage
     out.mkdir(parents=True, exist_ok=True)
-    records.write_parquet(out / "records.parquet")
-    linked.write_parquet(out / "mentions.parquet")
+    records.write_parquet(night.linked_records)
+    linked.write_parquet(night.resolved_mentions)
     records.select("source", "record_id", "person_id").sort("source", "record_id").write_csv(
-        night_dir / "person_links.csv"
+        night.person_links
     )

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from safelink.synth import reference as ref
-from safelink.synth.nhs import generate_nhs_numbers
+from synth import reference as ref
+from synth.nhs import generate_nhs_numbers
 
 
 @dataclass(slots=True)

@@ -1,13 +1,14 @@
-"""Alembic environment for the state database (run programmatically by ``safelink.state.open_state``)."""
+"""Alembic environment for the state database (run programmatically by ``ground.state.open_state``).
+
+Upgrading runs the plain-DDL revisions and needs no models. Autogenerating a revision (``make migration``)
+passes every stage's tables as ``config.attributes["target_metadata"]`` (``safelink.schema.all_tables``).
+"""
 
 from __future__ import annotations
 
 from alembic import context
 
-from safelink.state import Base, import_all_models
-
-import_all_models()
-target_metadata = Base.metadata
+target_metadata = context.config.attributes.get("target_metadata")
 
 
 def run_migrations_online() -> None:
