@@ -245,8 +245,8 @@ def test_review_shows_only_new_or_changed_pairs(tmp_path: Path) -> None:
     assert len(keys) == 1
     c.post("/review/decision", data={"pair_key": keys[0], "decision": "match", "csrf_token": csrf(c, "/review")})
     assert "Nothing to review" in c.get("/review").text
-    moved = [*PAIRS[:3], pair("gp:99001", "hv:104500", [2.5, 6.7, 3.0, 14.0, 0.0, 0.0],
-                              ["one_edit", "exact", "one_digit", "postcode_and_address", "missing", "missing"], "review")]
+    levels = ["one_edit", "exact", "one_digit", "postcode_and_address", "missing", "missing"]
+    moved = [*PAIRS[:3], pair("gp:99001", "hv:104500", [2.5, 6.7, 3.0, 14.0, 0.0, 0.0], levels, "review")]
     write_deployment(output, config, NIGHT + dt.timedelta(days=1), pairs=moved)
     page = c.get("/review").text
     assert keys[0] in page and "weight changed since the last decision" in page

@@ -18,7 +18,6 @@ from alerts.state_tables import AlertAudit
 from caseview.accounts import authenticate
 from caseview.tables import CaseViewUser
 from ground.state import open_state
-from linkage.compare import LEVELS
 from linkage.pipeline import level_labels
 from report.sections import confidence_band, response_precision
 from safelink.cli import app as cli
@@ -129,14 +128,24 @@ def test_confidence_band_edges() -> None:
 
 
 def test_pairs_name_each_comparison_level() -> None:
-    fn, sn = LEVELS["forename"].index, LEVELS["surname"].index
-    levels = pl.DataFrame({"forename": [fn("exact"), fn("one_edit"), -1],
-                           "surname": [sn("token"), sn("different"), sn("swapped")], "nhs": [-1, 1, 0]},
-                          schema={"forename": pl.Int8, "surname": pl.Int8, "nhs": pl.Int8})
+    from linkage.compare import LEVELS
+
+    fn, sn = LEVELS["forename"], LEVELS["surname"]
+    levels = pl.DataFrame({"forename": [fn.index("exact"), 1, -1], "surname": [len(sn) - 1, 0, 2],
+                           "nhs": [-1, 1, 0]}, schema={"forename": pl.Int8, "surname": pl.Int8, "nhs": pl.Int8})
     out = levels.select(level_labels(levels))
     assert out.to_dict(as_series=False) == {
-        "level_forename": ["exact", "one_edit", "missing"], "level_surname": ["token", "different", "swapped"],
+        "level_forename": ["exact", fn[1], "missing"], "level_surname": ["swapped", "different", sn[2]],
         "level_nhs": ["missing", "exact", "different"]}
+
+
+def test_every_comparison_level_has_words() -> None:
+    from caseview.finding_view import LEVEL_WORDS
+    from linkage.compare import LEVELS
+
+    missing = {(field, level) for field, names in LEVELS.items() for level in names
+               if level not in LEVEL_WORDS.get(field, {})}
+    assert missing == set(), f"levels without words on the finding page: {sorted(missing)}"
 
 
 def _said(result: object) -> str:
@@ -264,7 +273,7 @@ def test_link_explanation_names_only_records_the_reader_may_see() -> None:
     full = waterfall(PAIRS[0], sharing)
     assert (full["left"], full["right"]) == ("Health visiting 104500", "GP 23695")
     assert [s["label"] for s in full["steps"]][1:] == [
-        "forename: one letter different", "surname: the same", "date of birth: the same",
+        "forename: one letter different (one edit)", "surname: the same", "date of birth: the same",
         "address: the same postcode and address", "NHS number: the same", "sex: missing"]
     assert full["steps"][-1]["end"] == pytest.approx(full["weight"])  # the steps add up to the total
     assert not lead.service("amh") and Shown().service("amh")
