@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from safelink.identifiers import SOURCE_KEY_PATTERN
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Table = Literal["people", "appointments", "mentions"]
+# A source key names folders, file names and state rows: a short slug, never a path.
+SourceKey = Annotated[str, StringConstraints(pattern=SOURCE_KEY_PATTERN)]
+# A file's name stem (``HV_Caseload``): letters, digits, ``_ . -``, never a path.
+FileStem = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
 ParseKind = Literal["text", "date", "nhs_number", "postcode", "code", "bool", "name_part", "address_part"]
 
 NAME_PARTS = {
@@ -84,7 +90,7 @@ class FieldSpec(_Strict):
 class FileSpec(_Strict):
     """One extract file of a source."""
 
-    name: str
+    name: FileStem
     table: Table
     encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] = "utf-8"
     kind: Literal["related_person", "named_child", "dependant"] | None = None
@@ -147,7 +153,7 @@ class SourceSpec(_Strict):
 class SourcesConfig(_Strict):
     """All sources of the nightly drop."""
 
-    sources: dict[str, SourceSpec]
+    sources: dict[SourceKey, SourceSpec]
     allow_test_range_nhs_numbers: bool = True
 
 

@@ -14,6 +14,7 @@ import polars as pl
 from landing.config import FieldSpec, FileSpec
 from landing.nhs import nhs_number_valid
 from landing.postcode import normalise_postcode, postcode_valid
+from safelink.identifiers import record_id_problem_expressions
 
 REASON = "_reason"
 REASON_COLUMN = "_reason_column"
@@ -119,6 +120,8 @@ def field_expressions(
         if spec.required:
             reason = "blank_identifier" if name in IDENTIFIER_FIELDS else f"blank_{name}"
             set_aside.append((raw.is_null(), reason, spec.column))
+        if name in IDENTIFIER_FIELDS:
+            set_aside.extend((condition, why, spec.column) for condition, why in record_id_problem_expressions(raw))
     return values, set_aside, flags
 
 

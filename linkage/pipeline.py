@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from checks.safe_csv import write_safe_csv
 from linkage.blocking import BlockingStats, candidate_pairs, passes_from_config
 from linkage.cluster import cluster_links, pair_guards
 from linkage.compare import COMPARISONS, LEVELS, compare_pairs
@@ -316,9 +317,8 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         .sort("source_l", "record_id_l", "source_r", "record_id_r")
     )
     pairs_out.write_parquet(out_dir / "pairs.parquet")
-    records.select("source", "record_id", "person_id").sort("source", "record_id").write_csv(
-        night_dir / "person_links.csv"
-    )
+    write_safe_csv(records.select("source", "record_id", "person_id").sort("source", "record_id"),
+                   night_dir / "person_links.csv")
 
     t = time.perf_counter()
     mcfg = config.get("mentions") or {}

@@ -22,6 +22,7 @@ from alerts.rules import dual_service_parent, repeated_non_attendance, significa
 from alerts.rules.config import RULE_NAMES, RulesConfig, load_rules
 from alerts.rules.frames import FINDING_SCHEMA, RuleInputs, load_inputs
 from alerts.rules.state_tables import RuleFinding, RuleFindingNight
+from checks.safe_csv import write_safe_csv
 from safelink.state import open_state
 
 log = logging.getLogger(__name__)
@@ -254,9 +255,9 @@ def write_findings(found: pl.DataFrame, night_dir: Path) -> tuple[Path, Path]:
     parquet = night_dir / "findings.parquet"
     found.select(PARQUET_COLUMNS).write_parquet(parquet)
     csv = night_dir / "findings.csv"
-    found.filter(~pl.col("needs_confirmation")).select(CONTRACT_COLUMNS).with_columns(
+    write_safe_csv(found.filter(~pl.col("needs_confirmation")).select(CONTRACT_COLUMNS).with_columns(
         pl.col("first_seen").dt.strftime("%Y-%m-%d")
-    ).write_csv(csv, null_value="")
+    ), csv)
     return csv, parquet
 
 
