@@ -39,11 +39,11 @@ from alerts.present import (
 from alerts.render import build_message, render
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
+from safelink.logging_setup import log_fields
 from safelink.state import open_state
 
 log = logging.getLogger(__name__)
 
-CLAIM_STALE_AFTER = dt.timedelta(minutes=15)
 CHANGE_ORDER = ("new", "updated", "no_longer_found", "moved")
 DESIGNATED_KEY = "designated"
 
@@ -66,8 +66,16 @@ class DigestResult:
     failed: int = 0
     refused: int = 0
     still_queued: int = 0
+    stuck_claims: int = 0  # left "sending" by a run that stopped mid-delivery: sent again now
+    claimed_elsewhere: int = 0  # being delivered by another run right now (its claim is recent)
+    last_error: str = ""  # the last delivery error tonight (no addresses, no content)
 
-    def summary(self) -> dict[str, int]:
+    @property
+    def undelivered(self) -> int:
+        """Messages not delivered yet (queued, or claimed and not recorded)."""
+        return self.still_queued
+
+    def summary(self) -> dict[str, int | str]:
         """The counts as a dict."""
         return asdict(self)
 
@@ -217,9 +225,29 @@ def render_digest(night: dt.date, lead_name: str, lead_role: str, items: list[di
     return subject, render("digest.txt.j2", **context), render("digest.html.j2", **context)
 
 
+def stable_message_id(key: str, night: dt.date, kind: str, recipient: str, sender: str) -> str:
+    """The Message-ID of the one message per (recipient key, night, kind): the same however often it is sent.
+
+    A message sent again after a crash between the server's acceptance and the ledger's record carries
+    the same Message-ID, so a receiving system that drops duplicates drops it. A hash, so no address or
+    key shows in it.
+
+    Args:
+        key: the lead key (or ``designated``).
+        night: the night.
+        kind: ``digest`` or ``summary``.
+        recipient: the recipient's address.
+        sender: the From address (its domain ends the id).
+    """
+    digest = hashlib.sha256(f"{key}|{night.isoformat()}|{kind}|{recipient}".encode()).hexdigest()[:24]
+    domain = sender.rsplit("@", 1)[-1] or "localhost"
+    return f"<safelink.{kind}.{night.strftime('%Y%m%d')}.{digest}@{domain}>"
+
+
 def _queue(session: Session, night: dt.date, key: str, kind: str, recipient: str, sender: str, subject: str,
            text: str, html: str | None, file_name: str) -> AlertMessage:
-    message_id, body = build_message(sender, recipient, subject, text, html, kind)
+    message_id, body = build_message(sender, recipient, subject, text, html, kind,
+                                     message_id=stable_message_id(key, night, kind, recipient, sender))
     msg = AlertMessage(recipient_key=key, night=night, kind=kind, recipient=recipient, sender=sender,
                        subject=subject, message_id=message_id, file_name=file_name, body=body, status="queued",
                        attempts=0, created_at=utcnow())
@@ -312,7 +340,7 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
     result.digests_built = leads_with_digest
 
     waiting = session.scalar(select(func.count()).select_from(AlertMessage).where(
-        AlertMessage.status == "queued", AlertMessage.night < night)) or 0
+        AlertMessage.status.in_(("queued", "sending")), AlertMessage.night < night)) or 0
     rows = [{"label": RULE_LABELS.get(rule, rule), "total": c["total"], "new": c["new"], "updated": c["updated"],
              "no_longer_found": c["no_longer_found"]}
             for rule, c in sorted(per_rule.items(), key=lambda kv: RULE_ORDER.index(kv[0])
@@ -332,7 +360,16 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
     session.add(AlertNight(night=night, built_at=utcnow(), counts=result.summary()))
 
 
-def _check_demo(config: LeadsConfig, settings: SmtpSettings) -> None:
+def check_demo_addresses(config: LeadsConfig, settings: SmtpSettings) -> None:
+    """Refuse placeholder (demo) lead addresses when a real SMTP server is configured.
+
+    Args:
+        config: the leads configuration.
+        settings: the SMTP settings.
+
+    Raises:
+        LeadsConfigError: ``demo_addresses`` is true and an SMTP host is set.
+    """
     if settings.configured and config.demo_addresses:
         raise LeadsConfigError(
             "leads.yaml: demo_addresses is true (placeholder mailboxes) but an SMTP host is configured: "
@@ -342,12 +379,22 @@ def _check_demo(config: LeadsConfig, settings: SmtpSettings) -> None:
 
 def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output_dir: Path,
              result: DigestResult) -> None:
-    """Deliver (or write) every queued message exactly once; failures stay queued."""
-    stale = utcnow() - CLAIM_STALE_AFTER
-    pending = or_(AlertMessage.status == "queued",
-                  (AlertMessage.status == "sending") & (AlertMessage.claimed_at < stale))
+    """Deliver (or write) every queued message; failures stay queued (guarantee: docs/operations.md)."""
+    stale = utcnow() - dt.timedelta(seconds=settings.claim_timeout)
+    stuck = (AlertMessage.status == "sending") & (AlertMessage.claimed_at < stale)
+    pending = or_(AlertMessage.status == "queued", stuck)
     with Session(engine) as session:
         ids = list(session.scalars(select(AlertMessage.id).where(pending).order_by(AlertMessage.id)))
+        result.stuck_claims = session.scalar(select(func.count()).select_from(AlertMessage).where(stuck)) or 0
+        result.claimed_elsewhere = session.scalar(select(func.count()).select_from(AlertMessage).where(
+            AlertMessage.status == "sending", AlertMessage.claimed_at >= stale)) or 0
+    if result.stuck_claims:
+        log.warning("stuck_claims=%d: messages left 'sending' by a run that stopped mid-delivery are sent again "
+                    "(a server that had accepted one may deliver it twice, with the same Message-ID)",
+                    result.stuck_claims)
+    if result.claimed_elsewhere:
+        log.warning("claimed_elsewhere=%d: messages being delivered by another run right now are left to it",
+                    result.claimed_elsewhere)
     transport = SmtpTransport(settings) if settings.configured else None
     server_down = False
     try:
@@ -378,9 +425,10 @@ def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output
                     try:
                         transport.send(Outgoing(msg.sender, msg.recipient, msg.body))
                     except DeliveryError as exc:
-                        msg.status, msg.last_error = "queued", exc.reason
+                        msg.status, msg.last_error = "queued", exc.reason[:200]
                         event, reason = "failed", exc.reason
                         result.failed += 1
+                        result.last_error = exc.reason
                         server_down = exc.connection_level
                     else:
                         msg.status, msg.delivered_at, msg.last_error = "sent", utcnow(), None
@@ -389,7 +437,7 @@ def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output
                 session.add(AlertAudit(night=msg.night, message_pk=msg.id, recipient_key=msg.recipient_key,
                                        recipient=msg.recipient, event=event, reason=reason[:200], at=utcnow()))
                 session.commit()
-                log.info("message %s (%s, %s): %s", msg.id, msg.kind, msg.night, event)
+                log.info("message=%s kind=%s night=%s event=%s", msg.id, msg.kind, msg.night, event)
     finally:
         if transport is not None:
             transport.close()
@@ -404,7 +452,7 @@ def _delivery(config_dir: Path, state_url: str,
     """Leads, SMTP settings (refusing demo addresses over real SMTP) and the state database, for one call."""
     config = load_leads(config_dir)
     settings = smtp if smtp is not None else load_smtp_settings()
-    _check_demo(config, settings)
+    check_demo_addresses(config, settings)
     engine = open_state(state_url)
     try:
         yield config, settings, engine
@@ -445,7 +493,7 @@ def send_digests(night_dir: Path, config_dir: Path, state_url: str, extract_date
                     result = DigestResult(already_built=1)
                     log.info("digests for %s were built by a concurrent run", extract_date)
         _deliver(engine, config, settings, night_dir.parent, result)
-    log.info("digests %s: %s", extract_date, result.summary())
+    log.info("digests done", extra={"extract_date": extract_date.isoformat(), **log_fields(result.summary())})
     return result
 
 
@@ -465,7 +513,7 @@ def retry_outbox(output_dir: Path, config_dir: Path, state_url: str, *,
     result = DigestResult()
     with _delivery(config_dir, state_url, smtp) as (config, settings, engine):
         _deliver(engine, config, settings, output_dir, result)
-    log.info("outbox retry: %s", result.summary())
+    log.info("outbox retry done", extra=log_fields(result.summary()))
     return result
 
 

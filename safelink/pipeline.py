@@ -23,6 +23,33 @@ from safelink.state import default_state_url
 log = logging.getLogger(__name__)
 
 
+class UndeliveredMessages(RuntimeError):
+    """Messages were not delivered tonight: they stay queued for the next run or ``safelink retry``.
+
+    Args:
+        undelivered: how many messages are still queued.
+        last_error: the last delivery error (no addresses, no content).
+    """
+
+    def __init__(self, undelivered: int, last_error: str = "") -> None:
+        because = f" (last error: {last_error})" if last_error else ""
+        super().__init__(
+            f"{undelivered} message(s) not delivered, still queued{because}: the next run sends them, or run "
+            "`safelink retry --output <output>` once the mail server is reachable")
+        self.undelivered = undelivered
+
+
+def raise_if_undelivered(send_counts: dict[str, Any]) -> None:
+    """Raise :class:`UndeliveredMessages` when the send stage left messages queued.
+
+    Args:
+        send_counts: the counts :func:`stage_send` (or ``safelink retry``) returned.
+    """
+    undelivered = int(send_counts.get("still_queued", 0) or 0)
+    if undelivered:
+        raise UndeliveredMessages(undelivered, str(send_counts.get("last_error", "") or ""))
+
+
 @dataclass(frozen=True)
 class Night:
     """Everything a stage needs to find its inputs and outputs for one extract date."""
@@ -47,6 +74,48 @@ class Night:
     def sources(self) -> SourcesConfig:
         """The validated sources configuration."""
         return load_sources(self.config_dir / "sources.yaml")
+
+
+def validate_configuration(night: Night) -> dict[str, Any]:
+    """Load and validate every configuration the night will use, before anything is read or written.
+
+    Sources, checks, linkage (settings and model), rules, leads and the SMTP settings: a typo in any of
+    them stops the run here, not at the stage that reads it after the findings were written.
+
+    Args:
+        night: the night.
+
+    Raises:
+        ConfigError: a configuration file is invalid (the message names the file and the key).
+        SmtpConfigError: the SMTP settings cannot work (the message names the setting).
+    """
+    from alerts.digests import check_demo_addresses
+    from alerts.leads import load_leads
+    from alerts.rules.config import load_rules
+    from alerts.smtp import load_smtp_settings
+    from checks.config import load_checks
+    from landing.config import ConfigError
+    from linkage.config import load_linkage_config
+
+    sources = night.sources()
+    load_checks(night.config_dir / "checks.yaml")
+    load_linkage_config(night.config_dir)
+    from linkage.model import FSModel
+
+    model = night.config_dir / "linkage_model.json"
+    if not model.is_file():
+        raise ConfigError(f"{model}: linkage model not found (train one with `safelink train`, or restore the file)")
+    try:
+        FSModel.load(model)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{model}: not a usable linkage model ({type(exc).__name__}: {exc}); restore the shipped "
+                          "file or one written by `safelink train`") from None
+    rules = load_rules(night.config_dir)
+    leads = load_leads(night.config_dir)
+    smtp = load_smtp_settings()
+    check_demo_addresses(leads, smtp)
+    return {"sources": len(sources.sources), "rules": len(rules.enabled()), "leads": len(leads.leads),
+            "smtp": smtp.configured}
 
 
 def stage_wait(night: Night) -> dict[str, Any]:
@@ -173,6 +242,7 @@ class RunSummary:
     extract_date: str
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     durations_s: dict[str, float] = field(default_factory=dict)
+    undelivered: int = 0  # messages still queued after the send stage (the CLI exits with EXIT_UNDELIVERED)
 
     def write(self, night_dir: Path) -> Path:
         """Write ``run_summary.json`` into the night's folder.
@@ -195,16 +265,29 @@ def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: 
     """
     summary = RunSummary(extract_date=night.extract_date.isoformat(), stages=stages, durations_s=durations_s)
     path = summary.write(night.night_dir)
-    log.info("run %s summary: %s", night.extract_date, json.dumps({"durations_s": durations_s}, default=str))
+    from safelink.logging_setup import log_fields
+
+    log.info("run summary written", extra={"extract_date": night.extract_date.isoformat(),
+                                           **log_fields(durations_s, "duration_s.")})
     return {"summary": str(path)}
 
 
-def _timed(summary: RunSummary, name: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+Progress = Callable[[str, str], None]
+
+
+def _timed(summary: RunSummary, name: str, call: Callable[[], dict[str, Any]],
+           progress: Progress | None = None) -> dict[str, Any]:
+    from safelink.logging_setup import log_fields
+
+    if progress is not None:
+        progress(name, "start")
     started = time.perf_counter()
     counts = call()
     summary.durations_s[name] = round(time.perf_counter() - started, 3)
     summary.stages[name] = counts
-    log.info("stage %s done in %.2fs: %s", name, summary.durations_s[name], counts)
+    log.info("stage done", extra={"stage": name, "duration_s": summary.durations_s[name], **log_fields(counts)})
+    if progress is not None:
+        progress(name, "done")
     return counts
 
 
@@ -216,19 +299,29 @@ STAGES_AFTER_COMBINE: list[tuple[str, Callable[[Night], dict[str, Any]]]] = [
 ]
 
 
-def run_night(night: Night) -> RunSummary:
+def run_night(night: Night, progress: Progress | None = None) -> RunSummary:
     """Run the whole nightly job for one extract date.
+
+    Every configuration is validated first and the drop checked before the night's folder is created,
+    so a typo or a missing drop leaves nothing behind.
 
     Args:
         night: the night.
+        progress: called with ``(stage, "start")`` and ``(stage, "done")`` (the CLI's progress display).
     """
     summary = RunSummary(extract_date=night.extract_date.isoformat())
+    _timed(summary, "configuration", lambda: validate_configuration(night), progress)
+    wait = _timed(summary, "wait", lambda: stage_wait(night), progress)
     night.night_dir.mkdir(parents=True, exist_ok=True)
-    wait = _timed(summary, "wait", lambda: stage_wait(night))
     for source in night.sources().sources:
-        _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s))  # type: ignore[misc]
-    _timed(summary, "combine", lambda: stage_combine(night, wait["complete_drop"]))
+        _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s),  # type: ignore[misc]
+               progress)
+    _timed(summary, "combine", lambda: stage_combine(night, wait["complete_drop"]), progress)
     for name, stage in STAGES_AFTER_COMBINE:
-        _timed(summary, name, lambda st=stage: st(night))  # type: ignore[misc]
+        _timed(summary, name, lambda st=stage: st(night), progress)  # type: ignore[misc]
+    summary.undelivered = int(summary.stages.get("send", {}).get("still_queued", 0) or 0)
+    if summary.undelivered:
+        log.warning("undelivered=%d last_error=%s: messages stay queued; the next run sends them, or run "
+                    "`safelink retry`", summary.undelivered, summary.stages["send"].get("last_error") or "-")
     stage_publish(night, summary.stages, summary.durations_s)
     return summary
