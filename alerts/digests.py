@@ -27,7 +27,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.leads import LeadsConfig, LeadsConfigError, load_leads, route_finding
+from alerts.leads import DESIGNATED_KEY, Lead, LeadsConfig, LeadsConfigError, Recipient, load_leads, route_finding
 from alerts.present import (
     CHANGE_LABELS,
     RULE_LABELS,
@@ -45,7 +45,7 @@ from safelink.state import open_state
 log = logging.getLogger(__name__)
 
 CHANGE_ORDER = ("new", "updated", "no_longer_found", "moved")
-DESIGNATED_KEY = "designated"
+DESIGNATED_FINDINGS_FILE = "designated_findings"
 
 
 @dataclass
@@ -256,6 +256,14 @@ def _queue(session: Session, night: dt.date, key: str, kind: str, recipient: str
     return msg
 
 
+def _recipients(config: LeadsConfig) -> list[tuple[str, str, Lead | Recipient]]:
+    """Who can receive findings: ``(ledger key, outbox file stem, recipient)``; the designated professionals
+    receive the findings routed to them besides their daily summary."""
+    found: list[tuple[str, str, Lead | Recipient]] = [(key, key, lead) for key, lead in config.leads.items()]
+    found.append((DESIGNATED_KEY, DESIGNATED_FINDINGS_FILE, config.designated_professional))
+    return found
+
+
 def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender: str, night: dt.date,
                  result: DigestResult) -> None:
     findings = read_findings(night_dir)
@@ -297,7 +305,7 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
     # Per-lead ledger: what each lead has been told.
     told = {(r.lead_key, r.finding_id): r for r in session.scalars(select(AlertLeadFinding))}
     leads_with_digest = 0
-    for key, lead in config.leads.items():
+    for key, file_stem, lead in _recipients(config):
         items: list[dict[str, Any]] = []
         mine = {fid for fid, now in tonight.items() if key in now.leads}
         for fid in sorted(mine):
@@ -331,7 +339,7 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
             continue
         subject, text, html = render_digest(night, lead.name, lead.role, items)
         msg = _queue(session, night, key, "digest", lead.email, sender, subject, text, html,
-                     f"{key}_{night.isoformat()}.eml")
+                     f"{file_stem}_{night.isoformat()}.eml")
         leads_with_digest += 1
         for item in items:
             session.add(AlertAudit(night=night, message_pk=msg.id, recipient_key=key, recipient=lead.email,

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alerts.rules.frames import DESIGNATED_ROUTE
 from landing.config import ConfigError, load_config_model
 
 SERVICES: tuple[str, ...] = ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")
@@ -24,6 +25,9 @@ ROUTE_KIND: dict[str, str] = {
     "hv": "team", "sn": "team", "camhs": "team", "amh": "team", "tp": "team",
     "gp": "practice", "dental": "practice",
 }
+# The recipient key of the designated professionals (their daily summary, and findings routed to them).
+DESIGNATED_KEY = "designated"
+_RESERVED_KEYS = (DESIGNATED_KEY, "designated_findings", "failure")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -157,10 +161,10 @@ class LeadsConfig(_Strict):
     @classmethod
     def _keys(cls, leads: dict[str, Lead]) -> dict[str, Lead]:
         for key in leads:
-            if not _KEY.match(key) or key in ("designated", "failure"):
+            if not _KEY.match(key) or key in _RESERVED_KEYS:
                 raise ValueError(
                     f"lead key {key!r} must be lower case letters, digits, '_' or '-' (at most 40), "
-                    "not 'designated' or 'failure': it names outbox files"
+                    f"not one of {', '.join(_RESERVED_KEYS)}: it names outbox files"
                 )
         return leads
 
@@ -219,7 +223,8 @@ def parse_route(route: str) -> tuple[str, str] | None:
 
 
 def route_finding(routes: list[str], config: LeadsConfig) -> set[str]:
-    """The keys of the leads who receive a finding with these routes.
+    """The keys of the leads who receive a finding with these routes (:data:`DESIGNATED_KEY` for the
+    designated professionals).
 
     Args:
         routes: the finding's routing keys.
@@ -227,6 +232,9 @@ def route_finding(routes: list[str], config: LeadsConfig) -> set[str]:
     """
     chosen: set[str] = set()
     for route in routes:
+        if route == DESIGNATED_ROUTE:
+            chosen.add(DESIGNATED_KEY)
+            continue
         parsed = parse_route(route)
         if parsed is None:
             continue

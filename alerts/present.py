@@ -16,17 +16,14 @@ from typing import Any
 
 import polars as pl
 
+from alerts.rules.registry import RULE_LABELS, RULE_NAMES
+
 SOURCE_LABELS: dict[str, str] = {
     "hv": "Health visiting", "sn": "School nursing", "camhs": "CAMHS", "gp": "GP",
     "dental": "Dental", "tp": "Turning Point", "amh": "Adult mental health",
 }
-RULE_LABELS: dict[str, str] = {
-    "significant_adult": "Significant adult not on the child's record",
-    "dual_service_parent": "Parent open to substance misuse and mental health services without shared knowledge",
-    "repeated_non_attendance": "Repeated missed appointments (was not brought)",
-    "unshared_involvement": "CAMHS and school nursing / health visiting involvement not shared",
-}
-RULE_ORDER = list(RULE_LABELS)
+__all__ = ["RULE_LABELS", "RULE_ORDER"]  # each rule's title comes from its module, through the registry
+RULE_ORDER = list(RULE_NAMES)
 CHANGE_LABELS: dict[str, str] = {
     "new": "New",
     "updated": "Updated",

@@ -97,7 +97,7 @@ def safeguarding_nightly() -> None:
 
     @task(task_id="detect")
     def detect() -> dict[str, Any]:
-        """Apply the four safeguarding rules."""
+        """Apply the five safeguarding rules."""
         from safelink.pipeline import stage_detect
 
         return timed("detect", lambda: stage_detect(night()))

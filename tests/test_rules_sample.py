@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from alerts.rules import detect_night
+from alerts.rules.registry import RULE_NAMES
 from alerts.rules.scoring import score_run
 from alerts.rules.truth_linkage import write_truth_linkage
 from landing.config import load_sources
@@ -65,7 +66,8 @@ def test_sample_summaries_name_no_adult_service(sample_night: Path) -> None:
 
 def test_sample_scores_perfectly(sample_night: Path) -> None:
     scores = score_run(SAMPLE_TRUTH, sample_night)
-    for rule in ("repeated_non_attendance", "significant_adult", "dual_service_parent", "unshared_involvement"):
+    assert set(scores["rules"]) == set(RULE_NAMES)
+    for rule in RULE_NAMES:
         assert scores["rules"][rule]["precision"] == 1.0
         assert scores["rules"][rule]["recall"] == 1.0
     assert scores["linkage"]["precision"] == 1.0

@@ -205,7 +205,15 @@ def test_broken_reasons_and_findings(tmp_path: Path) -> None:
     findings = pl.read_csv(res.truth_dir / "findings.csv", infer_schema=False)
     assert findings.height > 0
     assert set(findings["rule"].to_list()) <= {"significant_adult", "dual_service_parent",
-                                               "repeated_non_attendance", "unshared_involvement"}
+                                               "repeated_non_attendance", "unshared_involvement", "cumulative_concern"}
+    # cumulative_concern: exactly the children named by findings of two or more of the other rules
+    others = findings.filter(pl.col("rule") != "cumulative_concern").drop_nulls("child_true_person_id")
+    named_twice = others.group_by("child_true_person_id").agg(pl.col("rule").n_unique().alias("n")).filter(
+        pl.col("n") >= 2)
+    cumulative = findings.filter(pl.col("rule") == "cumulative_concern")
+    assert cumulative.height > 0
+    assert sorted(cumulative["child_true_person_id"].to_list()) == sorted(named_twice["child_true_person_id"])
+    assert cumulative["adult_true_person_id"].null_count() == cumulative.height
     ids = set(pl.read_csv(res.truth_dir / "people.csv", infer_schema=False)["true_person_id"].to_list())
     for col in ("child_true_person_id", "adult_true_person_id"):
         assert set(findings[col].drop_nulls().to_list()) <= ids

@@ -14,11 +14,24 @@ from __future__ import annotations
 
 import polars as pl
 
-from alerts.rules.config import RulesConfig
 from alerts.rules.frames import RuleInputs, empty_findings, finish, names_service, person_refs, person_routes
+from alerts.rules.settings import RuleBase, RulesConfig
 
-RULE = "dual_service_parent"
+NAME = "dual_service_parent"
+LABEL = "Parent open to substance misuse and mental health services without shared knowledge"
+# The finding is about the adult: the child named alongside is "one of the adult's children" and may change
+# without it being a different finding.
+ID_KEYS = ("adult_person_id",)
 NAMING_KINDS = ("named_child", "dependant")
+
+
+class Settings(RuleBase):
+    """``dual_service_parent``: a parent open to both tp and amh where the records do not show each other."""
+
+    parental_status_prefix: str = "Parent"
+    has_dependent_children_yes: str = "Yes"
+    substance_service_yes: str = "Yes"
+    named_child_counts_as_parent: bool = True
 
 
 def _eldest_named_child(kids: pl.DataFrame) -> pl.DataFrame:
@@ -51,14 +64,15 @@ def _eldest_named_child(kids: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl.DataFrame:
     """Apply the rule.
 
     Args:
         inputs: the night's facts.
         config: the rules configuration.
+        earlier: the findings of the rules before this one (unused).
     """
-    settings = config.rules.dual_service_parent
+    settings = config.settings(NAME, Settings)
     records = inputs.records
     mh = names_service(pl.col("other_services"), config.service_terms["mental_health"])
     tp = records.filter((pl.col("source") == "tp") & pl.col("is_open")).select(
@@ -137,7 +151,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
     )
     adult_routes = person_routes(records, ("tp", "amh")).rename({"routes": "_ar"})
     evidence = pl.struct(
-        pl.lit(RULE).alias("rule"),
+        pl.lit(NAME).alias("rule"),
         "open_record_pairs", "named_a_child",
         pl.col("named_children_rows").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
             "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
@@ -158,7 +172,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         .join(adult_routes, on="person_id", how="left")
         .join(kid_routes, on="person_id", how="left")
         .with_columns(
-            pl.lit(RULE).alias("rule"),
+            pl.lit(NAME).alias("rule"),
             pl.col("person_id").alias("adult_person_id"),
             evidence.alias("evidence"),
             summary.alias("summary"),

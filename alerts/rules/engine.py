@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,29 +17,16 @@ import polars as pl
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from alerts.rules import dual_service_parent, repeated_non_attendance, significant_adult, unshared_involvement
-from alerts.rules.config import RULE_NAMES, RulesConfig, load_rules
+from alerts.rules.config import load_rules
 from alerts.rules.frames import FINDING_SCHEMA, RuleInputs, load_inputs
+from alerts.rules.registry import ID_KEYS, RULES
+from alerts.rules.settings import RulesConfig
 from alerts.rules.state_tables import RuleFinding, RuleFindingNight
 from checks.safe_csv import write_safe_csv
 from safelink.state import open_state
 
 log = logging.getLogger(__name__)
 
-DETECTORS: dict[str, Callable[[RuleInputs, RulesConfig], pl.DataFrame]] = {
-    "repeated_non_attendance": repeated_non_attendance.detect,
-    "significant_adult": significant_adult.detect,
-    "dual_service_parent": dual_service_parent.detect,
-    "unshared_involvement": unshared_involvement.detect,
-}
-# Which persons identify a finding across nights (dual_service_parent is about the adult; the child named
-# alongside is "one of the adult's children" and may change without it being a different finding).
-ID_KEYS: dict[str, tuple[str, ...]] = {
-    "repeated_non_attendance": ("child_person_id",),
-    "significant_adult": ("child_person_id", "adult_person_id"),
-    "dual_service_parent": ("adult_person_id",),
-    "unshared_involvement": ("child_person_id",),
-}
 CONTRACT_COLUMNS = ["finding_id", "rule", "child_person_id", "adult_person_id", "first_seen", "summary"]
 PARQUET_COLUMNS = [
     "finding_id", "rule", "rule_version", "child_person_id", "adult_person_id", "first_seen", "last_seen",
@@ -106,16 +92,32 @@ def evidence_fingerprint(evidence: str) -> str:
 
 
 def apply_rules(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
-    """Run every enabled rule and add ids, versions, fingerprints and confirmation flags.
+    """Run every enabled rule, in the registry's order, and add ids, versions, fingerprints and confirmation flags.
+
+    Each rule sees the findings of the rules before it (with their ids).
 
     Args:
         inputs: the night's facts.
         config: the rules configuration.
     """
-    frames = [DETECTORS[name](inputs, config) for name in config.enabled()]
-    found = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FINDING_SCHEMA)
-    versions = {name: getattr(config.rules, name).version for name in RULE_NAMES}
-    found = found.with_columns(
+    versions = {name: settings.version for name, settings in config.each_rule()}
+    enabled = set(config.enabled())
+    found = _identify(pl.DataFrame(schema=FINDING_SCHEMA), versions, config)
+    for rule in RULES:
+        if rule.NAME in enabled:
+            found = pl.concat([found, _identify(rule.detect(inputs, config, found), versions, config)],
+                              how="vertical")
+    duplicated = found.get_column("finding_id").is_duplicated()
+    if duplicated.any():
+        # cannot happen by construction (one row per rule and persons); keep the first deterministically
+        log.warning("rules: %d duplicate finding ids dropped", int(duplicated.sum()))
+        found = found.sort("finding_id", "evidence_fingerprint").unique(subset="finding_id", keep="first")
+    return found.sort(["rule", "child_person_id", "adult_person_id"], nulls_last=True)
+
+
+def _identify(found: pl.DataFrame, versions: dict[str, str], config: RulesConfig) -> pl.DataFrame:
+    """Add ``finding_id``, ``evidence_fingerprint``, ``rule_version`` and ``needs_confirmation`` to findings."""
+    return found.with_columns(
         pl.struct("rule", "child_person_id", "adult_person_id")
         .map_elements(lambda s: finding_id(s["rule"], s["child_person_id"], s["adult_person_id"]),
                       return_dtype=pl.String)
@@ -124,12 +126,6 @@ def apply_rules(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         pl.col("rule").replace_strict(versions, return_dtype=pl.String).alias("rule_version"),
         (pl.col("link_confidence") < config.link_threshold).alias("needs_confirmation"),
     )
-    duplicated = found.get_column("finding_id").is_duplicated()
-    if duplicated.any():
-        # cannot happen by construction (one row per rule and persons); keep the first deterministically
-        log.warning("rules: %d duplicate finding ids dropped", int(duplicated.sum()))
-        found = found.sort("finding_id", "evidence_fingerprint").unique(subset="finding_id", keep="first")
-    return found.sort(["rule", "child_person_id", "adult_person_id"], nulls_last=True)
 
 
 def _sources_of(found: pl.DataFrame) -> pl.Series:

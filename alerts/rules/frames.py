@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from alerts.rules.config import RulesConfig, ServiceTerms
+from alerts.rules.settings import RulesConfig, ServiceTerms
 
 ALL_SOURCES = ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")
 # When a person's records disagree on the date of birth, the most common wins; ties go to this order.
@@ -30,6 +30,8 @@ ROUTE_PREFIX = {
     "tp": ("tp:team:", "team"),
     "amh": ("amh:team:", "team"),
 }
+# The route that sends a finding to the designated professionals (besides the leads its other routes reach).
+DESIGNATED_ROUTE = "designated"
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
     "rule": pl.String(),

@@ -8,17 +8,48 @@ looked after (in any source), 2 missed in any sources. Cancellations never count
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import polars as pl
+from pydantic import Field
 
-from alerts.rules.config import RepeatedNonAttendance, RulesConfig
 from alerts.rules.frames import RuleInputs, empty_findings, finish, person_refs, person_routes
+from alerts.rules.settings import RuleBase, RulesConfig
 
-RULE = "repeated_non_attendance"
+NAME = "repeated_non_attendance"
+LABEL = "Repeated missed appointments (was not brought)"
+ID_KEYS = ("child_person_id",)
 ROUTE_SOURCES = ("hv", "sn", "gp", "dental", "camhs")
+Source = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 
 
-def missed_codes(settings: RepeatedNonAttendance) -> pl.DataFrame:
+def _default_missed() -> dict[Source, list[str]]:
+    return {
+        "hv": ["Was Not Brought", "No Access Visit"],
+        "sn": ["WNB", "DNA"],
+        "camhs": ["3", "7"],
+        "gp": ["Did Not Attend"],
+        "dental": ["FTA"],
+    }
+
+
+def _flag_sources() -> list[Source]:
+    return ["hv", "sn"]
+
+
+class Settings(RuleBase):
+    """``repeated_non_attendance``: missed appointments of a child across sources."""
+
+    window_days: int = Field(default=365, ge=1, description="the extract date and the window_days - 1 days before it")
+    min_missed: int = Field(default=3, ge=1)
+    min_sources: int = Field(default=2, ge=1)
+    flagged_min_missed: int = Field(default=2, ge=1, description="threshold for a child on a CP plan or looked after")
+    flagged_min_sources: int = Field(default=1, ge=1)
+    missed_outcomes: dict[Source, list[str]] = Field(default_factory=_default_missed)
+    flag_sources: list[Source] = Field(default_factory=_flag_sources)
+
+
+def missed_codes(settings: Settings) -> pl.DataFrame:
     """``source``, ``code`` (trimmed, lower-cased raw outcome) of every outcome that counts as missed.
 
     Args:
@@ -28,14 +59,15 @@ def missed_codes(settings: RepeatedNonAttendance) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"source": pl.String(), "code": pl.String()}, orient="row")
 
 
-def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl.DataFrame:
     """Apply the rule.
 
     Args:
         inputs: the night's facts.
         config: the rules configuration.
+        earlier: the findings of the rules before this one (unused).
     """
-    settings = config.rules.repeated_non_attendance
+    settings = config.settings(NAME, Settings)
     day = inputs.extract_date
     first_day = day - dt.timedelta(days=settings.window_days - 1)
     children = inputs.persons.filter(pl.col("is_child")).select("person_id")
@@ -108,7 +140,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
     if hits.is_empty():
         return empty_findings()
     evidence = pl.struct(
-        pl.lit(RULE).alias("rule"),
+        pl.lit(NAME).alias("rule"),
         "n_missed", "n_sources", "sources",
         (~normal_fire).alias("lower_threshold_applied"),
         "missed_appointments",
@@ -132,7 +164,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
     )
     out = (
         hits.with_columns(
-            pl.lit(RULE).alias("rule"),
+            pl.lit(NAME).alias("rule"),
             pl.col("person_id").alias("child_person_id"),
             pl.lit(None, dtype=pl.String).alias("adult_person_id"),
             evidence.alias("evidence"),

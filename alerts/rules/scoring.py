@@ -12,7 +12,9 @@ from typing import Any
 
 import polars as pl
 
-RULES = ("repeated_non_attendance", "significant_adult", "dual_service_parent", "unshared_involvement")
+from alerts.rules.registry import RULE_NAMES
+
+RULES = RULE_NAMES
 
 
 def _ratio(num: int, den: int) -> float:

@@ -13,9 +13,11 @@ agrees, also counts as naming the adult.
 
 from __future__ import annotations
 
-import polars as pl
+from typing import Literal
 
-from alerts.rules.config import RulesConfig
+import polars as pl
+from pydantic import Field
+
 from alerts.rules.frames import (
     RuleInputs,
     empty_findings,
@@ -27,10 +29,36 @@ from alerts.rules.frames import (
     person_routes,
     surname_keys,
 )
+from alerts.rules.settings import RuleBase, RulesConfig
 
-RULE = "significant_adult"
+NAME = "significant_adult"
+LABEL = "Significant adult not on the child's record"
+ID_KEYS = ("child_person_id", "adult_person_id")
 SERVICE_LETTER = {"tp": "A", "amh": "B"}
 NAMING_KINDS = ("named_child", "dependant")
+
+
+
+def _hv_sn() -> list[Literal["hv", "sn"]]:
+    return ["hv", "sn"]
+
+
+def _tp_amh() -> list[Literal["tp", "amh"]]:
+    return ["tp", "amh"]
+
+
+class Settings(RuleBase):
+    """``significant_adult``: an adult known to adult services linked to a child, absent from the child's record."""
+
+    child_sources: list[Literal["hv", "sn"]] = Field(default_factory=_hv_sn)
+    adult_sources: list[Literal["tp", "amh"]] = Field(default_factory=_tp_amh)
+    link_by_named_child: bool = True
+    link_by_gp_address: bool = True
+    name_fallback: bool = Field(
+        default=True, description="a related-people row naming the adult (nickname-aware forename + surname) counts"
+    )
+    fallback_forename_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
+
 
 _LINK_SCHEMA = {
     "adult_person_id": pl.String(), "child_person_id": pl.String(), "via": pl.String(),
@@ -40,7 +68,7 @@ _LINK_SCHEMA = {
 
 
 def _links(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
-    settings = config.rules.significant_adult
+    settings = config.settings(NAME, Settings)
     parts: list[pl.DataFrame] = []
     if settings.link_by_named_child:
         named = inputs.mentions.filter(
@@ -114,7 +142,7 @@ def _present(inputs: RuleInputs, config: RulesConfig, candidates: pl.DataFrame) 
     (alias group or Jaro-Winkler >= ``fallback_forename_similarity``: typing errors), or the forenames are
     the same or aliases (a changed surname).
     """
-    settings = config.rules.significant_adult
+    settings = config.settings(NAME, Settings)
     related = inputs.mentions.filter(
         pl.col("source").is_in(settings.child_sources) & (pl.col("kind") == "related_person")
     ).rename({"owner_person_id": "child_person_id"})
@@ -160,14 +188,15 @@ def _present(inputs: RuleInputs, config: RulesConfig, candidates: pl.DataFrame) 
     return pl.concat([resolved, by_name]).unique()
 
 
-def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl.DataFrame:
     """Apply the rule.
 
     Args:
         inputs: the night's facts.
         config: the rules configuration.
+        earlier: the findings of the rules before this one (unused).
     """
-    settings = config.rules.significant_adult
+    settings = config.settings(NAME, Settings)
     records = inputs.records
     child_recs = records.filter(pl.col("source").is_in(settings.child_sources) & pl.col("is_open"))
     adult_recs = records.filter(pl.col("source").is_in(settings.adult_sources))
@@ -224,7 +253,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         .join(related_rows, on="child_person_id", how="left")
     )
     evidence = pl.struct(
-        pl.lit(RULE).alias("rule"),
+        pl.lit(NAME).alias("rule"),
         "child_service_records", "adult_service_records", "links",
         pl.col("related_people_rows_checked").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
             "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
@@ -246,7 +275,7 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         {"person_id": "adult_person_id", "routes": "_ar"})
     out = (
         per_pair.with_columns(
-            pl.lit(RULE).alias("rule"),
+            pl.lit(NAME).alias("rule"),
             evidence.alias("evidence"),
             summary.alias("summary"),
             pl.min_horizontal("_path_conf", "_child_conf", "_adult_conf").alias("link_confidence"),

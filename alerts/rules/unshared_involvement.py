@@ -7,23 +7,39 @@ where the camhs ``KNOWN_PROFESSIONALS`` does not name that service, or that serv
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
+from pydantic import Field
 
-from alerts.rules.config import RulesConfig
 from alerts.rules.frames import RuleInputs, empty_findings, finish, names_service, person_refs, person_routes
+from alerts.rules.settings import RuleBase, RulesConfig
 
-RULE = "unshared_involvement"
-LABEL = {"hv": "health visiting", "sn": "school nursing"}
+NAME = "unshared_involvement"
+LABEL = "CAMHS and school nursing / health visiting involvement not shared"
+ID_KEYS = ("child_person_id",)
+SHOWN = {"hv": "health visiting", "sn": "school nursing"}
 
 
-def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
+def _hv_sn() -> list[Literal["hv", "sn"]]:
+    return ["hv", "sn"]
+
+
+class Settings(RuleBase):
+    """``unshared_involvement``: a child open to camhs and to sn/hv where the records do not show each other."""
+
+    child_sources: list[Literal["hv", "sn"]] = Field(default_factory=_hv_sn)
+
+
+def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl.DataFrame:
     """Apply the rule.
 
     Args:
         inputs: the night's facts.
         config: the rules configuration.
+        earlier: the findings of the rules before this one (unused).
     """
-    settings = config.rules.unshared_involvement
+    settings = config.settings(NAME, Settings)
     terms = config.service_terms
     records = inputs.records
     children = inputs.persons.filter(pl.col("is_child")).select("person_id")
@@ -67,24 +83,24 @@ def detect(inputs: RuleInputs, config: RulesConfig) -> pl.DataFrame:
         pl.format(
             "CAMHS ref {} and {} ref {}: {}",
             "camhs_record_id",
-            pl.col("source").replace_strict(LABEL, default="?"),
+            pl.col("source").replace_strict(SHOWN, default="?"),
             "record_id",
             pl.concat_list(
                 pl.when(~pl.col("camhs_names_service")).then(
-                    pl.lit("CAMHS record does not list ") + pl.col("source").replace_strict(LABEL, default="?")),
+                    pl.lit("CAMHS record does not list ") + pl.col("source").replace_strict(SHOWN, default="?")),
                 pl.when(~pl.col("service_names_camhs")).then(
-                    pl.col("source").replace_strict(LABEL, default="?") + pl.lit(" record does not list CAMHS")),
+                    pl.col("source").replace_strict(SHOWN, default="?") + pl.lit(" record does not list CAMHS")),
             ).list.drop_nulls().list.join(" and "),
         ).alias("_parts"),
     )
     evidence = pl.struct(
-        pl.lit(RULE).alias("rule"),
+        pl.lit(NAME).alias("rule"),
         "open_record_pairs",
     ).struct.json_encode()
     routes = person_routes(records, ("camhs", *settings.child_sources))
     out = (
         per_child.with_columns(
-            pl.lit(RULE).alias("rule"),
+            pl.lit(NAME).alias("rule"),
             pl.col("person_id").alias("child_person_id"),
             pl.lit(None, dtype=pl.String).alias("adult_person_id"),
             evidence.alias("evidence"),

@@ -1,4 +1,4 @@
-"""The four safeguarding rules, applied with true identities to what one night's files say."""
+"""The five safeguarding rules, applied with true identities to what one night's files say."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ Finding = tuple[str, str | None, str | None]
 
 
 def apply_rules(pop: Population, sb: SourceBuilder, view: NightView, night: dt.date) -> list[Finding]:
-    """Apply the four rules exactly as the data contract defines them.
+    """Apply the five rules exactly as the data contract defines them.
 
     Args:
         pop: the true population.
@@ -122,4 +122,18 @@ def apply_rules(pop: Population, sb: SourceBuilder, view: NightView, night: dt.d
             other = acc[src][j].extra["other"]
             if not names_service or not camhs_named(other):
                 out.add(("unshared_involvement", people[c].tid, None))
+    out |= cumulative_concern(out)
     return sorted(out, key=lambda t: (t[0], t[1] or "", t[2] or ""))
+
+
+def cumulative_concern(findings: set[Finding]) -> set[Finding]:
+    """``cumulative_concern``: each child named as the child by findings of at least two different rules.
+
+    Args:
+        findings: the night's findings of the other four rules.
+    """
+    rules_naming: dict[str, set[str]] = defaultdict(set)
+    for rule, child, _adult in findings:
+        if child:
+            rules_naming[child].add(rule)
+    return {("cumulative_concern", child, None) for child, rules in rules_naming.items() if len(rules) >= 2}
