@@ -39,6 +39,7 @@ from alerts.present import (
 from alerts.render import build_message, render
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
+from safelink import outputs
 from safelink.logging_setup import log_fields
 from safelink.state import open_state
 
@@ -424,7 +425,7 @@ def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output
                 elif transport is None:
                     folder = output_dir / msg.night.isoformat() / "outbox"
                     folder.mkdir(parents=True, exist_ok=True)
-                    (folder / msg.file_name).write_bytes(msg.body.encode("utf-8"))
+                    outputs.write_bytes(folder / msg.file_name, msg.body.encode("utf-8"))
                     msg.status, msg.delivered_at = "written", utcnow()
                     event, reason = "written", f"outbox/{msg.file_name} (no SMTP host configured)"
                     result.written += 1
@@ -585,5 +586,5 @@ def send_failure_notice(config_dir: Path, dag_id: str, task_id: str, run_date: s
     folder = _failure_outbox(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"failure_{safe_date}_{uuid.uuid4().hex[:8]}.eml"
-    (folder / name).write_bytes(body.encode("utf-8"))
+    outputs.write_bytes(folder / name, body.encode("utf-8"))
     log.info("failure notice written to %s", folder / name)

@@ -15,6 +15,8 @@ from typing import Any
 import polars as pl
 from jinja2 import Environment, select_autoescape
 
+from safelink import outputs
+
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Data-quality gate {{ night }}</title>
@@ -92,5 +94,5 @@ def render_validation_docs(night_dir: Path) -> Path:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     html = env.from_string(TEMPLATE).render(night=night_dir.name, sources=sources, quarantine=quarantine)
     out = folder / "validation.html"
-    out.write_text(html, encoding="utf-8")
+    outputs.write_text(out, html)
     return out

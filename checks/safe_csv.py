@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
+from safelink import outputs
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -51,5 +53,5 @@ def write_safe_csv(frame: pl.DataFrame, path: Path) -> Path:
     listed = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
     if listed:
         frame = frame.with_columns(pl.col(name).cast(pl.List(pl.String)).list.join(";") for name in listed)
-    escape_frame(frame).write_csv(path)
+    outputs.write_csv(escape_frame(frame), path)
     return path

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from linkage.compare import LEVELS, MISSING
+from safelink import outputs
 
 MODEL_FORMAT = 1
 TF_COMPARISONS = {"forename": ("fn", "exact"), "surname": ("sn", "exact")}
@@ -94,7 +95,7 @@ class FSModel:
             path: destination file.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        outputs.write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
         return path
 
     @classmethod

@@ -24,6 +24,7 @@ from linkage.ids import persist_ids
 from linkage.mentions import resolve_mentions
 from linkage.model import FSModel, score, train_fs
 from linkage.standardise import nickname_pairs, standardise_people
+from safelink import outputs
 
 log = logging.getLogger(__name__)
 
@@ -304,9 +305,8 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
 
     out_dir = night_dir / "linkage"
     out_dir.mkdir(parents=True, exist_ok=True)
-    records.select("source", "record_id", "person_id", "cluster_size", "link_confidence").write_parquet(
-        out_dir / "records.parquet"
-    )
+    outputs.write_parquet(records.select("source", "record_id", "person_id", "cluster_size", "link_confidence"),
+                          out_dir / "records.parquet")
     ids = records.select("uid", "source", "record_id")
     wcols = [f"w_{c}" for c in COMPARISONS if f"w_{c}" in kept.columns]
     pairs_out = (
@@ -316,7 +316,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
                 "decision", *wcols, "guard")
         .sort("source_l", "record_id_l", "source_r", "record_id_r")
     )
-    pairs_out.write_parquet(out_dir / "pairs.parquet")
+    outputs.write_parquet(pairs_out, out_dir / "pairs.parquet")
     write_safe_csv(records.select("source", "record_id", "person_id").sort("source", "record_id"),
                    night_dir / "person_links.csv")
 
@@ -337,7 +337,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         newborn_days=int(mcfg.get("newborn_days", 14)),
         newborn_prior_in_data=float(mcfg.get("newborn_prior_in_data", 0.3)),
     )
-    resolved.write_parquet(out_dir / "mentions.parquet")
+    outputs.write_parquet(resolved, out_dir / "mentions.parquet")
     secs["mentions"] = time.perf_counter() - t
 
     result = LinkResult(

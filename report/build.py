@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,6 +18,7 @@ from report import charts, sections
 from report.inputs import NightFiles, expected_sources, read_csv, read_parquet, sibling_nights
 from report.review import OVERRIDE_OF, export_review, latest_decisions
 from report.state_tables import ReportNightlyMetrics
+from safelink import outputs
 from safelink.state import open_state
 
 log = logging.getLogger(__name__)
@@ -261,9 +261,7 @@ def build_report(
         unavailable=unavailable,
     )
     report = night_dir / "report.html"
-    tmp = report.with_suffix(".html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, report)
+    outputs.write_text(report, html)
 
     totals: dict[str, int] = dq.get("totals", {})
     link_acc: dict[str, Any] = acc.get("linkage", {}) if acc.get("available") else {}

@@ -12,6 +12,8 @@ from typing import Any
 
 import polars as pl
 
+from safelink import outputs
+
 log = logging.getLogger(__name__)
 
 ALL_SOURCES = ["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
@@ -78,7 +80,9 @@ def expected_sources(config_dir: Path) -> list[str]:
 
 
 def sibling_nights(night_dir: Path, before: date) -> list[tuple[date, Path]]:
-    """Earlier nights of the same deployment (sibling ``YYYY-MM-DD`` folders), oldest first.
+    """Earlier complete nights of the same deployment (sibling ``YYYY-MM-DD`` folders), oldest first.
+
+    A night without its completion marker (its run did not finish) is left out.
 
     Args:
         night_dir: tonight's folder.
@@ -94,7 +98,7 @@ def sibling_nights(night_dir: Path, before: date) -> list[tuple[date, Path]]:
                 d = date.fromisoformat(p.name)
             except ValueError:
                 continue
-            if d < before:
+            if d < before and outputs.night_complete(p):
                 out.append((d, p))
     return sorted(out)
 

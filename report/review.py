@@ -28,6 +28,7 @@ from report.safe import csv_uncell, write_safe_csv
 from report.state_tables import ReviewDecision
 from safelink.errors import OperatorError
 from safelink.identifiers import SOURCE_KEY_PATTERN, record_id_problem
+from safelink.outputs import require_complete
 from safelink.state import open_state
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def _latest(session: Session) -> dict[str, ReviewDecision]:
     return {r.pair_key: r for r in rows}
 
 
-def import_review(file: Path, state_url: str, reviewer: str) -> ImportResult:
+def import_review(file: Path, state_url: str, reviewer: str, output_dir: Path | None = None) -> ImportResult:
     """Record the decisions of a filled-in review file in ``review_decisions``.
 
     Blank decisions are skipped; a decision identical to the pair's latest one by the same reviewer is
@@ -214,6 +215,11 @@ def import_review(file: Path, state_url: str, reviewer: str) -> ImportResult:
         file: the edited ``review_pairs.csv``.
         state_url: the state database URL.
         reviewer: who made the decisions (recorded with each one).
+        output_dir: the deployment's output folder: when given, every night the file's pairs come from
+            must be complete (its run finished), or nothing is recorded.
+
+    Raises:
+        OperatorError: not a review file, no reviewer, or (with ``output_dir``) a night that is not complete.
     """
     file = Path(file)
     reviewer = reviewer.strip()
@@ -228,6 +234,10 @@ def import_review(file: Path, state_url: str, reviewer: str) -> ImportResult:
         if missing:
             raise OperatorError(f"{file.name} is not a review file: missing columns {missing}; import the "
                                 "review_pairs.csv the report wrote, with its decision column filled in")
+    if output_dir is not None:
+        for night in sorted({(row.get("extract_date") or "").strip() for row in rows} - {""}):
+            if _parse_date(night) is not None:
+                require_complete(output_dir / night)
     now = datetime.now(UTC)
     engine = open_state(state_url)
     try:

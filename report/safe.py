@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from safelink import outputs
+
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -52,9 +54,8 @@ def write_safe_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[st
     Returns:
         the number of data rows written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with path.open("w", encoding="utf-8", newline="") as fh:
+    with outputs.atomic_path(path) as temporary, temporary.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL)
         writer.writerow([csv_cell(c) for c in columns])
         for row in rows:

@@ -115,10 +115,26 @@ def command_errors(output: Path | None) -> Iterator[Path]:
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
-    """Configure logging (counts and stage names only: no person data is ever logged)."""
+    """Configure logging (counts and stage names only: no person data is ever logged); files owner-only."""
+    from pydantic import ValidationError
+
     from safelink.logging_setup import configure_logging
+    from safelink.permissions import GROUP_UMASK, PRIVATE_UMASK
+    from safelink.settings import load_settings
 
     configure_logging(level="DEBUG" if verbose else None)
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        console.print(f"[red]error:[/] environment setting {_one_line(_settings_error(exc))}", highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    os.umask(GROUP_UMASK if settings.file_group else PRIVATE_UMASK)
+
+
+def _settings_error(exc: Any) -> str:
+    first = exc.errors()[0]
+    name = "SAFELINK_" + "_".join(str(p) for p in first["loc"]).upper()
+    return f"{name}: {first['msg']} (fix the environment variable, then run again)"
 
 
 def _progress_display() -> Any:
@@ -250,8 +266,10 @@ def score(
 ) -> None:
     """Per-rule precision/recall of findings.csv and pairwise linkage P/R of person_links.csv."""
     from alerts.rules.scoring import score_run
+    from safelink.outputs import require_complete
 
     with command_errors(None):
+        require_complete(run)
         scores = score_run(truth, run)
     _print_scores(scores)
 
@@ -284,7 +302,7 @@ def review_import(
     from report import import_review
 
     with command_errors(output):
-        result = import_review(file, _state_url(output), reviewer)
+        result = import_review(file, _state_url(output), reviewer, output_dir=output)
     console.print(f"decisions recorded: {result}")
 
 

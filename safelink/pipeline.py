@@ -7,7 +7,6 @@ each stage function returns counts only (safe for logs and Airflow XCom).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 
 from landing.config import SourcesConfig, load_sources
 from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
+from safelink import outputs
 from safelink.settings import DEFAULT_CONFIG_DIR, load_settings
 from safelink.state import default_state_url
 
@@ -119,12 +119,24 @@ def validate_configuration(night: Night) -> dict[str, Any]:
 
 
 def stage_wait(night: Night) -> dict[str, Any]:
-    """Check the drop is there (and complete unless told otherwise).
+    """Check the drop is there (and complete unless told otherwise) and the night may run; then open it.
+
+    Opening the night creates its folder and removes its completion marker (and any temporary file a
+    killed run left): from here until :func:`stage_publish` the night reads as incomplete.
 
     Args:
         night: the night.
+
+    Raises:
+        DropIncomplete: no drop folder, or no ``_SUCCESS`` when it is required.
+        OutOfOrderNight: a later night has already been linked.
     """
+    from linkage.ids import check_night_order
+
     complete = check_drop(night.landing, night.extract_date, require_success=not night.allow_incomplete)
+    check_night_order(night.state, night.extract_date)
+    night.night_dir.mkdir(parents=True, exist_ok=True)
+    outputs.start_night(night.night_dir)
     return {"complete_drop": complete}
 
 
@@ -211,6 +223,17 @@ def stage_send(night: Night) -> dict[str, Any]:
     return _counts(send_digests(night.night_dir, night.config_dir, night.state, night.extract_date))
 
 
+def stage_deliver_queued(night: Night) -> dict[str, Any]:
+    """Deliver every message still queued (``safelink retry``'s library call), counts only.
+
+    Args:
+        night: the night (its output folder and configuration).
+    """
+    from alerts import retry_outbox
+
+    return _counts(retry_outbox(night.output, night.config_dir, night.state))
+
+
 def stage_report(night: Night) -> dict[str, Any]:
     """Write the night's linkage report and review file.
 
@@ -251,12 +274,12 @@ class RunSummary:
             night_dir: ``<output>/<YYYY-MM-DD>``.
         """
         path = night_dir / "run_summary.json"
-        path.write_text(json.dumps(self.__dict__, indent=2, default=str), encoding="utf-8")
+        outputs.write_json(path, self.__dict__)
         return path
 
 
 def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: dict[str, float]) -> dict[str, Any]:
-    """Write ``run_summary.json`` and log it: the record of the run for engineers.
+    """Write ``run_summary.json``, then the night's completion marker: the last files of a run.
 
     Args:
         night: the night.
@@ -265,11 +288,13 @@ def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: 
     """
     summary = RunSummary(extract_date=night.extract_date.isoformat(), stages=stages, durations_s=durations_s)
     path = summary.write(night.night_dir)
+    outputs.mark_complete(night.night_dir, {"extract_date": night.extract_date.isoformat(),
+                                            "stages": sorted(stages)})
     from safelink.logging_setup import log_fields
 
-    log.info("run summary written", extra={"extract_date": night.extract_date.isoformat(),
-                                           **log_fields(durations_s, "duration_s.")})
-    return {"summary": str(path)}
+    log.info("night complete", extra={"extract_date": night.extract_date.isoformat(),
+                                      **log_fields(durations_s, "duration_s.")})
+    return {"summary": str(path), "complete": True}
 
 
 Progress = Callable[[str, str], None]
@@ -303,16 +328,30 @@ def run_night(night: Night, progress: Progress | None = None) -> RunSummary:
     """Run the whole nightly job for one extract date.
 
     Every configuration is validated first and the drop checked before the night's folder is created,
-    so a typo or a missing drop leaves nothing behind.
+    so a typo or a missing drop leaves nothing behind. The run holds the output's run lock throughout
+    (a second run waits ``SAFELINK_LOCK_WAIT_S``, then refuses) and creates files owner-only (or for
+    ``SAFELINK_FILE_GROUP``). The completion marker is written last.
 
     Args:
         night: the night.
         progress: called with ``(stage, "start")`` and ``(stage, "done")`` (the CLI's progress display).
+
+    Raises:
+        RunLocked: another run kept the lock past the wait.
     """
+    from safelink.permissions import private_files
+    from safelink.run_lock import run_lock
+
+    settings = load_settings()
+    with private_files(night.output, settings.file_group), run_lock(night.output, night.state,
+                                                                     settings.lock_wait_s):
+        return _run_locked(night, progress)
+
+
+def _run_locked(night: Night, progress: Progress | None) -> RunSummary:
     summary = RunSummary(extract_date=night.extract_date.isoformat())
     _timed(summary, "configuration", lambda: validate_configuration(night), progress)
     wait = _timed(summary, "wait", lambda: stage_wait(night), progress)
-    night.night_dir.mkdir(parents=True, exist_ok=True)
     for source in night.sources().sources:
         _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s),  # type: ignore[misc]
                progress)

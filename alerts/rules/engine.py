@@ -23,6 +23,7 @@ from alerts.rules.registry import ID_KEYS, RULES
 from alerts.rules.settings import RulesConfig
 from alerts.rules.state_tables import RuleFinding, RuleFindingNight
 from checks.safe_csv import write_safe_csv
+from safelink import outputs
 from safelink.state import open_state
 
 log = logging.getLogger(__name__)
@@ -249,7 +250,7 @@ def write_findings(found: pl.DataFrame, night_dir: Path) -> tuple[Path, Path]:
     """
     night_dir.mkdir(parents=True, exist_ok=True)
     parquet = night_dir / "findings.parquet"
-    found.select(PARQUET_COLUMNS).write_parquet(parquet)
+    outputs.write_parquet(found.select(PARQUET_COLUMNS), parquet)
     csv = night_dir / "findings.csv"
     write_safe_csv(found.filter(~pl.col("needs_confirmation")).select(CONTRACT_COLUMNS).with_columns(
         pl.col("first_seen").dt.strftime("%Y-%m-%d")
