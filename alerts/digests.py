@@ -27,25 +27,22 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.leads import DESIGNATED_KEY, Lead, LeadsConfig, LeadsConfigError, Recipient, load_leads, route_finding
-from alerts.present import (
-    CHANGE_LABELS,
-    RULE_LABELS,
-    RULE_ORDER,
-    PeopleIndex,
-    confidence_label,
-    evidence_lines,
-)
+from alerts.compose import closed_entry, digest_subject, finding_display, open_entry, render_digest
+from alerts.leads import DESIGNATED_KEY, LeadsConfig, LeadsConfigError, load_leads
+from alerts.need_to_know import NeedToKnow, Recipient, RecordIndex, designated_recipient, read_people
 from alerts.render import build_message, render
+from alerts.sharing import load_sharing
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
+from alerts.summary import summary_context
 from safelink import outputs
 from safelink.logging_setup import log_fields
+from safelink.settings import load_settings
 from safelink.state import open_state
 
 log = logging.getLogger(__name__)
 
-CHANGE_ORDER = ("new", "updated", "no_longer_found", "moved")
+__all__ = ["DigestResult", "digest_subject", "render_digest", "retry_outbox", "send_digests", "send_failure_notice"]
 DESIGNATED_FINDINGS_FILE = "designated_findings"
 
 
@@ -71,11 +68,6 @@ class DigestResult:
     claimed_elsewhere: int = 0  # being delivered by another run right now (its claim is recent)
     last_error: str = ""  # the last delivery error tonight (no addresses, no content)
 
-    @property
-    def undelivered(self) -> int:
-        """Messages not delivered yet (queued, or claimed and not recorded)."""
-        return self.still_queued
-
     def summary(self) -> dict[str, int | str]:
         """The counts as a dict."""
         return asdict(self)
@@ -89,9 +81,14 @@ class _Now:
     rule: str
     fingerprint: str
     first_seen: dt.date
-    display: dict[str, Any]
-    evidence: list[str]
-    leads: set[str] = field(default_factory=set)
+    row: dict[str, Any]
+    recipients: list[Recipient]
+    display: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def leads(self) -> set[str]:
+        """The keys of everyone the finding goes to tonight."""
+        return {r.key for r in self.recipients}
 
 
 def _as_date(value: Any, default: dt.date) -> dt.date:
@@ -128,102 +125,21 @@ def read_findings(night_dir: Path) -> pl.DataFrame:
     return pl.read_parquet(path)
 
 
-def _read_people(night_dir: Path) -> pl.DataFrame | None:
-    path = night_dir / "landing" / "people.parquet"
-    if not path.exists():
-        log.warning("landing/people.parquet missing: digests show record ids without initials")
-        return None
-    wanted = ["source", "record_id", "forename", "surname", "nhs_number"]
-    frame = pl.read_parquet(path)
-    return frame.select([c for c in wanted if c in frame.columns])
-
-
-def _tonight(findings: pl.DataFrame, people: PeopleIndex, config: LeadsConfig, night: dt.date) -> dict[str, _Now]:
-    pres = config.presentation
+def _tonight(findings: pl.DataFrame, ntk: NeedToKnow, night: dt.date) -> dict[str, _Now]:
     out: dict[str, _Now] = {}
     for row in findings.iter_rows(named=True):
         fid = str(row["finding_id"])
-        views = []
-        if row.get("child_records"):
-            views.append(people.view("Child", row["child_records"], pres.nhs_visible_digits, pres.show_record_ids))
-        if row.get("adult_records"):
-            views.append(people.view("Adult", row["adult_records"], pres.nhs_visible_digits, pres.show_record_ids))
-        display = {
-            "people": [v.as_dict() for v in views],
-            "confidence": confidence_label(row.get("link_confidence")),
+        recipients = ntk.recipients_of(row)
+        now = _Now(finding_id=fid, rule=str(row["rule"]), fingerprint=_fingerprint(row),
+                   first_seen=_as_date(row.get("first_seen"), night), row=row, recipients=recipients)
+        views = {r.key: ntk.view(row, r, recipients) for r in recipients}
+        any_view = next(iter(views.values()), None) or ntk.view(row, designated_recipient(ntk.leads), recipients)
+        now.display = finding_display(any_view, recipients) | {
             "needs_confirmation": bool(row.get("needs_confirmation")),
-            "summary": (row.get("summary") or "") if pres.show_summary else "",
+            "facts": {key: view.facts_by_key for key, view in views.items()},
         }
-        out[fid] = _Now(
-            finding_id=fid,
-            rule=str(row["rule"]),
-            fingerprint=_fingerprint(row),
-            first_seen=_as_date(row.get("first_seen"), night),
-            display=display,
-            evidence=evidence_lines(row.get("evidence")),
-            leads=route_finding(list(row.get("routes") or []), config),
-        )
+        out[fid] = now
     return out
-
-
-def _item(fid: str, change: str, rule: str, display: dict[str, Any], evidence: list[str], first_seen: dt.date,
-          when: dt.date) -> dict[str, Any]:
-    when_label = {"new": "found", "updated": "updated", "no_longer_found": "last found",
-                  "moved": "last routed to you"}[change]
-    return {
-        "finding_id": fid, "change": change, "change_label": CHANGE_LABELS[change], "rule": rule,
-        "needs_confirmation": bool(display.get("needs_confirmation")) and change in ("new", "updated"),
-        "people": display.get("people", []), "summary": display.get("summary", ""),
-        "evidence": evidence if change in ("new", "updated") else [],
-        "confidence": display.get("confidence", "not stated"), "first_seen": first_seen.isoformat(),
-        "when_label": when_label, "when": when.isoformat(),
-    }
-
-
-def _groups(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rules = sorted({i["rule"] for i in items}, key=lambda r: (RULE_ORDER.index(r) if r in RULE_ORDER else 99, r))
-    groups = []
-    for rule in rules:
-        members = sorted((i for i in items if i["rule"] == rule),
-                         key=lambda i: (CHANGE_ORDER.index(i["change"]), i["finding_id"]))
-        groups.append({"rule": rule, "label": RULE_LABELS.get(rule, rule.replace("_", " ").capitalize()),
-                       "entries": members})
-    return groups
-
-
-def digest_subject(night: dt.date, counts: dict[str, int]) -> str:
-    """The generic subject line: date and counts, never names, diagnoses or service names.
-
-    Args:
-        night: the extract date.
-        counts: ``new``, ``updated``, ``no_longer_found``, ``moved``.
-    """
-    subject = f"Safeguarding linkage digest {night.isoformat()}: {counts['new']} new, {counts['updated']} updated"
-    if counts.get("no_longer_found"):
-        subject += f", {counts['no_longer_found']} no longer found"
-    if counts.get("moved"):
-        subject += f", {counts['moved']} moved"
-    return subject
-
-
-def render_digest(night: dt.date, lead_name: str, lead_role: str, items: list[dict[str, Any]]) -> tuple[str, str, str]:
-    """Render one lead's digest.
-
-    Args:
-        night: the extract date.
-        lead_name: the lead's name (shown in the body only).
-        lead_role: the lead's role.
-        items: the digest entries (see ``_item``).
-
-    Returns:
-        subject, plain text, HTML.
-    """
-    counts = Counter(i["change"] for i in items)
-    full = {k: counts.get(k, 0) for k in CHANGE_ORDER}
-    subject = digest_subject(night, full)
-    context = {"subject": subject, "night": night.isoformat(), "lead_name": lead_name, "lead_role": lead_role,
-               "counts": full, "groups": _groups(items)}
-    return subject, render("digest.txt.j2", **context), render("digest.html.j2", **context)
 
 
 def stable_message_id(key: str, night: dt.date, kind: str, recipient: str, sender: str) -> str:
@@ -257,25 +173,15 @@ def _queue(session: Session, night: dt.date, key: str, kind: str, recipient: str
     return msg
 
 
-def _recipients(config: LeadsConfig) -> list[tuple[str, str, Lead | Recipient]]:
-    """Who can receive findings: ``(ledger key, outbox file stem, recipient)``; the designated professionals
-    receive the findings routed to them besides their daily summary."""
-    found: list[tuple[str, str, Lead | Recipient]] = [(key, key, lead) for key, lead in config.leads.items()]
-    found.append((DESIGNATED_KEY, DESIGNATED_FINDINGS_FILE, config.designated_professional))
-    return found
+def _ledger_findings(session: Session, tonight: dict[str, _Now], night: dt.date,
+                     result: DigestResult) -> tuple[dict[str, AlertFinding], dict[str, dict[str, Any]],
+                                                    dict[str, Counter[str]]]:
+    """Finding-level ledger: first/last seen, fingerprint, still present; per-rule counts.
 
-
-def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender: str, night: dt.date,
-                 result: DigestResult) -> None:
-    findings = read_findings(night_dir)
-    people = PeopleIndex(_read_people(night_dir))
-    tonight = _tonight(findings, people, config, night)
-    result.findings = len(tonight)
-    result.routed = sum(1 for f in tonight.values() if f.leads)
-    result.unrouted = result.findings - result.routed
-
-    # Finding-level ledger: first/last seen, fingerprint, still present.
+    Returns the ledger rows, each finding's display as stored before tonight, and counts per rule.
+    """
     known = {f.finding_id: f for f in session.scalars(select(AlertFinding))}
+    before = {fid: dict(row.display or {}) for fid, row in known.items()}
     per_rule: dict[str, Counter[str]] = {}
     for fid, now in tonight.items():
         row = known.get(fid)
@@ -302,71 +208,98 @@ def _build_night(session: Session, night_dir: Path, config: LeadsConfig, sender:
         result.new += counts["new"]
         result.updated += counts["updated"]
         result.no_longer_found += counts["no_longer_found"]
+    return known, before, per_rule
 
-    # Per-lead ledger: what each lead has been told.
+
+def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, _Now],
+                     told: dict[tuple[str, str], AlertLeadFinding], known: dict[str, AlertFinding],
+                     before: dict[str, dict[str, Any]], ntk: NeedToKnow, night: dt.date) -> list[dict[str, Any]]:
+    """One recipient's entries tonight (new, updated, no longer found, moved), updating what they were told."""
+    key = recipient.key
+    items: list[dict[str, Any]] = []
+    mine = {fid for fid, now in tonight.items() if key in now.leads}
+    for fid in sorted(mine):
+        now = tonight[fid]
+        sent = told.get((key, fid))
+        if sent is None:
+            change = "new"
+            session.add(AlertLeadFinding(lead_key=key, finding_id=fid, fingerprint_sent=now.fingerprint,
+                                         first_sent_night=night, last_sent_night=night, closed=False))
+        elif sent.closed:
+            change = "new"
+        elif sent.fingerprint_sent != now.fingerprint:
+            change = "updated"
+        else:
+            continue
+        if sent is not None:
+            sent.fingerprint_sent, sent.last_sent_night, sent.closed, sent.closed_night = (
+                now.fingerprint, night, False, None)
+        view = ntk.view(now.row, recipient, now.recipients)
+        items.append(open_entry(view, change, night, before.get(fid), ntk, recipient,
+                                bool(now.row.get("needs_confirmation"))))
+    for (lead_key, fid), sent in told.items():
+        if lead_key != key or sent.closed or fid in mine:
+            continue
+        change = "moved" if fid in tonight else "no_longer_found"
+        ledger = known.get(fid)
+        sent.closed, sent.closed_night = True, night
+        if ledger is None:
+            continue
+        last = ledger.last_seen if change == "no_longer_found" else sent.last_sent_night
+        items.append(closed_entry(fid, ledger.rule, change, before.get(fid) or ledger.display or {}, key, last, ntk))
+    return items
+
+
+def _build_night(session: Session, night_dir: Path, ntk: NeedToKnow, sender: str, night: dt.date,
+                 result: DigestResult, enabled_rules: list[str]) -> None:
+    config = ntk.leads
+    tonight = _tonight(read_findings(night_dir), ntk, night)
+    result.findings = len(tonight)
+    result.routed = sum(1 for f in tonight.values() if f.leads)
+    result.unrouted = result.findings - result.routed
+    known, before, per_rule = _ledger_findings(session, tonight, night, result)
+
+    # Per-recipient ledger: what each lead (and the designated professionals, for findings routed to them)
+    # has been told.
     told = {(r.lead_key, r.finding_id): r for r in session.scalars(select(AlertLeadFinding))}
-    leads_with_digest = 0
-    for key, file_stem, lead in _recipients(config):
-        items: list[dict[str, Any]] = []
-        mine = {fid for fid, now in tonight.items() if key in now.leads}
-        for fid in sorted(mine):
-            now = tonight[fid]
-            sent = told.get((key, fid))
-            if sent is None:
-                change = "new"
-                session.add(AlertLeadFinding(lead_key=key, finding_id=fid, fingerprint_sent=now.fingerprint,
-                                             first_sent_night=night, last_sent_night=night, closed=False))
-            elif sent.closed:
-                change = "new"
-            elif sent.fingerprint_sent != now.fingerprint:
-                change = "updated"
-            else:
-                continue
-            if sent is not None:
-                sent.fingerprint_sent, sent.last_sent_night, sent.closed, sent.closed_night = (
-                    now.fingerprint, night, False, None)
-            items.append(_item(fid, change, now.rule, now.display, now.evidence, now.first_seen, night))
-        for (lead_key, fid), sent in told.items():
-            if lead_key != key or sent.closed or fid in mine:
-                continue
-            change = "moved" if fid in tonight else "no_longer_found"
-            ledger = known.get(fid)
-            sent.closed, sent.closed_night = True, night
-            if ledger is None:
-                continue
-            last = ledger.last_seen if change == "no_longer_found" else sent.last_sent_night
-            items.append(_item(fid, change, ledger.rule, ledger.display, [], ledger.first_seen, last))
+    recipients = [ntk.recipient(key) for key in config.leads]
+    if any(DESIGNATED_KEY in now.leads for now in tonight.values()) or any(k == DESIGNATED_KEY for k, _ in told):
+        recipients.append(designated_recipient(config))
+    for recipient in recipients:
+        items = _recipient_items(session, recipient, tonight, told, known, before, ntk, night)
         if not items:
             continue
-        subject, text, html = render_digest(night, lead.name, lead.role, items)
-        msg = _queue(session, night, key, "digest", lead.email, sender, subject, text, html,
-                     f"{file_stem}_{night.isoformat()}.eml")
-        leads_with_digest += 1
+        subject, text, html = render_digest(night, recipient, items, ntk)
+        stem = DESIGNATED_FINDINGS_FILE if recipient.key == DESIGNATED_KEY else recipient.key
+        msg = _queue(session, night, recipient.key, "digest", recipient.email, sender, subject, text, html,
+                     f"{stem}_{night.isoformat()}.eml")
+        result.digests_built += 1
         for item in items:
-            session.add(AlertAudit(night=night, message_pk=msg.id, recipient_key=key, recipient=lead.email,
-                                   event="queued", finding_id=item["finding_id"], change=item["change"],
-                                   reason=f"{item['change']} for lead coverage", at=utcnow()))
-    result.digests_built = leads_with_digest
+            session.add(AlertAudit(night=night, message_pk=msg.id, recipient_key=recipient.key,
+                                   recipient=recipient.email, event="queued", finding_id=item["reference"],
+                                   change=item["change"], reason=f"{item['change']} for lead coverage", at=utcnow()))
 
-    waiting = session.scalar(select(func.count()).select_from(AlertMessage).where(
-        AlertMessage.status.in_(("queued", "sending")), AlertMessage.night < night)) or 0
-    rows = [{"label": RULE_LABELS.get(rule, rule), "total": c["total"], "new": c["new"], "updated": c["updated"],
-             "no_longer_found": c["no_longer_found"]}
-            for rule, c in sorted(per_rule.items(), key=lambda kv: RULE_ORDER.index(kv[0])
-                                  if kv[0] in RULE_ORDER else 99)]
-    needs_confirmation = sum(1 for f in tonight.values() if f.display["needs_confirmation"])
-    totals = [("Findings open tonight", result.findings), ("Needing confirmation", needs_confirmation),
-              ("Not routed to any lead", result.unrouted), ("Lead digests tonight", leads_with_digest),
-              ("Earlier messages still waiting to be delivered", waiting)]
     designated = config.designated_professional
-    subject = f"Safeguarding linkage daily summary {night.isoformat()}"
-    context = {"subject": subject, "night": night.isoformat(), "rows": rows, "totals": totals}
-    msg = _queue(session, night, DESIGNATED_KEY, "summary", designated.email, sender, subject,
+    context = summary_context(session, night_dir, night, per_rule, ntk, result,
+                              needs_confirmation=sum(1 for f in tonight.values() if f.display["needs_confirmation"]),
+                              enabled_rules=enabled_rules)
+    msg = _queue(session, night, DESIGNATED_KEY, "summary", designated.email, sender, context["subject"],
                  render("summary.txt.j2", **context), render("summary.html.j2", **context),
                  f"{DESIGNATED_KEY}_{night.isoformat()}.eml")
     session.add(AlertAudit(night=night, message_pk=msg.id, recipient_key=DESIGNATED_KEY, recipient=designated.email,
                            event="queued", reason="daily summary (counts only)", at=utcnow()))
     session.add(AlertNight(night=night, built_at=utcnow(), counts=result.summary()))
+
+
+def _enabled_rules(config_dir: Path) -> list[str]:
+    """The rules configured to run (the summary lists them even with no findings); none when unreadable."""
+    from alerts.rules.config import load_rules
+
+    try:
+        return list(load_rules(config_dir).enabled())
+    except ValueError as exc:
+        log.warning("summary: rules.yaml not readable (%s): listing only rules with findings", type(exc).__name__)
+        return []
 
 
 def check_demo_addresses(config: LeadsConfig, settings: SmtpSettings) -> None:
@@ -388,7 +321,7 @@ def check_demo_addresses(config: LeadsConfig, settings: SmtpSettings) -> None:
 
 def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output_dir: Path,
              result: DigestResult) -> None:
-    """Deliver (or write) every queued message; failures stay queued (guarantee: docs/operations.md)."""
+    """Deliver (or write) every queued message exactly once; failures stay queued."""
     stale = utcnow() - dt.timedelta(seconds=settings.claim_timeout)
     stuck = (AlertMessage.status == "sending") & (AlertMessage.claimed_at < stale)
     pending = or_(AlertMessage.status == "queued", stuck)
@@ -494,7 +427,10 @@ def send_digests(night_dir: Path, config_dir: Path, state_url: str, extract_date
                 result.stale_night = 1
                 log.warning("digests for %s not built: a later night (%s) has been processed", extract_date, latest)
             else:
-                _build_night(session, night_dir, config, settings.sender, extract_date, result)
+                enabled = _enabled_rules(config_dir)
+                ntk = NeedToKnow(load_sharing(config_dir, rules=enabled), config,
+                                 RecordIndex(read_people(night_dir)), load_settings().case_view_url)
+                _build_night(session, night_dir, ntk, settings.sender, extract_date, result, enabled)
                 try:
                     session.commit()
                 except IntegrityError:

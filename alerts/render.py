@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.policy
+import textwrap
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import cache
@@ -14,15 +15,35 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
+TEXT_WIDTH = 76
+
+
+def fill(text: str, indent: str = "", hanging: str = "  ", width: int = TEXT_WIDTH) -> str:
+    """Wrap a paragraph for a text-only mail client: ``indent`` first, ``indent + hanging`` after.
+
+    Long words (addresses, URLs) are never broken.
+
+    Args:
+        text: the paragraph.
+        indent: the first line's indent.
+        hanging: the extra indent of the following lines.
+        width: the line width.
+    """
+    return textwrap.fill(" ".join(str(text).split()), width=width, initial_indent=indent,
+                         subsequent_indent=indent + hanging, break_long_words=False, break_on_hyphens=False)
+
+
 @cache
 def _env(html: bool) -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=False,
         keep_trailing_newline=True,
     )
+    env.filters["fill"] = fill
+    return env
 
 
 def render(template: str, **context: Any) -> str:

@@ -426,7 +426,7 @@ def combine_sources(night_dir: Path, config: SourcesConfig, complete_drop: bool 
     files = [c for r in results for c in r.files]
     outputs.write_parquet(pl.DataFrame([{k: v for k, v in asdict(c).items() if k not in ("warnings", "columns")}
                                         for c in files], schema=FILES_SCHEMA), out / "files.parquet")
-    return IngestResult(
+    combined = IngestResult(
         night_dir=night_dir, complete_drop=complete_drop,
         sources_present=[r.source for r in results if r.status == "ok" and r.source not in exclude],
         sources_missing=[r.source for r in results if r.status == "missing"],
@@ -434,6 +434,13 @@ def combine_sources(night_dir: Path, config: SourcesConfig, complete_drop: bool 
         files=files, people=heights["people"], appointments=heights["appointments"],
         mentions=heights["mentions"], quarantined=quarantine.height,
     )
+    # the night's drop as later stages (the designated summary) read it: no person data
+    outputs.write_json(out / "drop.json", {
+        "complete_drop": complete_drop, "sources_expected": list(config.sources),
+        "sources_present": combined.sources_present, "sources_missing": combined.sources_missing,
+        "sources_failed": combined.sources_failed,
+    })
+    return combined
 
 
 def ingest_drop(

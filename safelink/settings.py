@@ -14,7 +14,8 @@ DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
 class Settings(BaseSettings):
     """Settings read from ``SAFELINK_*`` environment variables.
 
-    ``state_url`` empty means the embedded default: ``<output>/state.sqlite``.
+    ``state_url`` empty means the embedded default: ``<output>/state.sqlite``. ``case_view_url`` empty means
+    digests carry reply instructions instead of a case-view address per finding.
     """
 
     model_config = SettingsConfigDict(env_prefix="SAFELINK_", extra="ignore")
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
     output: Path | None = None
     lock_wait_s: float = Field(default=300.0, ge=0)  # how long a second run waits for the first
     file_group: str = ""  # a group that may read the outputs (team share); empty: owner only
+    # the case view's base URL (issue #17), e.g. https://safelink.example.nhs.uk; empty: digests carry
+    # reply instructions instead of an address per finding
+    case_view_url: str = ""
 
 
 def load_settings() -> Settings:

@@ -7,6 +7,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.smtp import SmtpSettings
 
+ROOT = Path(__file__).resolve().parent.parent
 TEST_DOMAIN = "safelink.test"
 NIGHT1 = dt.date(2026, 11, 25)
 NIGHT2 = dt.date(2026, 11, 26)
@@ -136,6 +138,7 @@ def config_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "config"
     folder.mkdir()
     (folder / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
+    shutil.copy(ROOT / "config" / "sharing.yaml", folder / "sharing.yaml")
     return folder
 
 

@@ -46,6 +46,7 @@ def test_shipped_config_demo_path_writes_files(tmp_path: Path, sqlite_url: str) 
     config = tmp_path / "config"
     config.mkdir()
     shutil.copy(ROOT / "config" / "leads.yaml", config / "leads.yaml")
+    shutil.copy(ROOT / "config" / "sharing.yaml", config / "sharing.yaml")
     findings = base_findings()
     night_dir = write_night(tmp_path / "out", NIGHT1, findings)
     result = send_digests(night_dir, config, sqlite_url, NIGHT1, smtp=NO_SMTP)

@@ -79,8 +79,8 @@ def test_digests_delivered_routed_grouped(tmp_path: Path, config_dir: Path, sqli
         # grouped by rule, opaque references, initials, masked NHS number, source record ids
         assert body.index("Significant adult") < body.index("Repeated missed appointments")
         assert "F-SA-1" in body and "F-RNA-1" in body and "F-UI-1" not in body
-        assert "S.S." in body and "*** *** 3305" in body and "Health visiting 104500" in body
-        assert "Needs confirmation" in body and "81.0%" in body and "2026-10-01" in body
+        assert "S.S." in body and "*** *** 3305" in body and "Your record: 104500" in body
+        assert "Check first" in body and "81.0%" in body and "Next step:" in body
         assert "9997643305" not in body and "Sebastian" not in body and "Santos" not in body
     # the unknown HV team goes to the catch-all lead only
     [catch_all] = handler.to(f"hv-team@{TEST_DOMAIN}")

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+from pathlib import Path
 
 import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.digests import digest_subject, mask_error, render_digest
-from alerts.present import PeopleIndex, confidence_label, evidence_lines, initials, mask_nhs
+from alerts.compose import closed_entry, digest_subject, render_digest
+from alerts.digests import mask_error
+from alerts.leads import LeadsConfig, load_leads
+from alerts.need_to_know import NeedToKnow, PersonLine, Recipient, RecordIndex
+from alerts.present import confidence_label, initials, mask_nhs
+from alerts.sharing import load_sharing
+from tests.test_alerts_helpers import LEADS_YAML
 
 NIGHT = dt.date(2026, 11, 25)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _leads(tmp_path: Path) -> LeadsConfig:
+    (tmp_path / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
+    return load_leads(tmp_path)
 
 
 def test_mask_nhs() -> None:
@@ -35,33 +46,16 @@ def test_initials() -> None:
     assert initials(None, "") == "?.?."
 
 
-def test_people_index_view() -> None:
+def test_record_index_person_and_team() -> None:
     people = pl.DataFrame({"source": ["hv", "gp", "gp"], "record_id": ["1", "2", "3"],
                            "forename": ["Amy", "Amy", "Bo"], "surname": ["Roe", "Roe", "Lee"],
-                           "nhs_number": ["9434765919", "9434765919", None]})
-    view = PeopleIndex(people).view("Child", ["hv:1", "gp:2", "dental:P9"], 4, True)
-    assert view.initials == "A.R." and view.nhs == "*** *** 5919"
-    assert view.records == ["Health visiting 1", "GP 2", "Dental P9"]
-    assert PeopleIndex(None).view("Adult", ["tp:TP1"], 4, False).as_dict() == {
-        "role": "Adult", "initials": "?.?.", "nhs": "not recorded", "records": []}
-
-
-def test_evidence_keeps_dates_and_codes_drops_personal_data() -> None:
-    evidence = {
-        "rule": "repeated_non_attendance", "n_missed": 3, "lower_threshold_applied": False,
-        "missed_appointments": [
-            {"source": "hv", "record_id": "104500", "appt_date": "2026-10-01", "outcome_raw": "Was Not Brought",
-             "file": "HV_Contacts_20261125.csv", "staff": "Louise Rimmer"},
-        ],
-        "related_people_rows_checked": [{"related_forename": "willow", "relationship": "mother"}],
-        "child_dob": "2026-05-05", "postcode": "ch1 4bj", "note": "Mother said <b>no</b>",
-    }
-    text = "\n".join(evidence_lines(json.dumps(evidence)))
-    assert "n missed 3" in text and "repeated_non_attendance" not in text
-    assert "2026-10-01" in text and "hv" in text and "104500" in text
-    for banned in ("Louise", "Rimmer", "willow", "2026-05-05", "ch1 4bj", "Mother said", "HV_Contacts"):
-        assert banned not in text
-    assert evidence_lines("not json") == [] and evidence_lines(None) == []
+                           "nhs_number": ["9434765919", "9434765919", None],
+                           "team": ["Chester Central HV", None, None], "practice": [None, "N81006", "N81007"]})
+    index = RecordIndex(people)
+    assert index.person("Child", ["hv:1", "gp:2", "dental:P9"], 4) == PersonLine("Child", "A.R.", "*** *** 5919")
+    assert index.team("hv:1") == "Chester Central HV" and index.team("gp:3") == "N81007"
+    assert index.team("dental:P9") is None
+    assert RecordIndex(None).person("Adult", ["tp:TP1"], 4) == PersonLine("Adult", "?.?.", "not recorded")
 
 
 def test_confidence_label() -> None:
@@ -73,16 +67,17 @@ def test_subject_is_generic() -> None:
         "Safeguarding linkage digest 2026-11-25: 3 new, 1 updated")
 
 
-def test_html_is_autoescaped_text_is_not() -> None:
-    item = {"finding_id": "F<script>1", "change": "new", "change_label": "New", "rule": "significant_adult",
-            "needs_confirmation": False, "people": [{"role": "Child", "initials": "A.&.", "nhs": "n", "records": []}],
-            "summary": "a <b>summary</b>", "evidence": ["x < y"], "confidence": "90.0%",
-            "first_seen": "2026-11-25", "when_label": "found", "when": "2026-11-25"}
-    subject, text, html = render_digest(NIGHT, "Lead <One>", "Role & co", [item])
-    assert "F&lt;script&gt;1" in html and "<script>" not in html and "a &lt;b&gt;summary" in html
-    assert "Lead &lt;One&gt;" in html and "x &lt; y" in html
-    assert "F<script>1" in text and "Lead <One>" in text
-    assert subject == "Safeguarding linkage digest 2026-11-25: 1 new, 0 updated"
+def test_html_is_autoescaped_text_is_not(tmp_path: Path) -> None:
+    ntk = NeedToKnow(load_sharing(ROOT / "config"), _leads(tmp_path), RecordIndex(None))
+    item = closed_entry("F<script>1", "significant_adult", "no_longer_found",
+                        {"people": [{"role": "Child", "initials": "A.&.", "nhs": "n"}],
+                         "recipient_roles": {"x": "Role <b>bold</b>"}}, "hv", NIGHT, ntk)
+    reader = Recipient("hv", "Lead <One>", "Role & co", "hv@nhs.net", frozenset({"hv"}))
+    subject, text, html = render_digest(NIGHT, reader, [item], ntk)
+    assert "F&lt;script&gt;1" in html and "<script>" not in html and "Role &lt;b&gt;bold" in html
+    assert "Lead &lt;One&gt;" in html and "A.&amp;." in html
+    assert "F<script>1" in text and "Lead <One>" in text and "Role <b>bold</b>" in text
+    assert subject == "Safeguarding linkage digest 2026-11-25: 0 new, 0 updated, 1 no longer found"
 
 
 def test_mask_error() -> None:

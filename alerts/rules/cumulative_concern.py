@@ -13,10 +13,14 @@ than ``min_rules`` of the rules name the child with a confirmed finding: its lin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import polars as pl
 from pydantic import Field
 
 from alerts.rules.frames import DESIGNATED_ROUTE, RuleInputs, empty_findings, finish, person_refs
+from alerts.rules.presentation import Fact, FindingFacts
 from alerts.rules.settings import RuleBase, RulesConfig
 
 NAME = "cumulative_concern"
@@ -79,3 +83,31 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
               on="child_person_id", how="left")
     )
     return finish(out)
+
+
+# --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)
+
+FACTS = frozenset({"rules_found", "child_service"})
+
+
+def present(evidence: Mapping[str, Any], finding: Mapping[str, Any], labels: Mapping[str, str]) -> FindingFacts:
+    """Which rules named the child tonight, and the child's services.
+
+    Args:
+        evidence: the rule's evidence (``rules``: the rules that named the child).
+        finding: the finding row (``child_records``: the child's records, for the child's services).
+        labels: readable rule names.
+    """
+    child_records = [str(r) for r in finding.get("child_records") or []]
+    rules = [str(r) for r in evidence.get("rules") or [] if isinstance(r, str)]
+    named = [labels.get(r, r.replace("_", " ")) for r in rules]
+    facts = [Fact("rules_found", None, "Tonight's findings about this child: " + "; ".join(named) + ".")] if named \
+        else []
+    services = sorted({r.split(":", 1)[0] for r in child_records if ":" in r})
+    for service in services:
+        refs = tuple(r for r in child_records if r.startswith(f"{service}:"))
+        facts.append(Fact("child_service", service, "The child is known to this service.",
+                          own_text="The child is known to your service.", records=refs))
+    count = int(evidence.get("n_rules") or len(rules) or 2)
+    headline = f"This child is named tonight by findings of {count} different safeguarding rules."
+    return FindingFacts(headline, facts)

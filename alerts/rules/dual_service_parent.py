@@ -12,9 +12,13 @@ person: the eldest (earliest date of birth; twins: the one the adult lists first
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import polars as pl
 
 from alerts.rules.frames import RuleInputs, empty_findings, finish, names_service, person_refs, person_routes
+from alerts.rules.presentation import Fact, FindingFacts, record_ref
 from alerts.rules.settings import RuleBase, RulesConfig
 
 NAME = "dual_service_parent"
@@ -184,3 +188,76 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
               on="child_person_id", how="left")
     )
     return finish(out)
+
+
+# --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)
+
+FACTS = frozenset({"adult_open", "parent", "not_shared", "child_service"})
+
+
+_PARENT_TEXT = {
+    "tp": ("This service's record says the adult is a parent.", "Your record says the adult is a parent ({value})."),
+    "amh": ("This service's record says the adult has dependent children.",
+            "Your record says the adult has dependent children."),
+}
+_NOT_SHARED_DSP = {
+    "tp": ("This service's record does not list mental health services.",
+           "Your record does not list mental health services among the other services known to the client."),
+    "amh": ("This service's record does not show that a substance misuse service is involved.",
+            "Your record does not show substance misuse service involvement (recorded as: {value})."),
+}
+
+
+def _present_side(side: Mapping[str, Any], facts: dict[str, Fact]) -> None:
+    service = str(side.get("source") or "")
+    if not service:
+        return
+    refs = record_ref(side)
+    facts.setdefault(f"adult_open:{service}", Fact(
+        "adult_open", service, "The parent is open to this service.", own_text="The parent is open to your service.",
+        records=refs))
+    value = side.get("parental_status") if service == "tp" else side.get("has_dependent_children")
+    is_parent = (isinstance(value, str) and value.strip().lower().startswith("parent")) if service == "tp" else (
+        isinstance(value, str) and value.strip().lower() == "yes")
+    if is_parent and service in _PARENT_TEXT:
+        text, own = _PARENT_TEXT[service]
+        facts.setdefault(f"parent:{service}", Fact("parent", service, text, own_text=own.format(value=value),
+                                                   records=refs))
+    names_other = side.get("names_service_b") if service == "tp" else side.get("names_service_a")
+    if names_other is False and service in _NOT_SHARED_DSP:
+        text, own = _NOT_SHARED_DSP[service]
+        shown = side.get("substance_service_involved") or "blank"
+        facts.setdefault(f"not_shared:{service}", Fact("not_shared", service, text,
+                                                       own_text=own.format(value=shown), records=refs))
+
+
+def present(evidence: Mapping[str, Any], finding: Mapping[str, Any], labels: Mapping[str, str]) -> FindingFacts:
+    """Both adult services, that the adult is a parent, what each record does not show, the child's services.
+
+    Args:
+        evidence: the rule's evidence.
+        finding: the finding row (``child_records``: the named child's records, for the child's services).
+        labels: readable rule names.
+    """
+    child_records = [str(r) for r in finding.get("child_records") or []]
+    facts: dict[str, Fact] = {}
+    for pair in evidence.get("open_record_pairs") or []:
+        if isinstance(pair, Mapping):
+            for side in (pair.get("service_a"), pair.get("service_b")):
+                if isinstance(side, Mapping):
+                    _present_side(side, facts)
+    for item in evidence.get("named_children_rows") or []:
+        if isinstance(item, Mapping) and item.get("source"):
+            service = str(item["source"])
+            facts.setdefault(f"named:{service}", Fact(
+                "parent", service, "The adult named a child on this service's record.",
+                own_text="The adult named a child on your record.", records=record_ref(item)))
+    for service in ("hv", "sn"):
+        refs = tuple(r for r in child_records if r.startswith(f"{service}:"))
+        if refs:
+            facts.setdefault(f"child_service:{service}", Fact(
+                "child_service", service, "The parent's child is open to this service.",
+                own_text="The parent's child is open to your service.", records=refs))
+    headline = ("A parent is open to both a substance misuse service and an adult mental health service, and "
+                "the two records do not show each other.")
+    return FindingFacts(headline, list(facts.values()))

@@ -1,14 +1,16 @@
 """The rule registry: every safeguarding rule, once, in the order they run.
 
-A rule is one module implementing :class:`Rule`. To add one: write the module, add it to
-:data:`RULES`, give its defaults in ``config/rules.yaml``. The engine, the configuration model, the
+A rule is one module implementing :class:`Rule`, including how it presents its findings (``FACTS``,
+``present``; the sharing matrix, config/sharing.yaml, decides who sees which fact). To add one: write the
+module, add it to :data:`RULES`, give its defaults in ``config/rules.yaml``. The engine, the configuration model, the
 finding ids, scoring and presentation all derive from this tuple. A rule may read the findings of the
 rules before it (``cumulative_concern`` does), so order matters.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -20,6 +22,7 @@ from alerts.rules import (
     unshared_involvement,
 )
 from alerts.rules.frames import RuleInputs
+from alerts.rules.presentation import FindingFacts
 from alerts.rules.settings import RuleBase, RulesConfig
 
 
@@ -44,6 +47,15 @@ class Rule(Protocol):
 
     def detect(self, inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl.DataFrame:
         """The rule's findings (:data:`alerts.rules.frames.FINDING_SCHEMA`) from the night's facts."""
+        ...
+
+    @property
+    def FACTS(self) -> frozenset[str]:
+        """The facts :meth:`present` can produce: the names config/sharing.yaml may share."""
+
+    def present(self, evidence: Mapping[str, Any], finding: Mapping[str, Any],
+                labels: Mapping[str, str]) -> FindingFacts:
+        """How a finding reads: a headline and plain-English facts per service (alerts.sharing filters them)."""
         ...
 
 

@@ -8,12 +8,15 @@ looked after (in any source), 2 missed in any sources. Cancellations never count
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
 
 from alerts.rules.frames import RuleInputs, empty_findings, finish, person_refs, person_routes
+from alerts.rules.presentation import Fact, FindingFacts, long_date, parse_date, period, plural, record_ref
 from alerts.rules.settings import RuleBase, RulesConfig
 
 NAME = "repeated_non_attendance"
@@ -175,3 +178,52 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         .join(person_routes(inputs.records, ROUTE_SOURCES), on="person_id", how="left")
     )
     return finish(out)
+
+
+# --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)
+
+FACTS = frozenset({"missed_count", "missed_dates", "protection_flag"})
+
+
+def present(evidence: Mapping[str, Any], finding: Mapping[str, Any], labels: Mapping[str, str]) -> FindingFacts:
+    """Missed appointments per service (count and months to others; dates to the service itself).
+
+    Args:
+        evidence: the rule's evidence.
+        finding: the finding row.
+        labels: readable rule names.
+    """
+    by_service: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for item in evidence.get("missed_appointments") or []:
+        if isinstance(item, Mapping) and parse_date(item.get("date")) and item.get("source"):
+            by_service[str(item["source"])].append(item)
+    facts: list[Fact] = []
+    all_days: list[dt.date] = []
+    for service, items in by_service.items():
+        days = sorted(d for d in (parse_date(i.get("date")) for i in items) if d)
+        all_days += days
+        refs = tuple(sorted({r for i in items for r in record_ref(i)}))
+        count = f"{plural(len(days), 'missed appointment')} {period(days)}"
+        facts.append(Fact("missed_count", service, f"{count}.", records=refs))
+        listed = "; ".join(
+            long_date(d) + (f" ({i['type']})" if isinstance(i.get("type"), str) and i["type"] else "")
+            for d, i in sorted(((parse_date(i.get("date")), i) for i in items), key=lambda p: p[0] or dt.date.min)
+            if d
+        )
+        facts.append(Fact("missed_dates", service, "", own_text=f"Missed on: {listed}.", records=refs))
+    if evidence.get("lower_threshold_applied"):
+        for item in evidence.get("flagged_records") or []:
+            if not isinstance(item, Mapping) or not item.get("source"):
+                continue
+            status = [label for key, label in (("child_protection_plan", "on a child protection plan"),
+                                               ("looked_after", "looked after")) if item.get(key)]
+            if status:
+                text = (f"Records that the child is {' and '.join(status)}, so the lower threshold for such "
+                        "children applies (fewer missed appointments are enough).")
+                facts.append(Fact("protection_flag", str(item["source"]), text, records=record_ref(item)))
+    n_missed = int(evidence.get("n_missed") or len(all_days))
+    n_sources = int(evidence.get("n_sources") or len(by_service))
+    when = f" {period(all_days)}" if all_days else ""
+    headline = (f"The child was not brought to (or did not attend) {plural(n_missed, 'appointment')} "
+                f"at {plural(n_sources, 'service')}{when}.")
+    return FindingFacts(headline, facts)

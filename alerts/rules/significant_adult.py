@@ -13,7 +13,9 @@ agrees, also counts as naming the adult.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
@@ -29,6 +31,7 @@ from alerts.rules.frames import (
     person_routes,
     surname_keys,
 )
+from alerts.rules.presentation import Fact, FindingFacts, plural, record_ref
 from alerts.rules.settings import RuleBase, RulesConfig
 
 NAME = "significant_adult"
@@ -292,3 +295,57 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         )
     )
     return finish(out)
+
+
+# --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)
+
+FACTS = frozenset({"child_open", "adult_known", "link", "not_on_related_people"})
+
+
+def present(evidence: Mapping[str, Any], finding: Mapping[str, Any], labels: Mapping[str, str]) -> FindingFacts:
+    """The child's services, the adult's services, how they are linked, and the missing related person.
+
+    Args:
+        evidence: the rule's evidence.
+        finding: the finding row.
+        labels: readable rule names.
+    """
+    facts: list[Fact] = []
+    child_services: dict[str, list[str]] = defaultdict(list)
+    for item in evidence.get("child_service_records") or []:
+        if isinstance(item, Mapping) and item.get("source"):
+            child_services[str(item["source"])] += record_ref(item)
+    for service, refs in child_services.items():
+        facts.append(Fact("child_open", service, "The child is open to this service.",
+                          own_text="The child is open to your service.", records=tuple(refs)))
+    for item in evidence.get("adult_service_records") or []:
+        if not isinstance(item, Mapping) or not item.get("source"):
+            continue
+        state = "an open" if item.get("is_open") else "a closed"
+        facts.append(Fact("adult_known", str(item["source"]), f"The adult has {state} record with this service.",
+                          own_text=f"The adult has {state} record with your service.", records=record_ref(item)))
+    for item in evidence.get("links") or []:
+        if not isinstance(item, Mapping) or not item.get("source"):
+            continue
+        if item.get("via") == "gp_address":
+            text = "The adult and the child are registered with a GP at the same address."
+            own = "The adult and the child are registered with your practice at the same address."
+        else:
+            text = "The adult named the child as one of their children on this service's record."
+            own = "The adult named the child as one of their children on your record."
+        facts.append(Fact("link", str(item["source"]), text, own_text=own, records=record_ref(item)))
+    checked: dict[str, int] = defaultdict(int)
+    for item in evidence.get("related_people_rows_checked") or []:
+        if isinstance(item, Mapping) and item.get("source"):
+            checked[str(item["source"])] += 1
+    for service, refs in child_services.items():
+        n = checked.get(service, 0)
+        facts.append(Fact(
+            "not_on_related_people", service,
+            "The adult is not on this service's record of the child's related people.",
+            own_text=("The adult is not on your record of the child's related people "
+                      f"({plural(n, 'related person', 'related people')} recorded, none of them this adult)."),
+            records=tuple(refs)))
+    headline = ("An adult known to adult services is linked to this child but is not recorded among the people "
+                "around the child on the child's health visiting or school nursing record.")
+    return FindingFacts(headline, facts)

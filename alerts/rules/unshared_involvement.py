@@ -7,12 +7,14 @@ where the camhs ``KNOWN_PROFESSIONALS`` does not name that service, or that serv
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
 
 from alerts.rules.frames import RuleInputs, empty_findings, finish, names_service, person_refs, person_routes
+from alerts.rules.presentation import Fact, FindingFacts, record_ref
 from alerts.rules.settings import RuleBase, RulesConfig
 
 NAME = "unshared_involvement"
@@ -114,3 +116,49 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         .join(routes, on="person_id", how="left")
     )
     return finish(out)
+
+
+# --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)
+
+FACTS = frozenset({"child_open", "not_shared"})
+
+
+_SERVICE_WORDS = {"hv": "health visiting", "sn": "school nursing", "camhs": "CAMHS"}
+
+
+def present(evidence: Mapping[str, Any], finding: Mapping[str, Any], labels: Mapping[str, str]) -> FindingFacts:
+    """CAMHS and the school nursing or health visiting service, and what each record does not list.
+
+    Args:
+        evidence: the rule's evidence.
+        finding: the finding row.
+        labels: readable rule names.
+    """
+    facts: dict[str, Fact] = {}
+    for pair in evidence.get("open_record_pairs") or []:
+        if not isinstance(pair, Mapping):
+            continue
+        camhs, other = pair.get("camhs"), pair.get("service")
+        if not isinstance(camhs, Mapping) or not isinstance(other, Mapping) or not other.get("source"):
+            continue
+        service = str(other["source"])
+        word = _SERVICE_WORDS.get(service, service)
+        facts.setdefault("child_open:camhs", Fact("child_open", "camhs", "The child has an open referral here.",
+                                                  own_text="The child has an open referral with your service.",
+                                                  records=record_ref(camhs)))
+        facts.setdefault(f"child_open:{service}", Fact("child_open", service, "The child is on this caseload.",
+                                                       own_text="The child is on your caseload.",
+                                                       records=record_ref(other)))
+        if camhs.get("camhs_names_service") is False:
+            facts.setdefault(f"not_shared:camhs:{service}", Fact(
+                "not_shared", "camhs", f"This service's record does not list {word}.",
+                own_text=f"Your record does not list {word} among the professionals known to the child.",
+                records=record_ref(camhs)))
+        if other.get("service_names_camhs") is False:
+            facts.setdefault(f"not_shared:{service}", Fact(
+                "not_shared", service, "This service's record does not list CAMHS.",
+                own_text="Your record does not list CAMHS among the other services involved.",
+                records=record_ref(other)))
+    headline = ("This child is open to CAMHS and to school nursing or health visiting, and the two records "
+                "do not show each other.")
+    return FindingFacts(headline, list(facts.values()))
