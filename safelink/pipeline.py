@@ -61,6 +61,12 @@ class Night:
     state_url: str = ""
     allow_incomplete: bool = False
 
+    def __post_init__(self) -> None:
+        # Dates are normalised at the boundary: Airflow hands a pendulum Date, which database drivers and
+        # comparisons downstream do not all treat as a date.
+        day = self.extract_date
+        object.__setattr__(self, "extract_date", dt.date(day.year, day.month, day.day))
+
     @property
     def night_dir(self) -> Path:
         """``<output>/<YYYY-MM-DD>``."""

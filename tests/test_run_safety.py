@@ -240,6 +240,15 @@ def test_kill_9_mid_rerun_leaves_a_night_every_reader_refuses_until_rerun(tmp_pa
 
 # --- row 8: an earlier night after a later one --------------------------------------------------------
 
+def test_night_dates_are_plain_dates_at_the_boundary() -> None:
+    import pendulum
+
+    from safelink.pipeline import Night
+
+    night = Night(landing=Path("l"), output=Path("o"), extract_date=pendulum.date(2026, 11, 25))
+    assert type(night.extract_date) is dt.date and night.extract_date == dt.date(2026, 11, 25)
+
+
 def _mapping(url: str) -> list[tuple[str, str, str]]:
     engine = open_state(url)
     with Session(engine) as session:
