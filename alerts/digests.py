@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from alerts.compose import closed_entry, digest_subject, finding_display, open_entry, render_digest
 from alerts.leads import DESIGNATED_KEY, LeadsConfig, LeadsConfigError, load_leads
-from alerts.need_to_know import NeedToKnow, Recipient, RecordIndex, designated_recipient, read_people
+from alerts.need_to_know import FindingView, NeedToKnow, Recipient, RecordIndex, designated_recipient, read_people
 from alerts.render import build_message, render
 from alerts.sharing import load_sharing
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
@@ -84,6 +84,7 @@ class _Now:
     row: dict[str, Any]
     recipients: list[Recipient]
     display: dict[str, Any] = field(default_factory=dict)
+    views: dict[str, FindingView] = field(default_factory=dict)
 
     @property
     def leads(self) -> set[str]:
@@ -132,7 +133,7 @@ def _tonight(findings: pl.DataFrame, ntk: NeedToKnow, night: dt.date) -> dict[st
         recipients = ntk.recipients_of(row)
         now = _Now(finding_id=fid, rule=str(row["rule"]), fingerprint=_fingerprint(row),
                    first_seen=_as_date(row.get("first_seen"), night), row=row, recipients=recipients)
-        views = {r.key: ntk.view(row, r, recipients) for r in recipients}
+        now.views = views = {r.key: ntk.view(row, r, recipients) for r in recipients}
         any_view = next(iter(views.values()), None) or ntk.view(row, designated_recipient(ntk.leads), recipients)
         now.display = finding_display(any_view, recipients) | {
             "needs_confirmation": bool(row.get("needs_confirmation")),
@@ -234,7 +235,7 @@ def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, 
         if sent is not None:
             sent.fingerprint_sent, sent.last_sent_night, sent.closed, sent.closed_night = (
                 now.fingerprint, night, False, None)
-        view = ntk.view(now.row, recipient, now.recipients)
+        view = now.views.get(key) or ntk.view(now.row, recipient, now.recipients)
         items.append(open_entry(view, change, night, before.get(fid), ntk, recipient,
                                 bool(now.row.get("needs_confirmation"))))
     for (lead_key, fid), sent in told.items():
