@@ -130,3 +130,14 @@ def test_closed_smtp_port_warns_with_the_count_and_exits_3_until_retry_delivers(
         assert len(server.handler.messages) == queued
     finally:
         server.controller.stop()
+
+
+@pytest.mark.slow
+def test_progress_display_per_stage_instead_of_library_log_lines(tmp_path: Path) -> None:
+    done = safelink("run", "--landing", SAMPLE_LANDING, "--date", DATE, "--output", tmp_path / "out", "--progress")
+    assert done.returncode == EXIT_OK, done.stderr
+    for stage in ("configuration", "wait", "ingest_hv", "combine", "link", "detect", "send", "report"):
+        assert f"{stage} done" in done.stderr, stage
+    assert "level=info" not in done.stderr  # library INFO lines went to the debug log only
+    debug = (tmp_path / "out" / "logs" / "debug.log").read_text(encoding="utf-8")
+    assert 'msg="stage done" stage=link' in debug and "duration_s=" in debug
