@@ -293,3 +293,15 @@ def test_rerunning_an_earlier_night_after_a_later_one_is_refused_in_one_line(tmp
     assert _mapping(url) == ids_before
     assert {p: p.read_bytes() for p in (out / DATE).rglob("*") if p.is_file()} == earlier_files
     assert night_complete(out / later.isoformat())
+
+
+def test_report_history_leaves_out_nights_whose_run_did_not_finish(tmp_path: Path) -> None:
+    from report.inputs import sibling_nights
+    from safelink.outputs import mark_complete
+
+    for day in ("2026-11-22", "2026-11-23", "2026-11-24"):
+        (tmp_path / day).mkdir()
+    mark_complete(tmp_path / "2026-11-22", {})
+    mark_complete(tmp_path / "2026-11-24", {})
+    nights = sibling_nights(tmp_path / "2026-11-25", dt.date(2026, 11, 25))
+    assert [d.isoformat() for d, _ in nights] == ["2026-11-22", "2026-11-24"]
