@@ -74,7 +74,8 @@ def _classify(exc: BaseException, debug_log: str) -> tuple[int, str]:
         return EXIT_CONFIG, (f"permission denied on {exc.filename or 'a file'}: run as the deployment's user, or "
                              "make the folder writable (or choose another --output)")
     if isinstance(exc, FileNotFoundError | FileExistsError | NotADirectoryError | IsADirectoryError):
-        return EXIT_CONFIG, f"{exc.filename or 'a path'}: {exc.strerror or 'not found'}: check the path given"
+        what = f"{exc.filename}: {exc.strerror or 'not found'}" if exc.filename else _one_line(str(exc))
+        return EXIT_CONFIG, f"{what}: check the path given"
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return EXIT_FAILED, (f"no space left on the device writing {exc.filename or 'an output'}: free space and "
                              "run the night again (a rerun starts it afresh)")

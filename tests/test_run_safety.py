@@ -222,7 +222,7 @@ def test_kill_9_mid_rerun_leaves_a_night_every_reader_refuses_until_rerun(tmp_pa
     assert not (night / COMPLETE_MARKER).exists()
     for parquet in night.rglob("*.parquet"):  # whatever is under a final name is whole
         pl.read_parquet(parquet)
-    scored = run("score", "--truth", SAMPLE_LANDING / "truth" / DATE, "--run", night, env=env)
+    scored = run("score", "--truth", SAMPLE_LANDING / "truth", "--run", night, env=env)
     assert scored.returncode == EXIT_NOT_READY
     [line] = error_lines(scored.stderr)
     assert line.startswith(f"error: {night} is not a complete night (no {COMPLETE_MARKER} marker")
@@ -234,7 +234,7 @@ def test_kill_9_mid_rerun_leaves_a_night_every_reader_refuses_until_rerun(tmp_pa
     assert night_complete(night)
     assert not [p for p in night.rglob(".*.tmp-*")]
     assert (night / "person_links.csv").read_bytes() == links_before
-    assert run("score", "--truth", SAMPLE_LANDING / "truth" / DATE, "--run", night, env=env).returncode == EXIT_OK
+    assert run("score", "--truth", SAMPLE_LANDING / "truth", "--run", night, env=env).returncode == EXIT_OK
     assert run("review", "import", review, "--output", out, "--reviewer", "Dr A", env=env).returncode == EXIT_OK
 
 
