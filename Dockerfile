@@ -27,19 +27,23 @@ RUN apt-get update \
 WORKDIR /opt/safelink
 # Dependencies first (cached layer): the pinned list from pyproject.toml, installed with an empty package.
 COPY pyproject.toml README.md ./
-RUN mkdir -p landing checks linkage alerts report safelink \
- && for p in landing checks linkage alerts report safelink; do touch "$p/__init__.py"; done \
+RUN mkdir -p ground landing checks linkage alerts report safelink synth evaluation caseview \
+ && for p in ground landing checks linkage alerts report safelink synth evaluation caseview; do touch "$p/__init__.py"; done \
  && pip install . ${EXTRA_PIP} \
  && pip uninstall -y safeguarding-linkage \
- && rm -rf landing checks linkage alerts report safelink build *.egg-info
+ && rm -rf ground landing checks linkage alerts report safelink synth evaluation caseview build *.egg-info
 
 # The project itself (editable, so config/ and templates resolve from /opt/safelink).
+COPY ground ./ground
 COPY landing ./landing
 COPY checks ./checks
 COPY linkage ./linkage
 COPY alerts ./alerts
 COPY report ./report
 COPY safelink ./safelink
+COPY synth ./synth
+COPY evaluation ./evaluation
+COPY caseview ./caseview
 COPY config ./config
 COPY dags /opt/airflow/dags
 RUN pip install --no-deps -e . && chown -R "${AIRFLOW_UID}:0" /opt/safelink

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: run test lint typecheck check bench bench-rules system-deps clean migration
+.PHONY: run test test-fast lint typecheck check bench bench-rules system-deps clean migration
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,15 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2 --dist loadfile
+
+## make test-fast: lint, typecheck, import contracts, then the tests not marked slow (no end-to-end runs, no Chromium)
+test-fast: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow"
 
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
@@ -29,6 +37,7 @@ system-deps:
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -47,7 +56,9 @@ clean:
 
 ## make migration m="what changed": a new Alembic revision of the state schema from the table models
 migration: $(BIN)/.installed
-	$(BIN)/python -c "from alembic import command; from safelink.state import alembic_config, open_state; \
-	  url = 'sqlite:///.migration.sqlite'; open_state(url).dispose(); \
-	  command.revision(alembic_config(url), message='$(m)', autogenerate=True)"
+	$(BIN)/python -c "from alembic import command; from ground.state import alembic_config, open_state; \
+	  from safelink.schema import all_tables; \
+	  url = 'sqlite:///.migration.sqlite'; open_state(url).dispose(); config = alembic_config(url); \
+	  config.attributes['target_metadata'] = all_tables(); \
+	  command.revision(config, message='$(m)', autogenerate=True)"
 	rm -f .migration.sqlite

@@ -31,14 +31,15 @@ from alerts.compose import closed_entry, digest_subject, finding_display, open_e
 from alerts.leads import DESIGNATED_KEY, LeadsConfig, LeadsConfigError, load_leads
 from alerts.need_to_know import FindingView, NeedToKnow, Recipient, RecordIndex, designated_recipient, read_people
 from alerts.render import build_message, render
+from alerts.responses import finding_fingerprint, is_suppressed, suppressed
 from alerts.sharing import load_sharing
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
 from alerts.summary import summary_context
-from safelink import outputs
-from safelink.logging_setup import log_fields
-from safelink.settings import load_settings
-from safelink.state import open_state
+from ground import outputs
+from ground.logs import log_fields, redact
+from ground.settings import load_settings
+from ground.state import open_state
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +106,6 @@ def _as_date(value: Any, default: dt.date) -> dt.date:
     return default
 
 
-def _fingerprint(row: dict[str, Any]) -> str:
-    base = row.get("evidence_fingerprint") or hashlib.sha256(str(row.get("evidence") or "").encode()).hexdigest()
-    return hashlib.sha256(f"{base}|{bool(row.get('needs_confirmation'))}".encode()).hexdigest()
-
-
 def read_findings(night_dir: Path) -> pl.DataFrame:
     """Read ``findings.parquet`` from the night's folder.
 
@@ -131,7 +127,7 @@ def _tonight(findings: pl.DataFrame, ntk: NeedToKnow, night: dt.date) -> dict[st
     for row in findings.iter_rows(named=True):
         fid = str(row["finding_id"])
         recipients = ntk.recipients_of(row)
-        now = _Now(finding_id=fid, rule=str(row["rule"]), fingerprint=_fingerprint(row),
+        now = _Now(finding_id=fid, rule=str(row["rule"]), fingerprint=finding_fingerprint(row),
                    first_seen=_as_date(row.get("first_seen"), night), row=row, recipients=recipients)
         now.views = views = {r.key: ntk.view(row, r, recipients) for r in recipients}
         any_view = next(iter(views.values()), None) or ntk.view(row, designated_recipient(ntk.leads), recipients)
@@ -219,9 +215,12 @@ def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, 
     key = recipient.key
     items: list[dict[str, Any]] = []
     mine = {fid for fid, now in tonight.items() if key in now.leads}
+    quiet = suppressed(session)  # answered "not a concern": not re-alerted until the finding changes
     for fid in sorted(mine):
         now = tonight[fid]
         sent = told.get((key, fid))
+        if is_suppressed(quiet, key, fid, now.fingerprint):
+            continue
         if sent is None:
             change = "new"
             session.add(AlertLeadFinding(lead_key=key, finding_id=fid, fingerprint_sent=now.fingerprint,
@@ -463,7 +462,6 @@ def retry_outbox(output_dir: Path, config_dir: Path, state_url: str, *,
     return result
 
 
-_NHS_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
 _DATE_LIKE = re.compile(r"\b(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})\b")
 _POSTCODE_LIKE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -476,7 +474,7 @@ def mask_error(error: str, limit: int = 2000) -> str:
         error: the error text (callers should pass the exception type and message, not data).
         limit: the maximum length kept.
     """
-    text = _NHS_LIKE.sub("[number]", error)
+    text = redact(error)
     text = _DATE_LIKE.sub("[date]", text)
     text = _POSTCODE_LIKE.sub("[postcode]", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from alerts.rules.frames import DESIGNATED_ROUTE
-from landing.config import ConfigError, load_config_model
+from ground.config import ConfigError, Strict, load_config_model
+from ground.sources import SourcesConfig, load_registry
 
-SERVICES: tuple[str, ...] = ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")
-Service = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
-# The kind of value each service routes on (``<service>:<kind>:<value>``).
-ROUTE_KIND: dict[str, str] = {
-    "hv": "team", "sn": "team", "camhs": "team", "amh": "team", "tp": "team",
-    "gp": "practice", "dental": "practice",
-}
+ROUTE_KINDS = ("team", "practice")
 # The recipient key of the designated professionals (their daily summary, and findings routed to them).
 DESIGNATED_KEY = "designated"
 _RESERVED_KEYS = (DESIGNATED_KEY, "designated_findings", "failure")
@@ -54,51 +49,69 @@ def email_domain(address: str) -> str:
     return address.rsplit("@", 1)[-1].lower()
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _check_email(value: str) -> str:
     if not _EMAIL.match(value):
         raise ValueError(f"{value!r} is not an e-mail address of the form name@domain.tld")
     return value
 
 
-class Coverage(_Strict):
-    """What one lead covers: whole services, named teams/practices, and catch-alls."""
+class Coverage(Strict):
+    """What one lead covers: whole services, named teams/practices per service, and catch-alls.
 
-    services: list[Service] = Field(default_factory=list)
-    hv: list[str] = Field(default_factory=list, description="HV Team names")
-    sn: list[str] = Field(default_factory=list, description="school nursing Team names")
-    camhs: list[str] = Field(default_factory=list, description="CAMHS TEAM names")
-    gp: list[str] = Field(default_factory=list, description="GP practice (ODS) codes")
-    dental: list[str] = Field(default_factory=list, description="dental practice names")
-    tp: list[str] = Field(default_factory=list, description="Turning Point keyworker teams")
-    amh: list[str] = Field(default_factory=list, description="adult mental health Team names")
-    catch_all: list[Service] = Field(default_factory=list)
+    In YAML the named values sit under the source's code (``hv: [Chester Central HV]``, ``gp: [N81006]``);
+    every code is checked against sources.yaml on load, and values against the source's ``route.value_pattern``.
+    """
 
-    @field_validator("gp")
+    services: list[str] = Field(default_factory=list)
+    catch_all: list[str] = Field(default_factory=list)
+    named: dict[str, list[str]] = Field(default_factory=dict, description="team names or practice codes by source")
+
+    @model_validator(mode="before")
     @classmethod
-    def _ods_codes(cls, codes: list[str]) -> list[str]:
-        for code in codes:
-            if not re.fullmatch(r"[A-Z][0-9A-Z]{4,5}", code):
-                raise ValueError(f"{code!r} is not a GP practice ODS code (e.g. N81006)")
-        return codes
+    def _named_by_source(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        own = {k: v for k, v in data.items() if k in ("services", "catch_all", "named")}
+        others = {k: v for k, v in data.items() if k not in own}
+        if others:
+            own["named"] = {**(own.get("named") or {}), **others}
+        return own
 
     def values(self, service: str) -> list[str]:
         """The named teams/practices covered for one service.
 
         Args:
-            service: a source key.
+            service: a source code.
         """
-        return list(getattr(self, service))
+        return list(self.named.get(service, []))
 
     def is_empty(self) -> bool:
         """True when the lead covers nothing at all."""
-        return not (self.services or self.catch_all or any(self.values(s) for s in SERVICES))
+        return not (self.services or self.catch_all or any(self.named.values()))
+
+    def problems(self, at: str, registry: SourcesConfig) -> list[str]:
+        """What the source registry does not allow here, one line per problem.
+
+        Args:
+            at: the key path of this coverage (``leads.<key>.covers``).
+            registry: the source registry.
+        """
+        unknown = f"unknown source; sources.yaml names {registry.allowed()}"
+        found = [f"  at {at}.{field}.{i}: {code!r}: {unknown}"
+                 for field in ("services", "catch_all") for i, code in enumerate(getattr(self, field))
+                 if code not in registry.sources]
+        for code, values in self.named.items():
+            spec = registry.sources.get(code)
+            if spec is None:
+                found.append(f"  at {at}.{code}: {unknown}")
+                continue
+            pattern = spec.route.value_pattern
+            found += [f"  at {at}.{code}: {value!r} is not {spec.route.value_hint}"
+                      for value in values if pattern and not re.fullmatch(pattern, value)]
+        return found
 
 
-class Lead(_Strict):
+class Lead(Strict):
     """A named safeguarding lead who receives one digest per night."""
 
     name: str = Field(min_length=1)
@@ -118,7 +131,7 @@ class Lead(_Strict):
         return self
 
 
-class Recipient(_Strict):
+class Recipient(Strict):
     """A named recipient who is not a lead (designated professional, data engineering)."""
 
     name: str = Field(min_length=1)
@@ -131,7 +144,7 @@ class Recipient(_Strict):
         return _check_email(value)
 
 
-class Presentation(_Strict):
+class Presentation(Strict):
     """How people are shown in a digest body (never in subjects or file names)."""
 
     nhs_visible_digits: int = Field(default=4, ge=0, le=10)
@@ -139,7 +152,7 @@ class Presentation(_Strict):
     show_summary: bool = False
 
 
-class LeadsConfig(_Strict):
+class LeadsConfig(Strict):
     """The whole ``leads.yaml``."""
 
     allowed_recipient_domains: list[str] = Field(min_length=1)
@@ -148,6 +161,32 @@ class LeadsConfig(_Strict):
     designated_professional: Recipient
     data_engineering: Recipient
     presentation: Presentation = Presentation()
+    _route_kinds: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def set_route_kinds(self, kinds: dict[str, str]) -> None:
+        """Record each source's route kind (from sources.yaml; :func:`load_leads` does this).
+
+        Args:
+            kinds: source code → ``team`` or ``practice``.
+        """
+        self._route_kinds = dict(kinds)
+
+    def routes_on(self, service: str, kind: str) -> bool:
+        """Whether ``service`` is a source whose routes name a ``kind`` (team or practice).
+
+        Args:
+            service: a source code.
+            kind: ``team`` or ``practice``.
+        """
+        return self._route_kinds.get(service) == kind
+
+    def route_kind(self, service: str) -> str:
+        """What a service's routes name: ``team`` or ``practice`` (``team`` when unknown).
+
+        Args:
+            service: a source code.
+        """
+        return self._route_kinds.get(service, "team")
 
     @field_validator("allowed_recipient_domains")
     @classmethod
@@ -197,6 +236,12 @@ def load_leads(config_dir: Path) -> LeadsConfig:
     if not path.exists():
         raise LeadsConfigError(f"{path}: missing (named leads and their coverage are required to send digests)")
     config = load_config_model(path, LeadsConfig, error=LeadsConfigError)
+    registry = load_registry(config_dir)
+    problems = [line for key, lead in config.leads.items() for line in lead.covers.problems(f"leads.{key}.covers",
+                                                                                            registry)]
+    if problems:
+        raise LeadsConfigError(f"{path}: invalid configuration\n" + "\n".join(problems))
+    config.set_route_kinds({code: spec.route.kind for code, spec in registry.sources.items()})
     refused = [f"  at {key}: domain {email_domain(addr)!r} is not allowed"
                for key, addr in config.recipients().items() if not config.is_allowed(addr)]
     if refused:
@@ -217,7 +262,7 @@ def parse_route(route: str) -> tuple[str, str] | None:
     if len(parts) != 3:
         return None
     service, kind, value = parts
-    if service not in ROUTE_KIND or ROUTE_KIND[service] != kind or not value.strip():
+    if not service or kind not in ROUTE_KINDS or not value.strip():
         return None
     return service, value
 
@@ -236,7 +281,7 @@ def route_finding(routes: list[str], config: LeadsConfig) -> set[str]:
             chosen.add(DESIGNATED_KEY)
             continue
         parsed = parse_route(route)
-        if parsed is None:
+        if parsed is None or not config.routes_on(parsed[0], route.split(":", 2)[1]):
             continue
         service, value = parsed
         wanted = normalise_value(value)

@@ -18,9 +18,9 @@ from typing import Any
 import polars as pl
 
 from alerts.facts import Fact, FindingFacts, finding_facts, long_date
-from alerts.leads import DESIGNATED_KEY, ROUTE_KIND, Lead, LeadsConfig, load_leads, parse_route, route_finding
+from alerts.leads import DESIGNATED_KEY, Lead, LeadsConfig, load_leads, parse_route, route_finding
 from alerts.present import confidence_label, initials, mask_nhs
-from alerts.rules.registry import RULE_LABELS
+from alerts.rules.registry import ADULT_ROLES, RULE_LABELS
 from alerts.sharing import DESIGNATED, SharingConfig, load_sharing
 
 PEOPLE_COLUMNS = ("source", "record_id", "forename", "surname", "nhs_number", "team", "practice")
@@ -49,7 +49,7 @@ def lead_services(lead: Lead) -> frozenset[str]:
         lead: a lead from ``leads.yaml``.
     """
     covers = lead.covers
-    named = {s for s in ROUTE_KIND if covers.values(s)}
+    named = {s for s, values in covers.named.items() if values}
     return frozenset(set(covers.services) | set(covers.catch_all) | named)
 
 
@@ -207,7 +207,7 @@ class NeedToKnow:
             case_view_url: the case view's base URL (default: ``SAFELINK_CASE_VIEW_URL``).
         """
         if case_view_url is None:
-            from safelink.settings import load_settings
+            from ground.settings import load_settings
 
             case_view_url = load_settings().case_view_url
         people = read_people(night_dir) if night_dir is not None else None
@@ -282,7 +282,7 @@ class NeedToKnow:
         people = []
         child, adult = _refs(finding.get("child_records")), _refs(finding.get("adult_records"))
         if adult:
-            people.append(self.index.person("Parent" if rule == "dual_service_parent" else "Adult", adult, visible))
+            people.append(self.index.person(ADULT_ROLES.get(rule, "Adult"), adult, visible))
         if child:
             people.insert(0, self.index.person("Child", child, visible))
         return people
@@ -334,7 +334,7 @@ class NeedToKnow:
                             own=own, record_ids=record_ids, facts=[t for t in texts if t])
 
     def _contact(self, service: str, teams: Sequence[str]) -> str:
-        kind = ROUTE_KIND.get(service, "team")
+        kind = self.leads.route_kind(service)
         routes = [f"{service}:{kind}:{t}" for t in teams] or [f"{service}:{kind}:unknown"]
         keys = sorted(route_finding(routes, self.leads))
         if not keys:

@@ -18,10 +18,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from alerts.facts import GENERIC_FACTS, OWN_ONLY_FACTS, RULE_FACTS
-from landing.config import ConfigError, load_config_model
+from ground.config import ConfigError, Strict, load_config_model
 
 DESIGNATED = "designated"
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -31,11 +31,7 @@ class SharingConfigError(ConfigError):
     """``sharing.yaml`` is invalid: the message names the file, the key and what is allowed."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServiceInfo(_Strict):
+class ServiceInfo(Strict):
     """How a service is named to people in other services."""
 
     name: str = Field(min_length=1, description="the service as a reader outside it knows it")
@@ -48,7 +44,7 @@ class ServiceInfo(_Strict):
         "health): its lead is not named in 'Also sent to' to a reader the matrix does not show the service")
 
 
-class ShareEntry(_Strict):
+class ShareEntry(Strict):
     """What one recipient kind receives for one rule."""
 
     own: list[str] = Field(default_factory=list, description="facts about the recipient's own services")
@@ -85,7 +81,7 @@ def fact_name(item: str) -> str:
     return item.split("@", 1)[0]
 
 
-class RuleSharing(_Strict):
+class RuleSharing(Strict):
     """One rule: its label, why it matters, who leads, what each recipient kind receives, next steps."""
 
     label: str = Field(default="", description="overrides the rule module's LABEL when given")
@@ -105,7 +101,7 @@ class RuleSharing(_Strict):
         return value
 
 
-class Respond(_Strict):
+class Respond(Strict):
     """How a recipient responds to a finding."""
 
     case_view_path: str = Field(default="/findings/{reference}",
@@ -121,7 +117,7 @@ class Respond(_Strict):
         return value
 
 
-class SharingConfig(_Strict):
+class SharingConfig(Strict):
     """The whole ``sharing.yaml``."""
 
     services: dict[str, ServiceInfo] = Field(min_length=1)

@@ -1,4 +1,4 @@
-"""The alerts ledger in the state database (registered on the shared :class:`safelink.state.Base`).
+"""The alerts ledger in the state database (registered on the shared :class:`ground.state.Base`).
 
 - ``alerts_night``: one row per night whose digests were built (the idempotency anchor).
 - ``alerts_finding``: every finding ever seen: first/last seen, last fingerprint, still present.
@@ -7,6 +7,7 @@
 - ``alerts_message``: the outbox: every digest, summary and failure notice built, with its status
   (``queued`` → ``sending`` → ``sent``, or ``written`` to an ``.eml`` file), attempts and last error.
 - ``alerts_audit``: append-only trail of what was queued, sent, written or failed, to whom, when, why.
+- ``alerts_response``: append-only responses of leads and designated professionals to findings.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -28,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from safelink.state import Base
+from ground.state import Base
 
 
 def utcnow() -> dt.datetime:
@@ -124,3 +126,32 @@ class AlertAudit(Base):
 @event.listens_for(AlertAudit, "before_delete")
 def _append_only(_mapper: Mapper[AlertAudit], _connection: object, _target: AlertAudit) -> None:
     raise RuntimeError("alerts_audit is append-only")
+
+
+class AlertResponse(Base):
+    """A recipient's response to a finding (append-only): what they did about it, and on which evidence.
+
+    Written by the case view; read back by the digests (``not_a_concern`` stops re-alerting until the
+    finding's fingerprint changes) and by the nightly report (precision per rule and confidence band).
+    """
+
+    __tablename__ = "alerts_response"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finding_id: Mapped[str] = mapped_column(String(128), index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    night: Mapped[dt.date] = mapped_column(Date)  # the night whose finding was answered
+    fingerprint: Mapped[str] = mapped_column(String(128))  # the finding's fingerprint when answered
+    link_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    responder: Mapped[str] = mapped_column(String(320))  # the account's e-mail address
+    responder_role: Mapped[str] = mapped_column(String(16))  # lead | designated
+    lead_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the lead answering, if a lead
+    disposition: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+@event.listens_for(AlertResponse, "before_update")
+@event.listens_for(AlertResponse, "before_delete")
+def _responses_append_only(_mapper: Mapper[AlertResponse], _connection: object, _target: AlertResponse) -> None:
+    raise RuntimeError("alerts_response is append-only")

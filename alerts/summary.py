@@ -100,7 +100,7 @@ def drift_figures(night_dir: Path) -> list[tuple[str, str]]:
     shown: list[tuple[str, str]] = []
     model: dict[str, Any] = data["model"] if isinstance(data.get("model"), dict) else {}
     if model.get("version"):
-        origin = f" ({model['origin']})" if model.get("origin") else ""
+        origin = f" ({str(model['origin']).replace('_', ' ')})" if model.get("origin") else ""
         shown.append(("Linkage model", f"{model['version']}{origin}"))
     drift: dict[str, Any] = data["drift"] if isinstance(data.get("drift"), dict) else {}
     if not drift:

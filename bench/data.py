@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ def ensure_county(households: int, seed: int) -> tuple[County, float | None]:
     marker = folder / "_generated.json"
     if marker.exists():
         return county, None
-    from safelink.synth import generate_county
+    from synth import generate_county
 
     started = time.perf_counter()
     result = generate_county(folder, FIRST_NIGHT, households, seed, NIGHTS)
@@ -58,3 +59,16 @@ def ensure_county(households: int, seed: int) -> tuple[County, float | None]:
     marker.write_text(json.dumps({"households": households, "seed": seed, "nights": NIGHTS, "people": result.people,
                                   "seconds": secs}), encoding="utf-8")
     return county, secs
+
+
+def git_commit() -> str:
+    """The checked-out commit (short), ``+dirty`` when tracked files changed; ``unknown`` without git."""
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

@@ -42,7 +42,7 @@ def measure(landing: Path, extract_date: dt.date, out: Path, config_dir: Path, p
             may be shared).
     """
     started = time.perf_counter()
-    from landing.config import load_sources
+    from ground.sources import load_sources
     from landing.ingest import ingest_source
     base_import = time.perf_counter() - started
 

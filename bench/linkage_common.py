@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def ingest(landing: Path, extract_date: dt.date, night_dir: Path) -> None:
     """Ingest one drop with the project's landing stage into ``night_dir/landing``."""
-    from landing.config import load_sources
+    from ground.sources import load_sources
     from landing.ingest import ingest_drop
 
     ingest_drop(landing, extract_date, load_sources(ROOT / "config" / "sources.yaml"), night_dir)

@@ -19,14 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
-# Run as a script, bench/ would come first on sys.path and shadow top-level packages (bench/report.py
-# vs report/): put the repository root there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
-from bench.linkage_common import ROOT, ingest, pairwise_pr  # noqa: E402
-from linkage import link_night  # noqa: E402
+from bench.linkage_common import ROOT, ingest, pairwise_pr
+from linkage import link_night
 
 SAMPLE_DATE = dt.date(2026, 11, 25)
 
@@ -114,7 +108,7 @@ def main() -> None:
             ingest(ROOT / "tests" / "fixtures" / "sample", SAMPLE_DATE, night)
         out = run(night, ROOT / "tests" / "fixtures" / "sample" / "truth", args.model, SAMPLE_DATE)
     else:
-        from safelink.synth.generate import generate_county
+        from synth.generate import generate_county
 
         night = work / "out" / SAMPLE_DATE.isoformat()
         if not (night / "landing" / "people.parquet").exists():

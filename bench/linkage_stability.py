@@ -16,13 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
-from bench.linkage_common import ROOT, ingest  # noqa: E402
-from linkage import link_night  # noqa: E402
-from safelink.synth.generate import generate_county  # noqa: E402
+from bench.linkage_common import ROOT, ingest
+from linkage import link_night
+from synth.generate import generate_county
 
 D1 = dt.date(2026, 11, 25)
 

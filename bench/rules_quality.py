@@ -2,7 +2,7 @@
 
 Each county is generated (cached in ``bench/results/data/rules-<households>-<seed>/``), run end to end
 (`safelink.pipeline.run_night`, as ``safelink run`` does) into a fresh output folder, and scored with
-:func:`alerts.rules.scoring.score_run` (as ``safelink score`` does). Prints a markdown table (one row per
+:func:`evaluation.scoring.score_run` (as ``safelink score`` does). Prints a markdown table (one row per
 county, then the pooled figures) and writes ``bench/results/rules_quality.json``.
 
 Usage::
@@ -22,16 +22,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-# Run as a script, bench/ would come first on sys.path and shadow top-level packages (bench/report.py
-# vs report/): put the repository root there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
-from alerts.rules.scoring import RULES, score_run  # noqa: E402
-from bench.data import DATA, FIRST_NIGHT, RESULTS  # noqa: E402
-from safelink.pipeline import Night, run_night  # noqa: E402
-from safelink.synth import generate_county  # noqa: E402
+from bench.data import DATA, FIRST_NIGHT, RESULTS
+from evaluation.scoring import RULES, score_run
+from ground.settings import DEFAULT_CONFIG_DIR
+from safelink.pipeline import Night, run_night
+from synth import generate_county
 
 DEFAULT_COUNTIES = (*((5000, s) for s in range(21, 28)), *((20000, s) for s in range(31, 34)))
 TARGET_PRECISION = 0.98
@@ -102,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--county", action="append", default=[], metavar="HOUSEHOLDS:SEED",
                         help="a county to measure (repeatable); default: 5000:21..27 and 20000:31..33")
-    parser.add_argument("--config", type=Path, default=_HERE.parent / "config")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     counties = [tuple(int(x) for x in c.split(":")) for c in args.county] or list(DEFAULT_COUNTIES)

@@ -16,23 +16,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
-import itertools
 import json
 import logging
 import shutil
-import statistics
 from pathlib import Path
 from typing import Any
 
-from bench.data import RAW, RESULTS, County, ensure_county
+from bench.data import RAW, RESULTS, County, ensure_county, git_commit
 from bench.measure import Measured, run_worker
+from bench.stats import scaling, summarise
 
 log = logging.getLogger("bench.run")
-
-
-def _median(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return round(statistics.median(vals), 3) if vals else None
 
 
 def _worker_args(mode: str, county: County, output: Path, night: int, config: Path | None, name: str = "") -> list[str]:
@@ -118,88 +112,6 @@ def bench_size(households: int, seed: int, repeats: int, config: Path | None, co
             "stage_names": names, "summary": summarise(runs, stage_runs), "runs": runs, "stage_runs": stage_runs}
 
 
-def summarise(runs: list[dict[str, Any]], stage_runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Medians over the repeats.
-
-    Args:
-        runs: per-repeat full and incremental results.
-        stage_runs: per-stage results per repeat.
-    """
-    out: dict[str, Any] = {}
-    for key in ("full", "incremental"):
-        got = [r[key] for r in runs if key in r]
-        if not got:
-            continue
-        stage_walls: dict[str, float | None] = {}
-        for name in got[0]["stages"]:
-            stage_walls[name] = _median([g["stages"].get(name, {}).get("wall_s") for g in got])
-        out[key] = {
-            "wall_s": _median([g["process"]["wall_s"] for g in got]),
-            "cpu_s": _median([g["process"]["cpu_s"] for g in got]),
-            "peak_rss_mb": _median([g["process"]["peak_rss_mb"] for g in got]),
-            "job_wall_s": _median([g["job_wall_s"] for g in got]),
-            "complete": all(bool(g["complete"]) for g in got),
-            "stage_status": {n: s.get("status") for n, s in got[0]["stages"].items()},
-            "stage_wall_s": stage_walls,
-            "errors": sorted({f"{n}: {s['error']}"[:200] for g in got for n, s in g["stages"].items()
-                              if s.get("error")}),
-        }
-    if runs and "pairs" in runs[0]:
-        out["pairs"] = runs[0]["pairs"]
-    if "full" in out and "incremental" in out and out["full"]["wall_s"]:
-        out["incremental_ratio"] = round(out["incremental"]["wall_s"] / out["full"]["wall_s"], 3)
-        link_full = out["full"]["stage_wall_s"].get("link")
-        link_inc = out["incremental"]["stage_wall_s"].get("link")
-        if link_full and link_inc:
-            out["incremental_link_ratio"] = round(link_inc / link_full, 3)
-    stages: dict[str, Any] = {}
-    for name, recs in stage_runs.items():
-        if not recs:
-            continue
-        ok = [r for r in recs if r["status"] == "ok"]
-        stages[name] = {
-            "status": "ok" if ok else recs[0]["status"],
-            "runs_ok": len(ok),
-            "runs": len(recs),
-            "wall_s": _median([r["wall_s"] for r in recs if r["status"] == "ok"]),
-            "cpu_s": _median([r["cpu_s"] for r in recs if r["status"] == "ok"]),
-            "process_wall_s": _median([r["process_wall_s"] for r in recs]),
-            "peak_rss_mb": _median([r["peak_rss_mb"] for r in recs]),
-            "error": next((r["error"][:300] for r in recs if r["status"] != "ok"), ""),
-        }
-    if stages:
-        out["stages"] = stages
-    return out
-
-
-def scaling(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Time growth between consecutive sizes (target: 10x data takes at most 11x time).
-
-    Args:
-        sizes: per-size results, any order.
-    """
-    ordered = sorted(sizes, key=lambda s: s["households"])
-    rows = []
-    for a, b in itertools.pairwise(ordered):
-        fa, fb = a["summary"].get("full", {}), b["summary"].get("full", {})
-        row: dict[str, Any] = {"from": a["households"], "to": b["households"],
-                               "data_ratio": round(b["households"] / a["households"], 2)}
-        for key in ("wall_s", "cpu_s", "job_wall_s"):
-            if fa.get(key) and fb.get(key):
-                row[f"{key}_ratio"] = round(fb[key] / fa[key], 2)
-        la, lb = fa.get("stage_wall_s", {}).get("link"), fb.get("stage_wall_s", {}).get("link")
-        if la and lb:
-            row["link_wall_ratio"] = round(lb / la, 2)
-        pa, pb = a["summary"].get("pairs", {}).get("pairs_scored"), b["summary"].get("pairs", {}).get("pairs_scored")
-        if pa and pb:
-            row["pairs_ratio"] = round(pb / pa, 2)
-        ra, rb = a["summary"].get("pairs", {}).get("records"), b["summary"].get("pairs", {}).get("records")
-        if ra and rb:
-            row["records_ratio"] = round(rb / ra, 2)
-        rows.append(row)
-    return rows
-
-
 def _machine() -> dict[str, Any]:
     import os
     import platform
@@ -209,21 +121,6 @@ def _machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "platform": platform.platform(),
             "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
-
-
-def _git_commit() -> str:
-    import subprocess
-
-    from bench.data import ROOT
-
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.splink and importlib.util.find_spec("splink") is None:
         console.print("[red]--splink needs Splink: pip install -e '.\\[bench]' (make bench does)[/red]")
         return 2
-    result: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "commit": _git_commit(),
+    result: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "commit": git_commit(),
                               "code": str(args.code or ""), "machine": _machine(), "sizes": []}
     for households in sizes:
         repeats = args.repeats_large if households >= 50_000 else args.repeats
@@ -274,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
     console.print(f"results: {path}")
     if not args.no_docs:
-        from bench.report import update_doc
+        from bench.figures import update_doc
 
         doc = update_doc()
         console.print(f"table regenerated: {doc}")

@@ -36,7 +36,7 @@ from typing import Any
 
 import polars as pl
 
-from bench.data import RAW, County, ensure_county
+from bench.data import RAW, County, ensure_county, git_commit
 from bench.measure import run_worker
 from bench.quality import pairwise_scores
 
@@ -73,7 +73,35 @@ def _settings() -> Any:
     )
 
 
-def run_splink(people_parquet: Path, out_dir: Path) -> dict[str, Any]:
+def _external_settings() -> Any:
+    """Splink's defaults for data of unknown shape: names, date of birth and first address line (an external
+    drop may hold no usable postcode or NHS number)."""
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[
+            cl.NameComparison("forename"),
+            cl.NameComparison("surname"),
+            cl.DateOfBirthComparison("dob", input_is_string=False),
+            cl.JaroWinklerAtThresholds("address_line1", [0.9, 0.7]),
+            cl.PostcodeComparison("postcode"),
+            cl.ExactMatch("nhs_number"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("dob"),
+            block_on("forename", "surname"),
+            block_on("surname", "address_line1"),
+            block_on("forename", "address_line1"),
+        ],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def run_splink(people_parquet: Path, out_dir: Path, profile: str = "county") -> dict[str, Any]:
     """Train, predict and cluster with Splink 5 on DuckDB; write ``clusters.parquet``.
 
     Runs inside the measured child process (:mod:`bench.worker` ``splink``).
@@ -81,6 +109,8 @@ def run_splink(people_parquet: Path, out_dir: Path) -> dict[str, Any]:
     Args:
         people_parquet: the canonical people table.
         out_dir: where to write ``clusters.parquet`` (``source``, ``record_id``, ``cluster``).
+        profile: ``county`` (the generated counties' fields) or ``external`` (names, DOB and address line only;
+            λ from forename + surname + dob, EM on dob and on surname).
     """
     import duckdb
     from splink import DuckDBAPI, Linker, block_on
@@ -97,21 +127,25 @@ def run_splink(people_parquet: Path, out_dir: Path) -> dict[str, Any]:
                nullif(lower(trim(surname)), '') as surname,
                dob, year(dob) as birth_year,
                nullif(upper(trim(postcode)), '') as postcode,
+               nullif(lower(trim(address_line1)), '') as address_line1,
                nullif(nhs_number, '') as nhs_number,
                case when sex in ('M', 'F') then sex end as sex
         from read_parquet('{people_parquet}')
     """)
     db_api = DuckDBAPI(connection=con)
     people = db_api.register("people")
-    linker = Linker(people, _settings(), log_level=logging.WARNING)
+    external = profile == "external"
+    linker = Linker(people, _external_settings() if external else _settings(), log_level=logging.WARNING)
     secs["load"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("nhs_number"), block_on("dob", "surname")], recall=0.8)
+    deterministic: list[Any] = [block_on("forename", "surname", "dob")] if external else [
+        block_on("nhs_number"), block_on("dob", "surname")]
+    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=1)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("surname") if external else block_on("postcode"))
     secs["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -233,9 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("splink").setLevel(logging.WARNING)
     started = dt.datetime.now()
-    from bench.run import _git_commit
-
-    result = {"started": started.isoformat(timespec="seconds"), "commit": _git_commit(), "sizes": [],
+    result = {"started": started.isoformat(timespec="seconds"), "commit": git_commit(), "sizes": [],
               "splink": [compare(int(h), args.seed, args.config, args.code) for h in args.sizes.split(",") if h]}
     path = RESULTS / f"{started:%Y%m%dT%H%M%S}-splink.json"
     path.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
@@ -243,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"results: {path}")
     console.print_json(json.dumps(result["splink"], default=str))
     if not args.no_docs:
-        from bench.report import update_doc
+        from bench.figures import update_doc
 
         console.print(f"table regenerated: {update_doc()}")
     return 0

@@ -50,8 +50,8 @@ def _vm_hwm_mb() -> float | None:
 
 
 def _night(args: argparse.Namespace) -> Any:
+    from ground.settings import DEFAULT_CONFIG_DIR
     from safelink.pipeline import Night
-    from safelink.settings import DEFAULT_CONFIG_DIR
 
     return Night(landing=Path(args.landing), output=Path(args.output), extract_date=dt.date.fromisoformat(args.date),
                  config_dir=Path(args.config) if args.config else DEFAULT_CONFIG_DIR)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from landing.config import load_config_model
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from ground.config import Strict, load_config_model
 
 
-class RowCountBand(_Strict):
+class RowCountBand(Strict):
     """How far tonight's row count may move from the previous night's."""
 
     max_drop: float = Field(0.30, ge=0, le=1)
@@ -21,7 +17,7 @@ class RowCountBand(_Strict):
     min_previous_rows: int = Field(20, ge=0)
 
 
-class MinRows(_Strict):
+class MinRows(Strict):
     """Fewest rows a present file may hold, per table."""
 
     people: int = Field(1, ge=0)
@@ -29,7 +25,7 @@ class MinRows(_Strict):
     mentions: int = Field(0, ge=0)
 
 
-class BatchThresholds(_Strict):
+class BatchThresholds(Strict):
     """Thresholds that fail a whole source for the night."""
 
     max_quarantined_share: float = Field(0.05, ge=0, le=1)
@@ -40,13 +36,13 @@ class BatchThresholds(_Strict):
     flags_fail_gate: bool = False
 
 
-class QuarantineRules(_Strict):
+class QuarantineRules(Strict):
     """Row-level checks that set a row aside."""
 
     max_age_years: int = Field(120, gt=0, le=200)
 
 
-class Tolerance(_Strict):
+class Tolerance(Strict):
     """A flag-level check: fails when fewer than ``mostly`` of the rows pass."""
 
     mostly: float = Field(0.95, ge=0, le=1)
@@ -64,7 +60,7 @@ class AppointmentDateTolerance(Tolerance):
     days_ahead: int = Field(366, ge=0)
 
 
-class FlagRules(_Strict):
+class FlagRules(Strict):
     """The flag-level checks and their tolerances."""
 
     nhs_number: Tolerance = Tolerance(mostly=0.95)
@@ -78,14 +74,14 @@ class FlagRules(_Strict):
     appointment_date: AppointmentDateTolerance = AppointmentDateTolerance(mostly=0.99)
 
 
-class AgeBand(_Strict):
+class AgeBand(Strict):
     """Plausible ages for a service, in whole years (``None``: no bound)."""
 
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
 
 
-class ChecksConfig(_Strict):
+class ChecksConfig(Strict):
     """All thresholds of the gate."""
 
     batch: BatchThresholds = BatchThresholds()

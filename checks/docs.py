@@ -15,7 +15,8 @@ from typing import Any
 import polars as pl
 from jinja2 import Environment, select_autoescape
 
-from safelink import outputs
+from ground import outputs
+from ground.layout import NightLayout
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -78,14 +79,14 @@ def render_validation_docs(night_dir: Path) -> Path:
     Returns:
         The path of the page written.
     """
-    folder = night_dir / "checks"
-    folder.mkdir(parents=True, exist_ok=True)
+    night = NightLayout(night_dir)
+    night.checks.mkdir(parents=True, exist_ok=True)
     sources = []
-    for gate_path in sorted(folder.glob("*/gate.json")):
-        sources.append({"source": gate_path.parent.name, "gate": _load(gate_path),
-                        "results": _load(gate_path.parent / "results.json")})
+    for gate_path in sorted(night.checks.glob(f"*/{night.gate('*').name}")):
+        source = gate_path.parent.name
+        sources.append({"source": source, "gate": _load(gate_path), "results": _load(night.results(source))})
     quarantine: list[dict[str, Any]] = []
-    csv_path = folder / "quarantine.csv"
+    csv_path = night.quarantine
     if csv_path.exists():
         frame = pl.read_csv(csv_path, infer_schema=False)
         if frame.height:
@@ -93,6 +94,6 @@ def render_validation_docs(night_dir: Path) -> Path:
                           .sort("source", "file", "reason").to_dicts())
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     html = env.from_string(TEMPLATE).render(night=night_dir.name, sources=sources, quarantine=quarantine)
-    out = folder / "validation.html"
+    out = night.validation_html
     outputs.write_text(out, html)
     return out

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from checks.config import ChecksConfig, load_checks
-from landing.config import FileSpec, SourceSpec, load_sources
+from ground import outputs
+from ground.sources import FileSpec, SourceSpec, load_sources
 from landing.ingest import (
     APPOINTMENT_COLUMNS,
     MENTION_COLUMNS,
@@ -44,7 +45,6 @@ from landing.ingest import (
 )
 from landing.mask import mask_value
 from landing.postcode import normalise_postcode
-from safelink import outputs
 
 if TYPE_CHECKING:  # Great Expectations is imported only when a source is validated (see _runner)
     from checks.suites import Check, SuiteSpec

@@ -25,7 +25,7 @@ from great_expectations.expectations.expectation import Expectation
 
 from checks.config import ChecksConfig
 from checks.expectations import ExpectColumnValuesToBeValidNhsNumber
-from landing.config import FileSpec, SourceSpec
+from ground.sources import FileSpec, SourceSpec
 from landing.postcode import PSEUDO_POSTCODES, UK_POSTCODE
 
 Level = Literal["quarantine", "flag", "batch"]

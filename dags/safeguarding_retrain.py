@@ -1,9 +1,9 @@
-"""Retrain the linkage model (manual): a new versioned candidate file for review, never the reviewed one.
+"""Retrain the linkage model (manual): a new versioned candidate file for review, never the active one.
 
-Trains on the ``landing/people.parquet`` of the most recent nights in the output folder and writes
-``<output>/models/linkage_model_<run time UTC>.json``. The nightly DAG never retrains: it reads the
-reviewed model ``<config>/linkage_model.json``, which only a person replaces, after review
-(docs/operations.md, "Retraining the linkage model").
+Fits on the ``landing/people.parquet`` of the most recent nights in the output folder and writes
+``<output>/models/linkage_model_<run time UTC>.json``. The nightly DAG never retrains after the first night:
+it scores with the deployment's active model (``<output>/models/active.json``), which only a person replaces,
+after review, with ``safelink activate-model`` (docs/operations.md, "Retraining the linkage model").
 """
 
 from __future__ import annotations

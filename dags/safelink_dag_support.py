@@ -92,7 +92,7 @@ def _required_path(name: str) -> Path:
 
 def config_dir() -> Path:
     """The configuration folder: ``SAFELINK_CONFIG``, else the project's ``config/``."""
-    from safelink.settings import DEFAULT_CONFIG_DIR
+    from ground.settings import DEFAULT_CONFIG_DIR
 
     value = setting(ENV_CONFIG)
     return Path(value) if value else DEFAULT_CONFIG_DIR
@@ -128,10 +128,10 @@ def night(allow_incomplete: bool = False) -> Night:
     """
     from airflow.sdk import get_current_context
 
-    from safelink.logging_setup import install_redaction
-    from safelink.permissions import GROUP_UMASK, PRIVATE_UMASK
+    from ground.logs import install_redaction
+    from ground.permissions import GROUP_UMASK, PRIVATE_UMASK
+    from ground.settings import load_settings
     from safelink.pipeline import Night
-    from safelink.settings import load_settings
 
     install_redaction()
     os.umask(GROUP_UMASK if load_settings().file_group else PRIVATE_UMASK)  # person data owner-only
@@ -155,8 +155,8 @@ def timed(stage: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from alerts.smtp import SmtpConfigError
-    from landing.config import ConfigError
-    from safelink.errors import OperatorError
+    from ground.config import ConfigError
+    from ground.errors import OperatorError
 
     started = time.perf_counter()
     try:
@@ -171,7 +171,7 @@ def timed(stage: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def _safe_error(exc: BaseException | None) -> str:
     """The exception as one short line, NHS-number-like digit runs masked."""
-    from safelink.logging_setup import redact
+    from ground.logs import redact
 
     if exc is None:
         return "unknown error (no exception in the task context)"

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import polars as pl
 
-from checks.safe_csv import write_safe_csv
-from landing.config import FileSpec, SourcesConfig
+from ground import outputs
+from ground.safe_csv import write_safe_csv
+from ground.sources import FileSpec, SourcesConfig
 from landing.mask import mask_value
 from landing.parse import REASON, REASON_COLUMN, REASON_VALUE, parse_file
 from landing.readers import FileUnreadable, RawFile, read_extract
-from safelink import outputs
 
 log = logging.getLogger(__name__)
 

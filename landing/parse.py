@@ -11,10 +11,10 @@ import datetime as dt
 
 import polars as pl
 
-from landing.config import FieldSpec, FileSpec
-from landing.nhs import nhs_number_valid
+from ground.identifiers import record_id_problem_expressions
+from ground.nhs import nhs_number_valid
+from ground.sources import FieldSpec, FileSpec
 from landing.postcode import normalise_postcode, postcode_valid
-from safelink.identifiers import record_id_problem_expressions
 
 REASON = "_reason"
 REASON_COLUMN = "_reason_column"

@@ -6,11 +6,16 @@ guards only ever get stricter as clusters grow, this is the same as splitting ea
 connected component on its weakest links.
 
 Guards:
-- ``twins``: same DOB, surname and address, clearly different forenames, NHS numbers not equal
-  (pair level, never merged).
+- ``twins``: same DOB, surname and address, clearly different forenames, NHS numbers not equal, and
+  evidence of a twin (:mod:`linkage.evidence`, or two different NHS numbers) (pair level, never merged).
 - ``namesake``: same forename and surname, DOBs not explainable by one mistyped digit or a day/month
   swap, and either birth years ≥ ``namesake_min_years`` apart (parent and child sharing a name) or
-  living at the same address, born two or more years apart, with no NHS number in common.
+  living at the same address, born two or more years apart, with no NHS number in common; and evidence
+  of two people of that name (:mod:`linkage.evidence`, or two different NHS numbers).
+- ``namesake_doubt``: the same names born a generation apart (``namesake_min_years``) at one address without
+  that evidence (a parent and the child named after them, or a date of birth replaced in one record): never
+  linked, put to clerical review.
+  Without evidence neither guard fires: the model decides, and clerical review takes the doubtful pairs.
 - ``nhs_conflict``: the two clusters hold different NHS numbers that are both verified, or hold
   different numbers (none in common) and the link is not strong enough without the NHS comparison.
 - ``same_source``: two records of one source that never holds duplicates.
@@ -26,21 +31,40 @@ import numpy as np
 import polars as pl
 
 from linkage.compare import LEVELS
+from linkage.evidence import NAMESAKE_KEY, TWIN_KEY, GuardEvidence
 
 
 def _lvl(comp: str, name: str) -> int:
     return LEVELS[comp].index(name)
 
 
-def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years: int = 12) -> pl.DataFrame:
+def _lvls(comp: str, *names: str) -> list[int]:
+    return [_lvl(comp, n) for n in names]
+
+
+def _evident(records: pl.DataFrame, evidence: GuardEvidence) -> pl.DataFrame:
+    """Per record: whether its twins key and its namesake key have evidence of a second person."""
+    rec = records.select("uid", *{*TWIN_KEY, *NAMESAKE_KEY})
+    twins = rec.join(evidence.twins.with_columns(pl.lit(True).alias("twin_evident")), on=list(TWIN_KEY), how="left")
+    both = twins.join(evidence.namesakes.with_columns(pl.lit(True).alias("namesake_evident")),
+                      on=list(NAMESAKE_KEY), how="left")
+    return both.select("uid", pl.col("twin_evident").fill_null(False), pl.col("namesake_evident").fill_null(False))
+
+
+def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years: int = 12,
+                evidence: GuardEvidence | None = None) -> pl.DataFrame:
     """Flag candidate pairs that must never be linked directly (``guard`` column, null if none).
 
     Args:
         scored: pairs with ``uid_l``, ``uid_r`` and comparison level columns.
-        records: standardised records (``uid``, ``dob_y``, ``nhs``, ``nhs_verified``).
+        records: standardised records (``uid``, ``dob_y``, ``nhs``, ``nhs_verified``, ``sn``, ``dob_s``,
+            ``fn_key``).
         namesake_min_years: minimum birth-year gap for the namesake guard.
+        evidence: keys with evidence of twins or namesakes (default: none, so those guards need two
+            different NHS numbers).
     """
-    rec = records.select("uid", "dob_y", "nhs", "nhs_verified")
+    flags = _evident(records, evidence or GuardEvidence.none())
+    rec = records.select("uid", "dob_y", "nhs", "nhs_verified").join(flags, on="uid", how="left")
     df = scored.join(rec.rename({c: f"{c}_l" for c in rec.columns}), on="uid_l", how="left").join(
         rec.rename({c: f"{c}_r" for c in rec.columns}), on="uid_r", how="left"
     )
@@ -48,37 +72,37 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
     nhs_equal = (pl.col("nhs_l").is_not_null() & (pl.col("nhs_l") == pl.col("nhs_r"))).fill_null(False)
     nhs_differ = (pl.col("nhs_l") != pl.col("nhs_r")).fill_null(False)
     both_nhs_differ = (pl.col("nhs_l").is_not_null() & pl.col("nhs_r").is_not_null() & nhs_differ).fill_null(False)
+    twin_evident = (pl.col("twin_evident_l") | pl.col("twin_evident_r")).fill_null(False)
     twins = (
         (pl.col("dob") == _lvl("dob", "exact"))
-        # gendered surnames (Dąbrowska / Dąbrowski) are "close"
-        & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial"), _lvl("surname", "close")])
+        # gendered surnames (Dąbrowska / Dąbrowski) are spelt alike
+        & pl.col("surname").is_in(_lvls("surname", "exact", "token", "one_edit", "jaro_winkler_92"))
         & same_place
         & ~nhs_equal
         & (
-            (pl.col("forename") == _lvl("forename", "different"))
+            (pl.col("forename").is_in(_lvls("forename", "different", "phonetic", "jaro_winkler_80"))
+             & (twin_evident | both_nhs_differ))
             # close or alias forenames (Cian / Ian; a twin's middle name) with two different numbers
-            | (pl.col("forename").is_in([_lvl("forename", "close"), _lvl("forename", "nickname_or_alt")])
+            | (pl.col("forename").is_in(_lvls("forename", "jaro_winkler_92", "one_edit", "nickname_or_alt"))
                & both_nhs_differ)
         )
     )
     names_agree = pl.col("forename").is_in(
         [_lvl("forename", "exact"), _lvl("forename", "nickname_or_alt")]
-    ) & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "partial")])
+    ) & pl.col("surname").is_in([_lvl("surname", "exact"), _lvl("surname", "token")])
+    namesake_evident = (pl.col("namesake_evident_l") | pl.col("namesake_evident_r")).fill_null(False)
     not_a_typo = ~pl.col("dob").is_in([_lvl("dob", "one_digit"), _lvl("dob", "day_month_swapped")])
-    namesake = (
-        names_agree
-        & not_a_typo
-        & (
-            ((pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= namesake_min_years)
-            # two people of one name under one roof, born years apart (and no shared NHS number)
-            | (
-                same_place
-                & (pl.col("dob") == _lvl("dob", "different"))
-                & ((pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= 2)
-                & ~nhs_equal
-            )
-        )
+    generation_apart = (pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= namesake_min_years
+    namesakes = names_agree & not_a_typo & ~nhs_equal
+    namesake = namesakes & (namesake_evident | both_nhs_differ) & (
+        generation_apart
+        # two people of one name under one roof, born years apart
+        | (same_place & pl.col("dob").is_in(_lvls("dob", "different", "within_10_years"))
+           & ((pl.col("dob_y_l") - pl.col("dob_y_r")).abs() >= 2))
     )
+    # a generation apart under one roof without further evidence (a parent and the child named after them,
+    # or one record's date of birth replaced): never linked, put to clerical review
+    namesake_doubt = namesakes & same_place & generation_apart
     nhs_conflict = (
         pl.col("nhs_verified_l").fill_null(False)
         & pl.col("nhs_verified_r").fill_null(False)
@@ -89,12 +113,15 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
         .then(pl.lit("twins"))
         .when(namesake)
         .then(pl.lit("namesake"))
+        .when(namesake_doubt)
+        .then(pl.lit("namesake_doubt"))
         .when(nhs_conflict)
         .then(pl.lit("nhs_conflict"))
         .otherwise(None)
     )
     return df.with_columns(guard.alias("pair_guard")).drop(
-        "dob_y_l", "nhs_l", "nhs_verified_l", "dob_y_r", "nhs_r", "nhs_verified_r"
+        *[f"{c}_{side}" for c in ("dob_y", "nhs", "nhs_verified", "twin_evident", "namesake_evident")
+          for side in "lr"]
     )
 
 

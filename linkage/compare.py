@@ -20,16 +20,22 @@ from recordlinkage.base import BaseCompareFeature
 
 MISSING = -1
 
+#: Graded name levels, worst to best: an initial for a name; sounding alike (metaphone); Jaro-Winkler bands;
+#: one Damerau-Levenshtein edit (a transposition is one edit); for forenames a nickname, alternative or
+#: abbreviation, for surnames a token shared by multi-part names; exact; swapped with the other name.
+NAME_LEVELS = ["different", "initial", "phonetic", "jaro_winkler_80", "jaro_winkler_92", "one_edit"]
 LEVELS: dict[str, list[str]] = {
-    "forename": ["different", "close", "nickname_or_alt", "exact", "swapped"],
-    "surname": ["different", "close", "partial", "exact", "swapped"],
-    "dob": ["different", "year_only", "one_digit", "day_month_swapped", "exact"],
-    "location": ["different", "outward", "sector", "postcode", "address_only", "postcode_and_address"],
+    "forename": [*NAME_LEVELS, "nickname_or_alt", "exact", "swapped"],
+    "surname": [*NAME_LEVELS, "token", "exact", "swapped"],
+    "dob": ["different", "within_10_years", "year_only", "one_digit", "day_month_swapped", "exact"],
+    "location": ["different", "outward", "sector", "street", "postcode", "address_only", "postcode_and_address"],
     "nhs": ["different", "exact"],
     "sex": ["different", "same"],
 }
 COMPARISONS = list(LEVELS)
 CLOSE_JW = 0.88
+#: Name levels under which two spellings are taken for the same name written carelessly.
+SPELT_ALIKE = ("jaro_winkler_92", "one_edit")
 
 
 def _arr(s: pd.Series) -> np.ndarray:
@@ -70,9 +76,34 @@ def _spelt_close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (_jw(a, b) >= CLOSE_JW) | (_osa(a, b) <= 1)
 
 
-def _name_close(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-    """Close: spelt closely (:func:`_spelt_close`) or the same phonetic key."""
-    return _spelt_close(a, b) | _eq(pa, pb)
+def _initial(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One side is a single letter, the other's first letter."""
+    sa = pd.Series(np.where(_present(a), a, ""), dtype=object).astype(str)
+    sb = pd.Series(np.where(_present(b), b, ""), dtype=object).astype(str)
+    one = ((sa.str.len() == 1) | (sb.str.len() == 1)) & (sa.str.len() > 0) & (sb.str.len() > 0)
+    return (one & (sa.str[0] == sb.str[0])).to_numpy()
+
+
+def grade_names(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """The graded level (index into :data:`NAME_LEVELS`) of two aligned name arrays; ``MISSING`` where
+    either is blank. Exactness and name-specific levels are set by the callers.
+
+    Args:
+        a: left names (folded).
+        b: right names (folded).
+        pa: left phonetic keys.
+        pb: right phonetic keys.
+    """
+    both = _present(a) & _present(b)
+    jw = _jw(a, b)
+    out = np.full(len(a), MISSING, dtype=np.int8)
+    out[both] = NAME_LEVELS.index("different")
+    out[both & _initial(a, b)] = NAME_LEVELS.index("initial")
+    out[both & _eq(pa, pb)] = NAME_LEVELS.index("phonetic")
+    out[both & (jw >= 0.80)] = NAME_LEVELS.index("jaro_winkler_80")
+    out[both & (jw >= 0.92)] = NAME_LEVELS.index("jaro_winkler_92")
+    out[both & (_osa(a, b) <= 1)] = NAME_LEVELS.index("one_edit")
+    return out
 
 
 def _swapped(
@@ -141,32 +172,34 @@ class ForenameLevels(BaseCompareFeature):
         sb = pd.Series(np.where(both, fb, ""), dtype=object).astype(str)
         short = np.where(sa.str.len() <= sb.str.len(), sa, sb)
         long_ = np.where(sa.str.len() <= sb.str.len(), sb, sa)
-        prefix = np.array([len(s) >= 2 and lg.startswith(s) for s, lg in zip(short, long_, strict=True)])
-        close = _name_close(fa, fb, pha, phb)
+        prefix = (np.char.str_len(short.astype(str)) >= 2) & np.char.startswith(long_.astype(str), short.astype(str))
+        graded = grade_names(fa, fb, pha, phb)
+        close = graded >= NAME_LEVELS.index("jaro_winkler_92")
         # a consonant abbreviation (Mtt / Matthew, Zc / Zachary): same first letter, no vowel after
         # it, letters in order (so twins Mia / Matilda stay different)
         abbrev = np.zeros(len(fa), dtype=bool)
+        ss, ls = pd.Series(short, dtype=object).astype(str), pd.Series(long_, dtype=object).astype(str)
+        maybe_abbrev = ((ss.str.len() >= 2) & (ss.str[0] == ls.str[0]) & (ss.str.len() <= ls.str.len() - 2)
+                        & ~ss.str[1:].str.contains("[aeiouy]")).to_numpy()
         rest = np.nonzero(both & ~exact & ~nick & ~alt & ~prefix & ~close)[0]
-        for i in rest:
-            s, lg = short[i], long_[i]
-            if len(s) >= 2 and s[0] == lg[0] and len(s) <= len(lg) - 2 and not set(s[1:]) & set("aeiouy"):
-                it = iter(lg)
-                abbrev[i] = all(ch in it for ch in s)
+        for i in np.nonzero(both & ~exact & ~nick & ~alt & ~prefix & ~close & maybe_abbrev)[0]:
+            it = iter(long_[i])
+            abbrev[i] = all(ch in it for ch in short[i])
         still = rest[~abbrev[rest]]
         alias_close = np.zeros(len(fa), dtype=bool)
         alias_close[still] = self._alias_close(fa[still], fb[still])
         swapped = _swapped(fa, sna, fb, snb, self.nickname_pairs)
-        out = np.full(len(fa), MISSING, dtype=np.int8)
-        out[both] = 0
-        out[both & (close | alias_close)] = 1
-        out[(nick | alt | prefix | abbrev) & ~exact] = 2
-        out[exact] = 3
-        out[swapped] = 4
+        levels = LEVELS["forename"]
+        out = graded.copy()
+        out[alias_close & (out < levels.index("jaro_winkler_92"))] = levels.index("jaro_winkler_92")
+        out[(nick | alt | prefix | abbrev) & ~exact] = levels.index("nickname_or_alt")
+        out[exact] = levels.index("exact")
+        out[swapped] = levels.index("swapped")
         return out
 
 
 class SurnameLevels(BaseCompareFeature):
-    """Surname: exact / partial (a part of a hyphenated surname shared) / close / swapped / different.
+    """Surname: graded (:data:`NAME_LEVELS`) / token (a part of a multi-part surname shared) / exact / swapped.
 
     Left and right columns: ``sn``, ``sn_first``, ``sn_last``, ``sn_ph``, ``fn``.
     """
@@ -185,20 +218,18 @@ class SurnameLevels(BaseCompareFeature):
             _eq(fa, sb) | _eq(la, sb) | _eq(sa, fb) | _eq(sa, lb)
             | _eq(fa, fb) | _eq(fa, lb) | _eq(la, fb) | _eq(la, lb)
         ) & ~exact
-        close = _name_close(sa, sb, pha, phb)
         swapped = _swapped(fna, sa, fnb, sb, self.nickname_pairs)
-        out = np.full(len(sa), MISSING, dtype=np.int8)
-        out[both] = 0
-        out[both & close] = 1
-        out[partial] = 2
-        out[exact] = 3
-        out[swapped] = 4
+        levels = LEVELS["surname"]
+        out = grade_names(sa, sb, pha, phb)
+        out[both & partial] = levels.index("token")
+        out[exact] = levels.index("exact")
+        out[swapped] = levels.index("swapped")
         return out
 
 
 class DobLevels(BaseCompareFeature):
     """DOB: exact / day-month swapped / one digit off (or two adjacent digits transposed) /
-    same year only / different. Columns ``dob_s`` (ddmmyyyy) left and right."""
+    same year only / born within ten years / different (further apart). Columns ``dob_s`` (ddmmyyyy)."""
 
     def __init__(self, label: str = "dob") -> None:
         super().__init__("dob_s", "dob_s", label=label)
@@ -227,12 +258,16 @@ class DobLevels(BaseCompareFeature):
             trans = np.zeros(0, dtype=bool)
         one = both & ~exact & ((hd == 1) | trans)
         year = both & (sa.str[4:] == sb.str[4:]).to_numpy()
+        years_apart = np.abs(pd.to_numeric(sa.str[4:], errors="coerce").to_numpy()
+                             - pd.to_numeric(sb.str[4:], errors="coerce").to_numpy())
+        levels = LEVELS["dob"]
         out = np.full(len(fa), MISSING, dtype=np.int8)
-        out[both] = 0
-        out[year & ~exact] = 1
-        out[one] = 2
-        out[swap] = 3
-        out[exact] = 4
+        out[both] = levels.index("different")
+        out[both & (years_apart <= 10)] = levels.index("within_10_years")
+        out[year & ~exact] = levels.index("year_only")
+        out[one] = levels.index("one_digit")
+        out[swap] = levels.index("day_month_swapped")
+        out[exact] = levels.index("exact")
         return out
 
 
@@ -256,31 +291,36 @@ class LocationLevels(BaseCompareFeature):
     independent: a household shares both).
 
     Levels: postcode and address / address only (postcode differs or is missing) / same postcode /
-    same sector / same outward code / different. The address agrees when the folded lines are equal,
-    Jaro-Winkler ≥ 0.92, or house number and street word agree. Columns ``pc``, ``pc_sector``,
-    ``pc_out``, ``addr``, ``addr_head``.
+    same street (house number differs or is missing on one side) / same sector / same outward code /
+    different. The address agrees when the folded lines are equal, or the streets (spaces removed) agree or
+    have Jaro-Winkler ≥ 0.92 and the house numbers agree (or neither has one). Columns ``pc``, ``pc_sector``,
+    ``pc_out``, ``addr``, ``addr_num``, ``street``, ``street4``.
     """
 
     def __init__(self, label: str = "location") -> None:
-        cols = ["pc", "pc_sector", "pc_out", "addr", "addr_head"]
+        cols = ["pc", "pc_sector", "pc_out", "addr", "addr_num", "street", "street4"]
         super().__init__(cols, cols, label=label)
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
-        pa, seca, outa, ada, ha, pb, secb, outb, adb, hb = (_arr(s) for s in args)
+        pa, seca, outa, ada, na, sta, _, pb, secb, outb, adb, nb, stb, _ = (_arr(s) for s in args)
         pc_both = _present(pa) & _present(pb)
         ad_both = _present(ada) & _present(adb)
-        nsa = pd.Series(ada, dtype=object).str.replace(" ", "", regex=False).where(ad_both, None).to_numpy(object)
-        nsb = pd.Series(adb, dtype=object).str.replace(" ", "", regex=False).where(ad_both, None).to_numpy(object)
-        jw = _jw(nsa, nsb)  # spaces removed: "aspinal ls treet" is "aspinall street"
-        addr = ad_both & (_eq(ada, adb) | (jw >= 0.92) | _eq(ha, hb))
+        # the street with spaces removed ("aspinal ls treet" is "aspinall street"); one house only when the
+        # numbers agree or neither line has one
+        same_street = _eq(sta, stb) | (_jw(sta, stb) >= 0.92)
+        same_number = _eq(na, nb) | (~_present(na) & ~_present(nb))
+        addr = ad_both & (_eq(ada, adb) | (same_street & same_number))
+        street = ad_both & ~addr & same_street
         pc = _eq(pa, pb)
+        levels = LEVELS["location"]
         out = np.full(len(pa), MISSING, dtype=np.int8)
-        out[pc_both | ad_both] = 0
-        out[_eq(outa, outb)] = 1
-        out[_eq(seca, secb)] = 2
-        out[pc] = 3
-        out[addr & ~pc] = 4
-        out[addr & pc] = 5
+        out[pc_both | ad_both] = levels.index("different")
+        out[_eq(outa, outb)] = levels.index("outward")
+        out[_eq(seca, secb)] = levels.index("sector")
+        out[street & ~pc] = levels.index("street")
+        out[pc] = levels.index("postcode")
+        out[addr & ~pc] = levels.index("address_only")
+        out[addr & pc] = levels.index("postcode_and_address")
         return out
 
 

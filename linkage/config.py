@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from landing.config import load_config_model
+from ground.config import load_config_model
 
 SOURCES = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 
@@ -49,11 +49,30 @@ class Guards(_Strict):
 
 
 class Training(_Strict):
-    """EM training settings (``safelink train``)."""
+    """Fitting the model to the deployment's own records (first night, ``safelink train``)."""
 
     random_pairs: int = Field(default=400_000, gt=1000)
     seed: int = 1
     m_floors: dict[str, float] | None = None
+    min_observed: int = Field(default=1000, ge=10)
+    min_pass_pairs: int = Field(default=50, ge=1)
+    min_expected_matches: float = Field(default=20.0, ge=0)
+    prior_strength: float = Field(default=20.0, ge=0)
+    max_iter: int = Field(default=500, ge=10)
+    tolerance: float = Field(default=1e-4, gt=0, lt=0.1)
+
+
+class Model(_Strict):
+    """Which model scores a night."""
+
+    fit_on_first_night: bool = True
+
+
+class Drift(_Strict):
+    """When tonight's data has moved away from the data the model was fitted on."""
+
+    max_psi: float = Field(default=0.25, gt=0)
+    max_links_per_record_change: float = Field(default=0.3, gt=0)
 
 
 class Mentions(_Strict):
@@ -75,10 +94,12 @@ class LinkageConfig(_Strict):
     guards: Guards = Guards()
     training: Training = Training()
     mentions: Mentions = Mentions()
+    model: Model = Model()
+    drift: Drift = Drift()
 
 
-def load_linkage_config(config_dir: Path) -> dict[str, Any]:
-    """Read and validate ``linkage.yaml`` (defaults when absent), as a plain dict for the engine.
+def load_linkage_config(config_dir: Path) -> LinkageConfig:
+    """Read and validate ``linkage.yaml`` (defaults when absent).
 
     Args:
         config_dir: the configuration folder.
@@ -86,8 +107,4 @@ def load_linkage_config(config_dir: Path) -> dict[str, Any]:
     Raises:
         ConfigError: the file breaks the schema; the message names the file and the key.
     """
-    model = load_config_model(Path(config_dir) / "linkage.yaml", LinkageConfig, optional=True)
-    data = model.model_dump(exclude_none=True)
-    if model.blocking.passes is not None:
-        data["blocking"]["passes"] = [p.model_dump(exclude_none=True) for p in model.blocking.passes]
-    return data
+    return load_config_model(Path(config_dir) / "linkage.yaml", LinkageConfig, optional=True)

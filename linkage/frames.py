@@ -8,7 +8,7 @@ import polars as pl
 #: Columns recordlinkage's compare features read.
 COMPARE_COLUMNS = [
     "fn", "fn_alt", "fn_ph", "sn", "sn_first", "sn_last", "sn_ph", "dob_s", "pc", "pc_sector", "pc_out",
-    "nhs", "sex", "addr", "addr_head",
+    "nhs", "sex", "addr", "addr_head", "addr_num", "street", "street4",
 ]
 
 

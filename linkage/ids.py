@@ -19,9 +19,9 @@ import polars as pl
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ground.errors import OperatorError
+from ground.state import open_state
 from linkage.state_tables import LinkageNight, LinkagePerson, LinkagePersonEvent, LinkageRecordPerson
-from safelink.errors import OperatorError
-from safelink.state import open_state
 
 
 class OutOfOrderNight(OperatorError):

@@ -349,6 +349,14 @@ def _dob_compatible(hits: pl.DataFrame, people_std: pl.DataFrame, person_ids: pl
     return pl.concat([hits.filter(pl.col("dob").is_null()), near])
 
 
+def _dob_fits(per_person: pl.DataFrame, people_std: pl.DataFrame, person_ids: pl.DataFrame) -> pl.DataFrame:
+    """:func:`_dob_compatible`, keeping persons no record of which gives a date of birth (nothing to contradict):
+    the mother at the owner's address is not the grandmother whose date of birth the mention gives."""
+    dated = people_std.filter(pl.col("dob").is_not_null()).select("uid").join(person_ids, on="uid")
+    undated = per_person.join(dated.select("person_id").unique(), on="person_id", how="anti")
+    return pl.concat([_dob_compatible(per_person, people_std, person_ids), undated])
+
+
 def _name_only(
     pending: pl.DataFrame,
     mstd: pl.DataFrame,
@@ -545,7 +553,8 @@ def resolve_mentions(
         per_person = per_person.join(mfacts, on="mid").filter(
             pl.col("owner_person_id").is_null() | (pl.col("person_id") != pl.col("owner_person_id"))
         )
-        per_person = _plausible(per_person, facts, ref_day).select("mid", "person_id", "ev")
+        per_person = _plausible(per_person, facts, ref_day).select("mid", "person_id", "ev", "dob")
+        per_person = _dob_fits(per_person, people_std, person_ids).select("mid", "person_id", "ev")
         # Posterior over persons and "no record": P(person p) = a·LR_p / ((1 - prior) + a·Σ LR_q),
         # a = prior / persons (each person equally likely a priori), LR_p = 2^evidence of p's best record
         # (records of one person are not independent evidence); persons never blocked with the mention

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ground import outputs
 from linkage.compare import LEVELS, MISSING
-from safelink import outputs
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 TF_COMPARISONS = {"forename": ("fn", "exact"), "surname": ("sn", "exact")}
 
 
@@ -38,6 +38,25 @@ class FSModel:
     tf_enabled: bool = True
     u_random: dict[str, list[float]] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+
+    @classmethod
+    def neutral(cls, link_threshold: float = 0.9, review_threshold: float = 0.5) -> FSModel:
+        """A model that knows nothing yet (m leaning to agreement, u uniform): where a first fit starts from.
+
+        Args:
+            link_threshold: match probability to link at.
+            review_threshold: match probability to review at.
+        """
+        m: dict[str, list[float]] = {}
+        for c, levels in LEVELS.items():
+            start = default_m_init(c)
+            if "swapped" in levels:  # the best level is "exact", not the last one
+                si, ei = levels.index("swapped"), levels.index("exact")
+                start[si], start[ei] = start[ei], start[si]
+            m[c] = start.tolist()
+        u = {c: [1.0 / len(v)] * len(v) for c, v in LEVELS.items()}
+        return cls(m=m, u=u, matches_per_record=0.5, link_threshold=link_threshold,
+                   review_threshold=review_threshold, version="neutral", u_random=dict(u))
 
     def weights(self, comparison: str) -> np.ndarray:
         """log2(m/u) per level of one comparison.
@@ -156,6 +175,7 @@ def em_fit(
     max_iter: int = 500,
     tol: float = 1e-7,
     pseudo: float = 0.5,
+    m_prior_strength: float = 0.0,
 ) -> tuple[list[np.ndarray], list[np.ndarray], float, int]:
     """Expectation–maximisation for the two-class latent model with conditional independence.
 
@@ -172,6 +192,8 @@ def em_fit(
         max_iter: iteration cap.
         tol: stop when no parameter moves more than this.
         pseudo: additive smoothing per level (keeps rare levels away from 0).
+        m_prior_strength: weight, in pairs, of a Dirichlet prior on m centred on ``m_init`` (MAP-EM): a
+            small night cannot pull m far from where it started, a large one decides for itself.
 
     Returns:
         ``(m, u, λ, iterations)``.
@@ -186,6 +208,7 @@ def em_fit(
         present = patterns[:, j] >= 0
         oh[np.nonzero(present)[0], patterns[present, j]] = 1.0
         onehots.append(oh)
+    prior_m = [np.asarray(x, dtype=float) * m_prior_strength for x in m_init]
     it = 0
     for step in range(1, max_iter + 1):
         it = step
@@ -205,7 +228,7 @@ def em_fit(
         delta = abs(new_lam - lam)
         new_m, new_u = [], []
         for j in range(k):
-            cm = wm @ onehots[j] + pseudo
+            cm = wm @ onehots[j] + pseudo + prior_m[j]
             nm = cm / cm.sum()
             delta = max(delta, float(np.abs(nm - m[j]).max()))
             new_m.append(nm)

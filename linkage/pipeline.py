@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from checks.safe_csv import write_safe_csv
-from linkage.blocking import BlockingStats, candidate_pairs, passes_from_config
+from ground import outputs
+from ground.safe_csv import write_safe_csv
+from linkage.blocking import pass_coverage
 from linkage.cluster import cluster_links, pair_guards
-from linkage.compare import COMPARISONS, LEVELS, compare_pairs
-from linkage.config import load_linkage_config
-from linkage.frames import levels_to_polars, to_recordlinkage
+from linkage.compare import COMPARISONS, LEVELS, MISSING
+from linkage.config import LinkageConfig
+from linkage.drift import night_profile
+from linkage.evidence import GuardEvidence, guard_evidence
 from linkage.ids import persist_ids
 from linkage.mentions import resolve_mentions
-from linkage.model import FSModel, score, train_fs
+from linkage.model import FSModel, score
+from linkage.models import save_versioned
+from linkage.night_model import choose_model, fit_to_night, model_check, write_model_check
+from linkage.prepare import Scored, load_config, nicknames_path, standardise_block_compare
+from linkage.review_decisions import review_overrides
 from linkage.standardise import nickname_pairs, standardise_people
-from safelink import outputs
 
 log = logging.getLogger(__name__)
 
@@ -55,69 +58,13 @@ class LinkResult:
     model_version: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     pairs_by_pass: dict[str, int] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    drift: dict[str, Any] = field(default_factory=dict)
+    pass_coverage: dict[str, dict[str, float | int]] = field(default_factory=dict)
 
 
-def load_config(config_dir: Path) -> dict[str, Any]:
-    """Read and validate ``linkage.yaml`` from the configuration folder (defaults if absent).
-
-    Args:
-        config_dir: the configuration folder.
-    """
-    return load_linkage_config(config_dir)
-
-
-def _nicknames_path(config_dir: Path) -> Path:
-    return Path(config_dir) / "nicknames.yaml"
-
-
-@dataclass
-class Scored:
-    """Intermediate results of standardise → block → compare → score."""
-
-    records: pl.DataFrame
-    pairs: pl.DataFrame
-    blocking: BlockingStats
-    seconds: dict[str, float]
-
-
-def standardise_block_compare(people: pl.DataFrame, config: dict, config_dir: Path) -> Scored:
-    """Standardise the people table, make candidate pairs and compute comparison levels.
-
-    Args:
-        people: canonical people table.
-        config: parsed ``linkage.yaml``.
-        config_dir: configuration folder (for the alias table).
-    """
-    secs: dict[str, float] = {}
-    t = time.perf_counter()
-    gcfg = config.get("guards") or {}
-    std = standardise_people(
-        people,
-        _nicknames_path(config_dir),
-        tuple(gcfg.get("nhs_verified_statuses", ["01"])),
-        tuple(gcfg.get("nhs_verified_without_status", [])),
-    )
-    secs["standardise"] = time.perf_counter() - t
-    t = time.perf_counter()
-    bcfg = config.get("blocking") or {}
-    pairs, bstats = candidate_pairs(
-        std,
-        passes_from_config(config),
-        max_block_size=int(bcfg.get("max_block_size", 300)),
-        dedupe_sources=frozenset(config.get("dedupe_within_sources", [])),
-    )
-    secs["block"] = time.perf_counter() - t
-    t = time.perf_counter()
-    pdf, idx = to_recordlinkage(std, pairs)
-    levels = levels_to_polars(compare_pairs(idx, pdf, nickname_pairs(str(_nicknames_path(config_dir)))))
-    secs["compare"] = time.perf_counter() - t
-    return Scored(records=std, pairs=levels, blocking=bstats, seconds=secs)
-
-
-def _thresholds(model: FSModel, config: dict) -> tuple[float, float]:
-    th = config.get("thresholds") or {}
-    link = th.get("link")
-    review = th.get("review")
+def _thresholds(model: FSModel, config: LinkageConfig) -> tuple[float, float]:
+    link, review = config.thresholds.link, config.thresholds.review
     return (
         float(link) if link is not None else model.link_threshold,
         float(review) if review is not None else model.review_threshold,
@@ -125,6 +72,20 @@ def _thresholds(model: FSModel, config: dict) -> tuple[float, float]:
 
 
 FORCED_WEIGHT = 1e9
+
+
+def level_labels(levels: pl.DataFrame) -> list[pl.Expr]:
+    """``level_<comparison>``: each comparison's agreement level by name (``missing`` when a side is blank),
+    written beside the weights so that a link can be explained without the model.
+
+    Args:
+        levels: pairs with one integer level column per comparison.
+    """
+    return [
+        pl.col(c).replace_strict({MISSING: "missing", **dict(enumerate(LEVELS[c]))}, default=None,
+                                 return_dtype=pl.String).alias(f"level_{c}")
+        for c in COMPARISONS if c in levels.columns
+    ]
 
 
 def _override_pairs(std: pl.DataFrame, overrides: pl.DataFrame | None, kind: str) -> pl.DataFrame:
@@ -143,58 +104,41 @@ def _override_pairs(std: pl.DataFrame, overrides: pl.DataFrame | None, kind: str
     ).unique()
 
 
-#: Forename levels under which a link itself shows the two records name the same person (close: a slip).
-FORENAME_AGREES = ("close", "exact", "nickname_or_alt", "swapped")
+#: Forename levels under which a link itself shows the two records name the same person (a slip included).
+FORENAME_AGREES = ("jaro_winkler_92", "one_edit", "exact", "nickname_or_alt", "swapped")
+#: Pair guards that show two different people: such a pair is ``guarded``, not put to review.
+CERTAIN_GUARDS = ("twins", "namesake", "nhs_conflict")
 
 
-def cluster_scored(
-    std: pl.DataFrame,
-    scored: pl.DataFrame,
-    model: FSModel,
-    config: dict,
-    overrides: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, Counter]:
-    """Apply guards and thresholds and cluster.
-
-    Args:
-        std: standardised records.
-        scored: scored pairs (levels, ``w_*``, ``weight``, ``match_probability``).
-        model: the model (thresholds).
-        config: parsed ``linkage.yaml``.
-        overrides: clerical review decisions (``source_l``, ``record_id_l``, ``source_r``,
-            ``record_id_r``, ``decision`` = ``force_link`` | ``force_split``): a forced link is
-            accepted whatever its score or pair guard (cluster guards still apply); a forced split
-            never joins the two records.
-
-    Returns:
-        ``(records, pairs, guard_counts)``: records with ``cluster``, ``cluster_size``,
-        ``link_confidence``; the link and review pairs with ``decision`` and ``guard``.
-    """
-    link_t, review_t = _thresholds(model, config)
-    gcfg = config.get("guards") or {}
-    g = pair_guards(scored, std, int(gcfg.get("namesake_min_years", 12)))
-    enabled = set(gcfg.get("pair_guards", ["twins", "namesake", "nhs_conflict"]))
+def _apply_pair_guards(std: pl.DataFrame, scored: pl.DataFrame, config: LinkageConfig,
+                       overrides: pl.DataFrame | None, evidence: GuardEvidence | None) -> pl.DataFrame:
+    """Scored pairs with ``pair_guard`` (enabled guards, within-source pairs, reviewers' splits) and ``_forced``."""
+    g = pair_guards(scored, std, config.guards.namesake_min_years, evidence)
+    enabled: set[str] = set(config.guards.pair_guards)
+    if "namesake" in enabled:
+        enabled.add("namesake_doubt")
     g = g.with_columns(
-        pl.when(pl.col("pair_guard").is_in(list(enabled))).then(pl.col("pair_guard")).otherwise(None)
+        pl.when(pl.col("pair_guard").is_in(sorted(enabled))).then(pl.col("pair_guard")).otherwise(None)
     )
+    if "same_source" in g.columns:
+        # a likely duplicate inside one system goes to clerical review unless the source may hold duplicates
+        g = g.join(std.select(pl.col("uid").alias("uid_l"), pl.col("source").alias("_src")), on="uid_l", how="left")
+        within = pl.col("same_source").fill_null(False) & ~pl.col("_src").is_in(list(config.dedupe_within_sources))
+        g = g.with_columns(pl.when(within & pl.col("pair_guard").is_null()).then(pl.lit("same_source"))
+                           .otherwise(pl.col("pair_guard")).alias("pair_guard")).drop("_src")
     forced_link = _override_pairs(std, overrides, "force_link").with_columns(pl.lit(True).alias("_forced"))
-    forced_split = _override_pairs(std, overrides, "force_split")
+    forced_split = _override_pairs(std, overrides, "force_split").with_columns(pl.lit(True).alias("_split"))
     g = g.join(forced_link, on=["uid_l", "uid_r"], how="left").with_columns(pl.col("_forced").fill_null(False))
-    g = g.with_columns(
-        pl.when(pl.col("_forced")).then(None).otherwise(pl.col("pair_guard")).alias("pair_guard")
-    )
-    g = g.join(forced_split.with_columns(pl.lit(True).alias("_split")), on=["uid_l", "uid_r"], how="left")
-    g = g.with_columns(
-        pl.when(pl.col("_split").fill_null(False)).then(pl.lit("review_split")).otherwise(pl.col("pair_guard"))
-        .alias("pair_guard")
+    g = g.join(forced_split, on=["uid_l", "uid_r"], how="left").with_columns(
+        pl.when(pl.col("_forced")).then(None)
+        .when(pl.col("_split").fill_null(False)).then(pl.lit("review_split"))
+        .otherwise(pl.col("pair_guard")).alias("pair_guard")
     ).drop("_split")
-    g = g.with_row_index("_pid")
-    cannot = pl.concat(
-        [
-            g.filter(pl.col("pair_guard").is_not_null()).select("uid_l", "uid_r", "pair_guard"),
-            forced_split.with_columns(pl.lit("review_split").alias("pair_guard")),
-        ]
-    ).unique(subset=["uid_l", "uid_r"], keep="first")
+    return g.with_row_index("_pid")
+
+
+def _links_to_cluster(g: pl.DataFrame, forced_link: pl.DataFrame, link_t: float) -> pl.DataFrame:
+    """Pairs above the link threshold without a pair guard, with forced links, weighted for clustering."""
     above = g.filter((pl.col("match_probability") >= link_t) | pl.col("_forced"))
     wcols = [c for c in g.columns if c.startswith("w_") and c != "w_nhs"]
     links = above.filter(pl.col("pair_guard").is_null()).with_columns(
@@ -203,46 +147,72 @@ def cluster_scored(
         pl.col("forename").is_in([LEVELS["forename"].index(v) for v in FORENAME_AGREES]).fill_null(False)
         .alias("forename_agrees"),
     )
-    # forced links the blocking did not propose tonight
     unseen = forced_link.join(g.select("uid_l", "uid_r"), on=["uid_l", "uid_r"], how="anti")
-    if unseen.height:
-        links = pl.concat(
-            [
-                links,
-                unseen.with_columns(
-                    pl.lit(None, dtype=pl.UInt32).alias("_pid"),
-                    pl.lit(FORCED_WEIGHT).alias("weight"),
-                    pl.lit(FORCED_WEIGHT).alias("evidence"),
-                ),
-            ],
-            how="diagonal_relaxed",
-        )
-    res = cluster_links(
-        std.height,
-        links,
-        cannot,
-        std,
-        frozenset(config.get("dedupe_within_sources", [])),
-        float(gcfg.get("nhs_override_evidence", 30.0)),
-    )
-    counts: Counter = Counter()
+    if unseen.height:  # forced links the blocking did not propose tonight
+        links = pl.concat([links, unseen.with_columns(
+            pl.lit(None, dtype=pl.UInt32).alias("_pid"), pl.lit(FORCED_WEIGHT).alias("weight"),
+            pl.lit(FORCED_WEIGHT).alias("evidence"))], how="diagonal_relaxed")
+    return links
+
+
+def cluster_scored(
+    std: pl.DataFrame,
+    scored: pl.DataFrame,
+    model: FSModel,
+    config: LinkageConfig,
+    overrides: pl.DataFrame | None = None,
+    evidence: GuardEvidence | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str]]:
+    """Apply guards and thresholds and cluster.
+
+    Args:
+        std: standardised records.
+        scored: scored pairs (levels, ``w_*``, ``weight``, ``match_probability``; ``same_source`` if known).
+        model: the model (thresholds).
+        config: the linkage configuration.
+        overrides: clerical review decisions (``source_l``, ``record_id_l``, ``source_r``,
+            ``record_id_r``, ``decision`` = ``force_link`` | ``force_split``): a forced link is
+            accepted whatever its score or pair guard (cluster guards still apply); a forced split
+            never joins the two records.
+        evidence: keys with evidence of twins or namesakes (:func:`linkage.evidence.guard_evidence`).
+
+    Returns:
+        ``(records, pairs, guard_counts)``: records with ``cluster``, ``cluster_size``,
+        ``link_confidence``; the kept pairs with ``decision`` (``link``, ``review``, or ``guarded`` where a
+        pair guard shows two people) and ``guard``.
+    """
+    link_t, review_t = _thresholds(model, config)
+    g = _apply_pair_guards(std, scored, config, overrides, evidence)
+    forced_link = _override_pairs(std, overrides, "force_link").with_columns(pl.lit(True).alias("_forced"))
+    forced_split = _override_pairs(std, overrides, "force_split")
+    cannot = pl.concat([
+        g.filter(pl.col("pair_guard").is_not_null()).select("uid_l", "uid_r", "pair_guard"),
+        forced_split.with_columns(pl.lit("review_split").alias("pair_guard")),
+    ]).unique(subset=["uid_l", "uid_r"], keep="first")
+    links = _links_to_cluster(g, forced_link, link_t)
+    res = cluster_links(std.height, links, cannot, std, frozenset(config.dedupe_within_sources),
+                        config.guards.nhs_override_evidence)
+    counts: Counter[str] = Counter()
+    above = g.filter((pl.col("match_probability") >= link_t) | pl.col("_forced"))
     counts.update(above.filter(pl.col("pair_guard").is_not_null())["pair_guard"].to_list())
     counts.update(res.guard_counts)
-    link_outcome = links.select("_pid").with_columns(
-        pl.Series("_accepted", res.accepted), pl.Series("_cut", res.cut_reason, dtype=pl.Utf8)
-    )
-    link_outcome = link_outcome.filter(pl.col("_pid").is_not_null())
     counts.update({"review_link": int(forced_link.height), "review_split": int(forced_split.height)})
     counts = Counter({k: v for k, v in counts.items() if v})
+    outcome = links.select("_pid").with_columns(
+        pl.Series("_accepted", res.accepted), pl.Series("_cut", res.cut_reason, dtype=pl.Utf8)
+    ).filter(pl.col("_pid").is_not_null())
     kept = g.filter((pl.col("match_probability") >= review_t) | pl.col("_forced"))
-    kept = kept.join(link_outcome, on="_pid", how="left").drop("_forced")
+    kept = kept.join(outcome, on="_pid", how="left").drop("_forced")
     kept = kept.with_columns(
-        pl.when(pl.col("_accepted").fill_null(False)).then(pl.lit("link")).otherwise(pl.lit("review")).alias(
-            "decision"
-        ),
+        pl.when(pl.col("_accepted").fill_null(False)).then(pl.lit("link"))
+        .when(pl.col("pair_guard").is_in(list(CERTAIN_GUARDS))).then(pl.lit("guarded"))
+        .otherwise(pl.lit("review")).alias("decision"),
         pl.coalesce("pair_guard", "_cut").alias("guard"),
     ).drop("_accepted", "_cut", "pair_guard", "_pid")
-    labels = res.labels
+    return _records_with_clusters(std, res.labels, kept), kept, counts
+
+
+def _records_with_clusters(std: pl.DataFrame, labels: Any, kept: pl.DataFrame) -> pl.DataFrame:
     records = std.select("uid", "source", "record_id").with_columns(pl.Series("cluster", labels, dtype=pl.Int64))
     records = records.with_columns(pl.len().over("cluster").cast(pl.Int64).alias("cluster_size"))
     acc = kept.filter(pl.col("decision") == "link").select("uid_l", "uid_r", "match_probability")
@@ -252,57 +222,39 @@ def cluster_scored(
         .group_by("uid")
         .agg(pl.col("match_probability").max().alias("link_confidence"))
     )
-    records = records.join(best, on="uid", how="left", maintain_order="left").with_columns(
+    return records.join(best, on="uid", how="left", maintain_order="left").with_columns(
         pl.col("link_confidence").fill_null(1.0)
     )
-    return records, kept, counts
 
 
 def _review_overrides(state_url: str) -> pl.DataFrame | None:
-    """The clerical reviewers' standing decisions (``report.review``), if that stage is installed."""
-    try:
-        from report.review import review_overrides
-    except ImportError:
-        return None
+    """The clerical reviewers' standing decisions (``linkage.review_decisions``)."""
     return review_overrides(state_url)
 
 
-def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: date, config_dir: Path) -> LinkResult:
-    """Link one night's people records into persons and resolve mentions.
+def _mentions_standardised(mentions: pl.DataFrame, people: pl.DataFrame, config_dir: Path) -> pl.DataFrame:
+    """Mentions with folded names and DOB keys and the record each sits on (for guard evidence)."""
+    if mentions.height == 0:
+        return pl.DataFrame()
+    owners = people.select(pl.col("source"), pl.col("record_id").cast(pl.Utf8).alias("owner_record_id"),
+                           pl.col("surname").alias("_owner_surname"))
+    frame = mentions.select("source", pl.col("owner_record_id").cast(pl.Utf8), "forename", "surname", "dob").join(
+        owners, on=["source", "owner_record_id"], how="left"
+    ).with_columns(pl.coalesce("surname", "_owner_surname").alias("surname"))
+    std = standardise_people(frame.with_row_index("record_id").with_columns(pl.col("record_id").cast(pl.Utf8)),
+                             nicknames_path(config_dir))
+    return std.with_columns(pl.Series("owner_source", frame["source"]),
+                            pl.Series("owner_record_id", frame["owner_record_id"]))
 
-    Reads ``landing/people.parquet`` and ``landing/mentions.parquet`` under ``night_dir``; writes
-    ``linkage/records.parquet``, ``linkage/pairs.parquet``, ``linkage/mentions.parquet`` and
-    ``person_links.csv``; stores stable person ids in the state database.
 
-    Args:
-        night_dir: the night's output folder (``<output>/<YYYY-MM-DD>``).
-        model_path: the trained model JSON.
-        state_url: SQLAlchemy URL of the state database.
-        extract_date: the extract date.
-        config_dir: the configuration folder (``linkage.yaml``, ``nicknames.yaml``).
-
-    Returns:
-        Counts of what was done.
-    """
-    night_dir = Path(night_dir)
-    config = load_config(config_dir)
-    model = FSModel.load(model_path)
-    people = pl.read_parquet(night_dir / "landing" / "people.parquet")
+def _read_night(night_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    people = pl.read_parquet(night_dir / "landing" / "people.parquet").with_columns(pl.col("record_id").cast(pl.Utf8))
     mpath = night_dir / "landing" / "mentions.parquet"
     mentions = pl.read_parquet(mpath) if mpath.exists() else pl.DataFrame(schema=MENTION_SCHEMA)
-    people = people.with_columns(pl.col("record_id").cast(pl.Utf8))
-    sc = standardise_block_compare(people, config, config_dir)
-    secs = dict(sc.seconds)
-    t = time.perf_counter()
-    scored = score(sc.pairs, sc.records, model)
-    secs["score"] = time.perf_counter() - t
-    t = time.perf_counter()
-    records, kept, guard_counts = cluster_scored(sc.records, scored, model, config, _review_overrides(state_url))
-    secs["cluster"] = time.perf_counter() - t
-    t = time.perf_counter()
-    records, id_stats = persist_ids(state_url, records, extract_date)
-    secs["ids"] = time.perf_counter() - t
+    return people, mentions
 
+
+def _write_outputs(night_dir: Path, records: pl.DataFrame, kept: pl.DataFrame) -> pl.DataFrame:
     out_dir = night_dir / "linkage"
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs.write_parquet(records.select("source", "record_id", "person_id", "cluster_size", "link_confidence"),
@@ -313,33 +265,84 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         kept.join(ids.rename({"uid": "uid_l", "source": "source_l", "record_id": "record_id_l"}), on="uid_l")
         .join(ids.rename({"uid": "uid_r", "source": "source_r", "record_id": "record_id_r"}), on="uid_r")
         .select("source_l", "record_id_l", "source_r", "record_id_r", "weight", "match_probability",
-                "decision", *wcols, "guard")
+                "decision", *wcols, *level_labels(kept), "guard")
         .sort("source_l", "record_id_l", "source_r", "record_id_r")
     )
     outputs.write_parquet(pairs_out, out_dir / "pairs.parquet")
     write_safe_csv(records.select("source", "record_id", "person_id").sort("source", "record_id"),
                    night_dir / "person_links.csv")
+    return pairs_out
 
-    t = time.perf_counter()
-    mcfg = config.get("mentions") or {}
-    resolved = resolve_mentions(
-        mentions,
-        people,
-        sc.records,
-        records.select("uid", "person_id"),
-        model,
-        _nicknames_path(config_dir),
-        nickname_pairs(str(_nicknames_path(config_dir))),
-        float(mcfg.get("min_confidence", 0.7)),
-        float(mcfg.get("prior_in_data", 0.9)),
-        float(mcfg.get("min_margin", 4.0)),
-        extract_date=extract_date,
-        newborn_days=int(mcfg.get("newborn_days", 14)),
-        newborn_prior_in_data=float(mcfg.get("newborn_prior_in_data", 0.3)),
+
+def _resolve(night: NightInputs, sc: Scored, records: pl.DataFrame, model: FSModel,
+             config: LinkageConfig, config_dir: Path, extract_date: date) -> pl.DataFrame:
+    nick = nicknames_path(config_dir)
+    m = config.mentions
+    return resolve_mentions(
+        night.mentions, night.people, sc.records, records.select("uid", "person_id"), model, nick,
+        nickname_pairs(str(nick)), m.min_confidence, m.prior_in_data, m.min_margin, extract_date=extract_date,
+        newborn_days=m.newborn_days, newborn_prior_in_data=m.newborn_prior_in_data,
     )
-    outputs.write_parquet(resolved, out_dir / "mentions.parquet")
-    secs["mentions"] = time.perf_counter() - t
 
+
+@dataclass
+class NightInputs:
+    """Tonight's people and mentions tables."""
+
+    people: pl.DataFrame
+    mentions: pl.DataFrame
+
+
+def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: date, config_dir: Path,
+               models_dir: Path | None = None) -> LinkResult:
+    """Link one night's people records into persons and resolve mentions.
+
+    Reads ``landing/people.parquet`` and ``landing/mentions.parquet`` under ``night_dir``; writes
+    ``linkage/records.parquet``, ``linkage/pairs.parquet``, ``linkage/mentions.parquet``,
+    ``linkage/model_check.json`` and ``person_links.csv``; stores stable person ids in the state database.
+
+    Args:
+        night_dir: the night's output folder (``<output>/<YYYY-MM-DD>``).
+        model_path: the starting model JSON (``config/linkage_model.json``).
+        state_url: SQLAlchemy URL of the state database.
+        extract_date: the extract date.
+        config_dir: the configuration folder (``linkage.yaml``, ``nicknames.yaml``).
+        models_dir: the deployment's model store (``<output>/models``): its active model scores the night;
+            without one, the night fits one to its own records first (see :mod:`linkage.calibrate`). None:
+            score with ``model_path`` as it is.
+
+    Returns:
+        Counts of what was done.
+    """
+    night_dir = Path(night_dir)
+    config = load_config(config_dir)
+    people, mentions = _read_night(night_dir)
+    night = NightInputs(people=people, mentions=mentions)
+    sc = standardise_block_compare(people, config, config_dir)
+    secs = dict(sc.seconds)
+    t = time.perf_counter()
+    choice = choose_model(models_dir, Path(model_path), sc, config, config_dir, extract_date)
+    secs["model"] = time.perf_counter() - t
+    model = choice.model
+    t = time.perf_counter()
+    scored = score(sc.pairs, sc.records, model)
+    secs["score"] = time.perf_counter() - t
+    t = time.perf_counter()
+    evidence = guard_evidence(sc.records, _mentions_standardised(mentions, people, config_dir))
+    records, kept, guard_counts = cluster_scored(sc.records, scored, model, config, _review_overrides(state_url),
+                                                 evidence)
+    secs["cluster"] = time.perf_counter() - t
+    t = time.perf_counter()
+    records, id_stats = persist_ids(state_url, records, extract_date)
+    secs["ids"] = time.perf_counter() - t
+    pairs_out = _write_outputs(night_dir, records, kept)
+    check = model_check(choice, sc, kept, config, models_dir)
+    write_model_check(night_dir, check)
+    t = time.perf_counter()
+    resolved = _resolve(night, sc, records, model, config, config_dir, extract_date)
+    resolved.write_parquet(night_dir / "linkage" / "mentions.parquet")
+    secs["mentions"] = time.perf_counter() - t
+    links = kept.filter(pl.col("decision") == "link")
     result = LinkResult(
         records=records.height,
         persons=records["person_id"].n_unique(),
@@ -355,62 +358,43 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         model_version=model.version,
         stage_seconds={k: round(v, 3) for k, v in secs.items()},
         pairs_by_pass=dict(sc.blocking.pairs_by_pass),
+        model=check["model"],
+        drift=check["drift"],
+        pass_coverage=pass_coverage(links.join(sc.pairs.select("uid_l", "uid_r", "passes"), on=["uid_l", "uid_r"],
+                                               how="left").with_columns(pl.col("passes").fill_null(0)),
+                                    sc.blocking.pass_names),
     )
-    log.info("linkage: %d records, %d persons, %d links", result.records, result.persons, result.links)
+    log.info("linkage: records=%d persons=%d links=%d review_pairs=%d model=%s origin=%s", result.records,
+             result.persons, result.links, result.review_pairs, model.version, check["model"]["origin"])
     return result
 
 
-def random_pairs(n_records: int, n_pairs: int, seed: int) -> pl.DataFrame:
-    """Uniform random distinct record pairs (for u estimation).
-
-    Args:
-        n_records: number of records.
-        n_pairs: pairs wanted (before removing self-pairs and duplicates).
-        seed: random seed.
-    """
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, n_records, n_pairs)
-    b = rng.integers(0, n_records, n_pairs)
-    df = pl.DataFrame({"uid_l": np.minimum(a, b), "uid_r": np.maximum(a, b)})
-    return df.filter(pl.col("uid_l") != pl.col("uid_r")).unique().sort("uid_l", "uid_r")
-
-
 def train_model(people_parquet_paths: list[Path], out_path: Path, config_dir: Path) -> Path:
-    """Train the Fellegi–Sunter model by EM and write the versioned model JSON.
+    """Fit the model to the records of one or more nights and write the versioned model JSON.
 
-    u comes from random record pairs; m and λ from EM on the agreement-pattern counts of the
-    blocked candidate pairs.
+    A record present on several nights counts once (its latest version). The fit is refused, with the
+    reasons, when it fails its sanity checks (:class:`linkage.calibrate.FitError`).
 
     Args:
-        people_parquet_paths: one or more ``landing/people.parquet`` files (e.g. a generated county).
-        out_path: where to write the model JSON.
-        config_dir: configuration folder (``linkage.yaml``, ``nicknames.yaml``).
+        people_parquet_paths: one or more ``landing/people.parquet`` files.
+        out_path: where to write the model JSON (a folder: ``linkage_model_<version>.json`` inside it).
+        config_dir: configuration folder (``linkage.yaml``, ``nicknames.yaml``, the starting model).
 
     Returns:
-        ``out_path``.
+        The written model's path.
     """
     config = load_config(config_dir)
     frames = [pl.read_parquet(p).with_columns(pl.col("record_id").cast(pl.Utf8)) for p in people_parquet_paths]
-    people = pl.concat(frames, how="diagonal_relaxed")
+    people = pl.concat(frames, how="diagonal_relaxed").unique(subset=["source", "record_id"], keep="last",
+                                                               maintain_order=True)
     sc = standardise_block_compare(people, config, config_dir)
-    tcfg = config.get("training") or {}
-    rnd = random_pairs(sc.records.height, int(tcfg.get("random_pairs", 400_000)), int(tcfg.get("seed", 1)))
-    pdf, idx = to_recordlinkage(sc.records, rnd)
-    rnd_levels = levels_to_polars(compare_pairs(idx, pdf, nickname_pairs(str(_nicknames_path(config_dir)))))
-    th = config.get("thresholds") or {}
-    digest = hashlib.sha256(
-        (str(sc.pairs.height) + str(sorted(config.items(), key=str))).encode()
-    ).hexdigest()[:8]
-    version = f"{datetime.now(UTC):%Y%m%d}-{digest}"
-    model = train_fs(
-        sc.pairs,
-        rnd_levels,
-        COMPARISONS,
-        version,
-        float(th.get("link") or DEFAULT_LINK_THRESHOLD),
-        float(th.get("review") or DEFAULT_REVIEW_THRESHOLD),
-        n_records=sc.records.height,
-        m_floors=(tcfg.get("m_floors") or None),
-    )
-    model.info["records"] = sc.records.height
-    return model.save(Path(out_path))
+    start = FSModel.load(Path(config_dir) / "linkage_model.json")
+    nights = sorted({Path(p).parent.parent.name for p in people_parquet_paths})
+    model = fit_to_night(sc, start, config, config_dir, {"nights": nights, "how": "safelink train"})
+    scored = score(sc.pairs, sc.records, model)
+    _, kept, _ = cluster_scored(sc.records, scored, model, config)
+    model.info["baseline"] = night_profile(sc.pairs, kept, sc.records.height)
+    out = Path(out_path)
+    if out.suffix != ".json":
+        return save_versioned(model, out)
+    return model.save(out)

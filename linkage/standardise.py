@@ -177,6 +177,24 @@ def normalise_address_expr(col: pl.Expr) -> pl.Expr:
     return e
 
 
+def _address_keys() -> list[pl.Expr]:
+    """Blocking and comparison keys from the folded first address line ``addr``."""
+    return [
+        # house number + first street word ("12 oak")
+        pl.when(pl.col("addr").str.split(" ").list.len() >= 2)
+        .then(pl.col("addr").str.split(" ").list.slice(0, 2).list.join(" "))
+        .otherwise(None)
+        .alias("addr_head"),
+        # the house number, when the first address line starts with one ("12a")
+        pl.col("addr").str.extract(r"^(\d+[a-z]?)\b", 1).alias("addr_num"),
+        # the street without its number, spaces removed ("aspinal ls treet" is "aspinallstreet"), and its
+        # first four letters (a blocking key that survives a slip later in the name or a lost space)
+        pl.col("addr").str.replace(r"^\d+[a-z]?\b", "").str.replace_all(" ", "").alias("street"),
+        pl.col("addr").str.replace(r"^\d+[a-z]?\b", "").str.replace_all(" ", "").str.slice(0, 4)
+        .alias("street4"),
+    ]
+
+
 def standardise_people(
     people: pl.DataFrame,
     nicknames_path: Path,
@@ -197,7 +215,9 @@ def standardise_people(
         ``sn_last`` (parts of a multi-part surname),
         ``fn_key`` (nickname-canonical forename), ``fn_ph``, ``sn_ph`` (phonetic keys),
         ``dob``, ``dob_y``, ``dob_m``, ``dob_d``, ``dob_s`` (ddmmyyyy), ``pc``, ``pc_sector``,
-        ``pc_out``, ``nhs``, ``nhs_verified``, ``sex``, ``addr``, ``addr_head``.
+        ``pc_out``, ``nhs``, ``nhs_verified``, ``sex``, ``addr``, ``addr_head``, ``addr_num`` (house number),
+        ``street`` (the street without number or spaces), ``street4`` (its first four letters), ``dob_dm`` (ddmm),
+        ``fn3``, ``sn3`` (first three letters of each name).
     """
     cols = set(people.columns)
 
@@ -233,11 +253,7 @@ def standardise_people(
         .then(pl.col("sn_full").str.split(" ").list.last())
         .otherwise(None)
         .alias("sn_last"),
-        # house number + first street word ("12 oak")
-        pl.when(pl.col("addr").str.split(" ").list.len() >= 2)
-        .then(pl.col("addr").str.split(" ").list.slice(0, 2).list.join(" "))
-        .otherwise(None)
-        .alias("addr_head"),
+        pl.col("fn_full").str.slice(0, 3).alias("fn3"),
         pl.coalesce(
             pl.col("ka_full").str.split(" ").list.first(),
             pl.col("mn_full").str.split(" ").list.first(),
@@ -247,8 +263,12 @@ def standardise_people(
         pl.col("dob").dt.month().alias("dob_m"),
         pl.col("dob").dt.day().alias("dob_d"),
         pl.col("dob").dt.strftime("%d%m%Y").alias("dob_s"),
+        pl.col("dob").dt.strftime("%d%m").alias("dob_dm"),
         pl.col("pc").str.slice(0, pl.col("pc").str.len_chars() - 2).alias("pc_sector"),
+        # the first three letters of each name: a key that survives a slip later in the name
+        pl.col("sn_full").str.replace_all(" ", "").str.slice(0, 3).alias("sn3"),
         pl.col("pc").str.slice(0, pl.col("pc").str.len_chars() - 3).alias("pc_out"),
+        *_address_keys(),
         (
             pl.col("nhs").is_not_null()
             & (

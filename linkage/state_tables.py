@@ -1,4 +1,4 @@
-"""Linkage's tables in the shared state database (registered on ``safelink.state.Base``)."""
+"""Linkage's tables in the shared state database (registered on ``ground.state.Base``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import Date, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safelink.identifiers import RECORD_ID_MAX_LENGTH, SOURCE_KEY_MAX_LENGTH
-from safelink.state import Base
+from ground.identifiers import RECORD_ID_MAX_LENGTH, SOURCE_KEY_MAX_LENGTH
+from ground.state import Base
 
 
 class LinkagePerson(Base):

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from report.build import ReportResult, build_report
-    from report.review import ImportResult, import_review, latest_decisions, review_overrides
+    from report.review import ImportResult, import_review, latest_decisions, record_decision, review_overrides
 
-__all__ = ["ImportResult", "ReportResult", "build_report", "import_review", "latest_decisions", "review_overrides"]
+__all__ = ["ImportResult", "ReportResult", "build_report", "import_review", "latest_decisions", "record_decision",
+           "review_overrides"]
 
 _WHERE = {
     "ReportResult": "report.build", "build_report": "report.build",
     "ImportResult": "report.review", "import_review": "report.review",
-    "latest_decisions": "report.review", "review_overrides": "report.review",
+    "latest_decisions": "report.review", "review_overrides": "report.review", "record_decision": "report.review",
 }
 
 

@@ -14,12 +14,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, delete, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
+from ground import outputs
+from ground.layout import NightLayout
+from ground.state import open_state
+from linkage.review_decisions import OVERRIDE_OF, latest_decisions
 from report import charts, sections
 from report.inputs import NightFiles, expected_sources, read_csv, read_parquet, sibling_nights
-from report.review import OVERRIDE_OF, export_review, latest_decisions
+from report.review import export_review
 from report.state_tables import ReportNightlyMetrics
-from safelink import outputs
-from safelink.state import open_state
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,20 @@ def _id_events(engine: Engine, extract_date: date) -> dict[str, int] | None:
     return {"merges": counts.get("merge", 0), "splits": counts.get("split", 0)}
 
 
+def _responses(engine: Engine, extract_date: date) -> pl.DataFrame | None:
+    """Responses to findings recorded up to the end of the night (``alerts_response``, from the case view)."""
+    if not inspect(engine).has_table("alerts_response"):
+        return None
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, finding_id, rule, link_confidence, disposition FROM alerts_response WHERE night <= :d"),
+            {"d": extract_date},
+        ).all()
+    schema = {"id": pl.Int64, "finding_id": pl.String, "rule": pl.String, "link_confidence": pl.Float64,
+              "disposition": pl.String}
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
 def _record_metrics(engine: Engine, metrics: dict[str, Any]) -> None:
     with Session(engine) as session, session.begin():
         session.execute(delete(ReportNightlyMetrics).where(
@@ -171,14 +187,7 @@ def build_report(
     unavailable: list[str] = []
     night = NightFiles.load(night_dir)
     sources = expected_sources(config_dir)
-    earlier = sibling_nights(night_dir, extract_date)
-    prev_dir = earlier[-1][1] if earlier else None
-    prev_records = read_parquet(prev_dir / "linkage" / "records.parquet") if prev_dir else None
-    prev_findings = None
-    if prev_dir is not None:
-        prev_findings = read_parquet(prev_dir / "findings.parquet")
-        if prev_findings is None:
-            prev_findings = read_csv(prev_dir / "findings.csv")
+    prev_records, prev_findings = _previous_night(night_dir, extract_date)
 
     na: dict[str, Any] = {"available": False}
 
@@ -187,7 +196,7 @@ def build_report(
 
     dq: dict[str, Any] = guarded("data quality", lambda: sections.data_quality(night, sources), na)
     lk: dict[str, Any] = guarded("linkage", lambda: sections.linkage_summary(night, sources), {})
-    model: dict[str, Any] | None = guarded("model", lambda: sections.load_model(config_dir), None)
+    model: dict[str, Any] | None = guarded("model", lambda: sections.load_model(config_dir, night_dir), None)
     ex: dict[str, Any] = guarded("explanations", lambda: sections.explanations(night.pairs), na)
     fs: dict[str, Any] = guarded("findings", lambda: sections.findings_summary(night.findings, prev_findings), na)
     acc: dict[str, Any] = guarded("accuracy", lambda: sections.accuracy(night.records, night.findings, truth_dir), na)
@@ -195,36 +204,16 @@ def build_report(
     engine = open_state(state_url)
     try:
         decisions: pl.DataFrame | None = guarded("review decisions", lambda: latest_decisions(engine=engine), None)
-        previous = {} if decisions is None else dict(decisions.select("pair_key", "decision").iter_rows())
-        review_file: Path | None = None
-        n_review_file = 0
-        if night.pairs is not None:
-            pairs = night.pairs
-            review_file, n_review_file = guarded(
-                "review file", lambda: export_review(night_dir, pairs, night.people, extract_date, previous),
-                (None, 0))
-        overrides = (pl.DataFrame(schema={"source_l": pl.String, "record_id_l": pl.String, "source_r": pl.String,
-                                          "record_id_r": pl.String, "decision": pl.String})
-                     if decisions is None else
-                     decisions.filter(pl.col("decision").is_in(list(OVERRIDE_OF)))
-                     .with_columns(pl.col("decision").replace_strict(OVERRIDE_OF, return_dtype=pl.String))
-                     .select("source_l", "record_id_l", "source_r", "record_id_r", "decision"))
+        review_file, n_review_file = guarded(
+            "review file", lambda: _export_review(night_dir, night, extract_date, decisions), (None, 0))
+        overrides = _overrides(decisions)
         applied: dict[str, Any] = guarded(
             "overrides", lambda: sections.overrides_applied(overrides, night.pairs, night.records),
             {"applied": None, "pending": None})
-        review: dict[str, Any] = {
-            "available": decisions is not None,
-            "pairs_decided": 0 if decisions is None else decisions.height,
-            "decisions_total": 0 if decisions is None else int(decisions["history"].sum() or 0),
-            "latest": {} if decisions is None else dict(
-                decisions.group_by("decision").agg(pl.len()).sort("decision").iter_rows()),
-            "overrides": overrides.height,
-            "force_link": overrides.filter(pl.col("decision") == "force_link").height,
-            "force_split": overrides.filter(pl.col("decision") == "force_split").height,
-            "applied": applied.get("applied"), "pending": applied.get("pending"),
-            "bands": [] if decisions is None else sections.review_bands(decisions),
-            "file_rows": n_review_file, "file": review_file is not None,
-        }
+        review = _review_summary(decisions, overrides, applied, n_review_file, review_file is not None)
+        threshold = float(model["link_threshold"]) if model else 0.9
+        answered: dict[str, Any] = guarded(
+            "responses", lambda: sections.response_precision(_responses(engine, extract_date), threshold), na)
         events = guarded("id events", lambda: _id_events(engine, extract_date), None)
         if events is None:
             events = guarded("id changes", lambda: sections.id_changes(night.records, prev_records), None)
@@ -236,36 +225,29 @@ def build_report(
     finally:
         engine.dispose()
 
-    figures: dict[str, Any] = {}
-    if lk.get("weights"):
-        link_w = sections.prob_to_weight(model["link_threshold"]) if model else None
-        review_w = sections.prob_to_weight(model["review_threshold"]) if model else None
-        figures["weights"] = guarded("weight histogram",
-                                      lambda: charts.weight_histogram(lk["weights"], link_w, review_w), None)
-    if lk.get("cluster_sizes"):
-        figures["clusters"] = guarded("cluster chart", lambda: charts.bar_chart(
-            [r["n"] for r in lk["cluster_sizes"]], [r["persons"] for r in lk["cluster_sizes"]],
-            "records per person", "persons", "cluster size distribution",
-            log=max(r["persons"] for r in lk["cluster_sizes"]) > 100), None)
-    figures["trends"] = guarded("trend charts", lambda: _trend_charts(trend), [])
+    figures = _figures(lk, model, trend, guarded)
 
-    for name, ok in (("data quality", dq.get("available")), ("linkage records", lk.get("records_available")),
-                     ("linkage pairs", lk.get("pairs_available")), ("linkage model", model is not None),
-                     ("findings", fs.get("available"))):
-        if not ok:
-            unavailable.append(name)
+    unavailable += _missing_sections(dq, lk, model, fs)
 
     html = _env().get_template("report.html.j2").render(
         extract_date=extract_date.isoformat(), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         dq=dq, lk=lk, model=model, ex=ex, fs=fs, acc=acc, review=review, trend=trend, figures=figures,
-        unavailable=unavailable,
+        answered=answered, unavailable=unavailable,
     )
-    report = night_dir / "report.html"
+    report = NightLayout(night_dir).report
     outputs.write_text(report, html)
+    result = _result(report, review_file, dq, lk, fs, acc, review, trend, unavailable)
+    log.info("report %s: %s", extract_date, {k: v for k, v in result.summary().items() if k != "report"})
+    return result
 
+
+def _result(report: Path, review_file: Path | None, dq: dict[str, Any], lk: dict[str, Any], fs: dict[str, Any],
+            acc: dict[str, Any], review: dict[str, Any], trend: list[dict[str, Any]],
+            unavailable: list[str]) -> ReportResult:
+    """The counts of the report's sections (no person data)."""
     totals: dict[str, int] = dq.get("totals", {})
     link_acc: dict[str, Any] = acc.get("linkage", {}) if acc.get("available") else {}
-    result = ReportResult(
+    return ReportResult(
         report=report, review_file=review_file,
         sources_present=dq.get("sources_present", 0), sources_missing=dq.get("missing", []),
         sources_failed=dq.get("failed", []),
@@ -281,5 +263,79 @@ def build_report(
         trend_nights=len(trend), precision=link_acc.get("precision"), recall=link_acc.get("recall"),
         unavailable=unavailable,
     )
-    log.info("report %s: %s", extract_date, {k: v for k, v in result.summary().items() if k != "report"})
-    return result
+
+
+def _export_review(night_dir: Path, night: NightFiles, extract_date: date,
+                   decisions: pl.DataFrame | None) -> tuple[Path | None, int]:
+    """Write tonight's review file (with each pair's latest decision); nothing when there are no pairs."""
+    if night.pairs is None:
+        return None, 0
+    previous = {} if decisions is None else dict(decisions.select("pair_key", "decision").iter_rows())
+    return export_review(night_dir, night.pairs, night.people, extract_date, previous)
+
+
+def _missing_sections(dq: dict[str, Any], lk: dict[str, Any], model: dict[str, Any] | None,
+                      fs: dict[str, Any]) -> list[str]:
+    """The sections with nothing to show tonight."""
+    shown = (("data quality", dq.get("available")), ("linkage records", lk.get("records_available")),
+             ("linkage pairs", lk.get("pairs_available")), ("linkage model", model is not None),
+             ("findings", fs.get("available")))
+    return [name for name, ok in shown if not ok]
+
+
+def _previous_night(night_dir: Path, extract_date: date) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The latest earlier night's linked records and findings (None where there is none)."""
+    earlier = sibling_nights(night_dir, extract_date)
+    if not earlier:
+        return None, None
+    prev = NightLayout(earlier[-1][1])
+    findings = read_parquet(prev.findings)
+    if findings is None:
+        findings = read_csv(prev.findings_csv)
+    return read_parquet(prev.linked_records), findings
+
+
+def _overrides(decisions: pl.DataFrame | None) -> pl.DataFrame:
+    """The reviewers' standing force_link / force_split instructions."""
+    if decisions is None:
+        return pl.DataFrame(schema={"source_l": pl.String, "record_id_l": pl.String, "source_r": pl.String,
+                                    "record_id_r": pl.String, "decision": pl.String})
+    return (decisions.filter(pl.col("decision").is_in(list(OVERRIDE_OF)))
+            .with_columns(pl.col("decision").replace_strict(OVERRIDE_OF, return_dtype=pl.String))
+            .select("source_l", "record_id_l", "source_r", "record_id_r", "decision"))
+
+
+def _review_summary(decisions: pl.DataFrame | None, overrides: pl.DataFrame, applied: dict[str, Any],
+                    file_rows: int, file_written: bool) -> dict[str, Any]:
+    """The clerical review section: decisions, overrides and whether they were applied."""
+    return {
+        "available": decisions is not None,
+        "pairs_decided": 0 if decisions is None else decisions.height,
+        "decisions_total": 0 if decisions is None else int(decisions["history"].sum() or 0),
+        "latest": {} if decisions is None else dict(
+            decisions.group_by("decision").agg(pl.len()).sort("decision").iter_rows()),
+        "overrides": overrides.height,
+        "force_link": overrides.filter(pl.col("decision") == "force_link").height,
+        "force_split": overrides.filter(pl.col("decision") == "force_split").height,
+        "applied": applied.get("applied"), "pending": applied.get("pending"),
+        "bands": [] if decisions is None else sections.review_bands(decisions),
+        "file_rows": file_rows, "file": file_written,
+    }
+
+
+def _figures(lk: dict[str, Any], model: dict[str, Any] | None, trend: list[dict[str, Any]],
+             guarded: Callable[[str, Callable[[], Any], Any], Any]) -> dict[str, Any]:
+    """The report's SVG charts (each one guarded: a failed chart is listed as unavailable)."""
+    figures: dict[str, Any] = {}
+    if lk.get("weights"):
+        link_w = sections.prob_to_weight(model["link_threshold"]) if model else None
+        review_w = sections.prob_to_weight(model["review_threshold"]) if model else None
+        figures["weights"] = guarded("weight histogram",
+                                      lambda: charts.weight_histogram(lk["weights"], link_w, review_w), None)
+    if lk.get("cluster_sizes"):
+        figures["clusters"] = guarded("cluster chart", lambda: charts.bar_chart(
+            [r["n"] for r in lk["cluster_sizes"]], [r["persons"] for r in lk["cluster_sizes"]],
+            "records per person", "persons", "cluster size distribution",
+            log=max(r["persons"] for r in lk["cluster_sizes"]) > 100), None)
+    figures["trends"] = guarded("trend charts", lambda: _trend_charts(trend), [])
+    return figures

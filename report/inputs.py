@@ -12,11 +12,13 @@ from typing import Any
 
 import polars as pl
 
-from safelink import outputs
+from ground import outputs
+from ground.config import ConfigError
+from ground.layout import NightLayout
+from ground.sources import load_registry
 
 log = logging.getLogger(__name__)
 
-ALL_SOURCES = ["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -66,17 +68,17 @@ def read_json(path: Path) -> Any:
 
 
 def expected_sources(config_dir: Path) -> list[str]:
-    """The sources the configuration expects (the seven of the contract when it cannot be read).
+    """The sources the configuration expects (none, with a warning, when sources.yaml cannot be read).
 
     Args:
         config_dir: the configuration folder.
     """
     try:
-        from landing.config import load_sources
-
-        return list(load_sources(config_dir / "sources.yaml").sources)
-    except Exception:
-        return list(ALL_SOURCES)
+        return list(load_registry(config_dir).codes)
+    except ConfigError as exc:
+        log.warning("report: the source registry cannot be read, so missing sources are not listed: %s",
+                    type(exc).__name__)
+        return []
 
 
 def sibling_nights(night_dir: Path, before: date) -> list[tuple[date, Path]]:
@@ -125,24 +127,24 @@ class NightFiles:
             night_dir: ``<output>/<YYYY-MM-DD>``.
             people: also read ``landing/people.parquet`` (only the review export needs it).
         """
-        checks = night_dir / "checks"
+        night = NightLayout(night_dir)
         gates: dict[str, Any] = {}
-        if checks.is_dir():
-            for gate in sorted(checks.glob("*/gate.json")):
+        if night.checks.is_dir():
+            for gate in sorted(night.checks.glob(f"*/{night.gate('*').name}")):
                 doc = read_json(gate)
                 if isinstance(doc, dict):
                     gates[gate.parent.name] = doc
-        findings = read_parquet(night_dir / "findings.parquet")
+        findings = read_parquet(night.findings)
         if findings is None:
-            findings = read_csv(night_dir / "findings.csv")
+            findings = read_csv(night.findings_csv)
         return cls(
             night_dir=night_dir,
-            files=read_parquet(night_dir / "landing" / "files.parquet"),
-            quarantine=read_csv(checks / "quarantine.csv"),
+            files=read_parquet(night.files),
+            quarantine=read_csv(night.quarantine),
             gates=gates,
-            validation_html=(checks / "validation.html").is_file(),
-            people=read_parquet(night_dir / "landing" / "people.parquet") if people else None,
-            records=read_parquet(night_dir / "linkage" / "records.parquet"),
-            pairs=read_parquet(night_dir / "linkage" / "pairs.parquet"),
+            validation_html=night.validation_html.is_file(),
+            people=read_parquet(night.people) if people else None,
+            records=read_parquet(night.linked_records),
+            pairs=read_parquet(night.pairs),
             findings=findings,
         )

@@ -11,7 +11,6 @@ wins) and :func:`review_overrides` turns the latest decisions into ``force_link`
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import re
@@ -21,15 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
-from report.safe import csv_uncell, write_safe_csv
-from report.state_tables import ReviewDecision
-from safelink.errors import OperatorError
-from safelink.identifiers import SOURCE_KEY_PATTERN, record_id_problem
-from safelink.outputs import require_complete
-from safelink.state import open_state
+from ground.errors import OperatorError
+from ground.identifiers import SOURCE_KEY_PATTERN, record_id_problem
+from ground.outputs import require_complete
+from ground.safe_csv import csv_uncell, write_safe_rows
+from ground.state import open_state
+from linkage.review_decisions import ReviewDecision, latest_decisions, newest_decisions, pair_key, review_overrides
+
+__all__ = ["export_review", "import_review", "latest_decisions", "pair_key", "review_overrides"]
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +42,12 @@ DISPLAY_FIELDS = [
     "address_line1", "postcode", "nhs_number", "team", "practice",
 ]
 DECISIONS = ("match", "no_match", "unsure")
-OVERRIDE_OF = {"match": "force_link", "no_match": "force_split"}
-OVERRIDE_SCHEMA: dict[str, Any] = {
-    "source_l": pl.String, "record_id_l": pl.String, "source_r": pl.String, "record_id_r": pl.String,
-    "decision": pl.String,
-}
 _SYNONYMS = {
     "match": "match", "yes": "match", "y": "match", "same": "match", "same person": "match",
     "no match": "no_match", "no_match": "no_match", "nomatch": "no_match", "no-match": "no_match",
     "no": "no_match", "n": "no_match", "not a match": "no_match", "different": "no_match",
     "unsure": "unsure", "?": "unsure", "not sure": "unsure", "don't know": "unsure",
 }
-
-
-def pair_key(source_l: str, record_id_l: str, source_r: str, record_id_r: str) -> str:
-    """A stable key for an unordered pair of records (the same whichever side each record is on).
-
-    Args:
-        source_l: source of one record.
-        record_id_l: its record id.
-        source_r: source of the other record.
-        record_id_r: its record id.
-    """
-    a, b = sorted([(str(source_l), str(record_id_l)), (str(source_r), str(record_id_r))])
-    raw = "\x1f".join([a[0], a[1], b[0], b[1]]).encode("utf-8")
-    return hashlib.sha256(raw).hexdigest()[:20]
 
 
 def normalise_decision(text: str) -> str | None:
@@ -146,7 +128,7 @@ def export_review(
                    previous_decision=previous.get(key, "").replace("_", " "), decision="")
         rows.append(row)
     path = night_dir / REVIEW_FILE
-    n = write_safe_csv(path, columns, rows)
+    n = write_safe_rows(path, columns, rows)
     return path, n
 
 
@@ -196,13 +178,6 @@ def _float(text: str) -> float | None:
         return None
 
 
-def _latest(session: Session) -> dict[str, ReviewDecision]:
-    newest = select(ReviewDecision.pair_key, func.max(ReviewDecision.id).label("id")).group_by(
-        ReviewDecision.pair_key).subquery()
-    rows = session.scalars(select(ReviewDecision).join(newest, ReviewDecision.id == newest.c.id)).all()
-    return {r.pair_key: r for r in rows}
-
-
 def import_review(file: Path, state_url: str, reviewer: str, output_dir: Path | None = None) -> ImportResult:
     """Record the decisions of a filled-in review file in ``review_decisions``.
 
@@ -242,7 +217,7 @@ def import_review(file: Path, state_url: str, reviewer: str, output_dir: Path | 
     engine = open_state(state_url)
     try:
         with Session(engine) as session, session.begin():
-            latest = _latest(session)
+            latest = newest_decisions(session)
             seen: dict[str, int] = {}
             for line, row in enumerate(rows, start=2):
                 decision = normalise_decision(row.get("decision", ""))
@@ -285,69 +260,46 @@ def import_review(file: Path, state_url: str, reviewer: str, output_dir: Path | 
     return result
 
 
+def record_decision(engine: Engine, ids: tuple[str, str, str, str], decision: str, reviewer: str, *,
+                    weight: float | None = None, match_probability: float | None = None,
+                    extract_date: date | None = None, source: str = "case view") -> str:
+    """Record one reviewer's decision on one pair (appended; the latest decision on a pair wins).
+
+    The next night's linkage applies it through :func:`review_overrides`, as for an imported file.
+
+    Args:
+        engine: the state database.
+        ids: ``(source_l, record_id_l, source_r, record_id_r)``.
+        decision: ``match``, ``no_match`` or ``unsure``.
+        reviewer: who decided (recorded with the decision).
+        weight: the pair's weight when it was shown.
+        match_probability: its match probability when shown.
+        extract_date: the night the pair was shown from.
+        source: where the decision came from (a file name, or ``case view``).
+
+    Returns:
+        The pair's key.
+
+    Raises:
+        ValueError: an unknown decision or a blank reviewer.
+    """
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
+    if not reviewer.strip():
+        raise ValueError("a reviewer is required")
+    key = pair_key(*ids)
+    with Session(engine) as session, session.begin():
+        session.execute(insert(ReviewDecision).values(
+            pair_key=key, source_l=ids[0], record_id_l=ids[1], source_r=ids[2], record_id_r=ids[3],
+            decision=decision, reviewer=reviewer.strip()[:128], decided_at=datetime.now(UTC), weight=weight,
+            match_probability=match_probability, extract_date=extract_date, source_file=source[:255],
+        ))
+    log.info("review decision recorded from %s", source)
+    return key
+
+
 def _parse_date(text: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
         return None
-
-
-# ---------------------------------------------------------------------------------------------
-# reading decisions back
-
-
-def latest_decisions(state_url: str | None = None, engine: Engine | None = None) -> pl.DataFrame:
-    """The latest decision on every reviewed pair.
-
-    Args:
-        state_url: the state database URL (ignored when ``engine`` is given).
-        engine: an open engine.
-
-    Returns:
-        ``pair_key``, the four id columns, ``decision`` (match / no_match / unsure), ``reviewer``,
-        ``decided_at``, ``weight``, ``match_probability``, ``history`` (decisions ever made on the pair).
-    """
-    own = engine is None
-    eng = engine if engine is not None else open_state(str(state_url))
-    try:
-        with Session(eng) as session:
-            latest = _latest(session)
-            counts = dict(session.execute(
-                select(ReviewDecision.pair_key, func.count()).group_by(ReviewDecision.pair_key)).all())
-    finally:
-        if own:
-            eng.dispose()
-    schema: dict[str, Any] = {
-        "pair_key": pl.String, **OVERRIDE_SCHEMA, "reviewer": pl.String,
-        "decided_at": pl.Datetime("us", "UTC"), "weight": pl.Float64, "match_probability": pl.Float64,
-        "history": pl.Int64,
-    }
-    rows = [
-        {"pair_key": r.pair_key, "source_l": r.source_l, "record_id_l": r.record_id_l, "source_r": r.source_r,
-         "record_id_r": r.record_id_r, "decision": r.decision, "reviewer": r.reviewer,
-         "decided_at": r.decided_at if r.decided_at.tzinfo else r.decided_at.replace(tzinfo=UTC),
-         "weight": r.weight, "match_probability": r.match_probability, "history": int(counts.get(k, 1))}
-        for k, r in sorted(latest.items())
-    ]
-    return pl.DataFrame(rows, schema=schema)
-
-
-def review_overrides(state_url: str) -> pl.DataFrame:
-    """The reviewers' standing instructions for the linkage engine.
-
-    One row per reviewed pair whose latest decision is ``match`` (``force_link``) or ``no match``
-    (``force_split``); a later ``unsure`` withdraws an earlier instruction. The pair is unordered:
-    ``(source_l, record_id_l)`` and ``(source_r, record_id_r)`` are as they were in the exported file.
-
-    Args:
-        state_url: the state database URL.
-
-    Returns:
-        ``source_l``, ``record_id_l``, ``source_r``, ``record_id_r``, ``decision`` (force_link | force_split).
-    """
-    latest = latest_decisions(state_url)
-    return (
-        latest.filter(pl.col("decision").is_in(list(OVERRIDE_OF)))
-        .with_columns(pl.col("decision").replace_strict(OVERRIDE_OF, return_dtype=pl.String))
-        .select(list(OVERRIDE_SCHEMA))
-    )

@@ -124,17 +124,32 @@ def _describe_failure(item: Any) -> str:
 # the model
 
 
-def load_model(config_dir: Path) -> dict[str, Any] | None:
-    """The linkage model JSON as levels / m / u / weights per comparison plus thresholds.
+MODEL_ORIGINS = {
+    "fitted_tonight": "fitted tonight to this deployment's own records (its first night) and now its model",
+    "deployment": "this deployment's own model, fitted to its records",
+    "starting": "the starting model shipped in config/ (fitted to synthetic data), not fitted to this deployment",
+    "starting_fallback": ("the starting model shipped in config/ (fitted to synthetic data): tonight's fit to this "
+                          "deployment's records was refused"),
+}
+
+
+def load_model(config_dir: Path, night_dir: Path | None = None) -> dict[str, Any] | None:
+    """The linkage model that scored the night as levels / m / u / weights per comparison plus thresholds,
+    where it came from and tonight's drift (``linkage/model_check.json``).
 
     Tolerates the formats seen so far: ``comparisons: {name: {levels, m, u, weights}}`` or a list of
     ``{name, levels: [{label, m, u}]}``; missing weights are computed as log2(m/u). The thresholds in
     ``linkage.yaml`` override the model's when set.
 
     Args:
-        config_dir: the configuration folder.
+        config_dir: the configuration folder (the starting model).
+        night_dir: the night's folder (its ``linkage/model_check.json`` names the model that scored it).
     """
-    doc = read_json(config_dir / "linkage_model.json")
+    found = read_json(night_dir / "linkage" / "model_check.json") if night_dir is not None else None
+    check: dict[str, Any] = found if isinstance(found, dict) else {}
+    facts: dict[str, Any] = check["model"] if isinstance(check.get("model"), dict) else {}
+    path = Path(str(facts["path"])) if facts.get("path") else config_dir / "linkage_model.json"
+    doc = read_json(path) if path.exists() else read_json(config_dir / "linkage_model.json")
     if not isinstance(doc, dict):
         return None
     comps_raw = doc.get("comparisons") or {}
@@ -180,6 +195,11 @@ def load_model(config_dir: Path) -> dict[str, Any] | None:
         prior_items.setdefault("lambda", lam)
     return {
         "version": str(doc.get("version", "unknown")),
+        "origin": str(facts.get("origin", "")),
+        "origin_text": MODEL_ORIGINS.get(str(facts.get("origin", "")), ""),
+        "fitted_on": list(facts.get("fitted_on") or []),
+        "refused": list(facts.get("refused") or []),
+        "drift": check.get("drift") if isinstance(check.get("drift"), dict) else None,
         "lambda": lam,
         "prior_weight": prob_to_weight(float(lam)) if isinstance(lam, int | float) else None,
         "prior": prior_items,
@@ -558,3 +578,65 @@ def night_metrics(extract_date: date, dq: dict[str, Any], lk: dict[str, Any], fs
         "precision": link.get("precision"), "recall": link.get("recall"),
     }
 
+
+
+# ---------------------------------------------------------------------------------------------
+# responses from leads (the case view)
+
+#: Responses that confirm a finding was about the right people and worth raising (``alerts.responses``).
+CONFIRMING = ("acknowledged", "already_known", "acted")
+#: Link-confidence bands for the precision table: presentation only, not tuned (below the link
+#: threshold a finding needs confirmation; the upper bands split the confident links by orders of magnitude).
+CONFIDENCE_EDGES = (0.99, 0.999)
+
+
+def confidence_band(value: float | None, link_threshold: float) -> str:
+    """The band a finding's link confidence falls in.
+
+    Args:
+        value: the link confidence (0-1), or None.
+        link_threshold: the model's link threshold.
+    """
+    if value is None:
+        return "not stated"
+    if value < link_threshold:
+        return f"below {link_threshold:g} (needs confirmation)"
+    lower = link_threshold
+    for edge in CONFIDENCE_EDGES:
+        if value < edge and edge > lower:
+            return f"{lower:g} to {edge:g}"
+        lower = max(lower, edge)
+    return f"{lower:g} and above"
+
+
+def response_precision(responses: pl.DataFrame | None, link_threshold: float) -> dict[str, Any]:
+    """Precision of the findings from the responses to them: per rule and per link-confidence band.
+
+    Each finding counts once, by its latest response: ``acknowledged``, ``already_known`` and ``acted``
+    confirm it; ``not_a_concern`` and ``wrong_link`` refute it. Precision = confirmed / answered.
+
+    Args:
+        responses: ``finding_id``, ``rule``, ``link_confidence``, ``disposition``, ``id`` (one row per response).
+        link_threshold: the model's link threshold (the lowest band's upper edge).
+    """
+    if responses is None or responses.height == 0:
+        return {"available": False}
+    latest = responses.sort("id").unique(subset="finding_id", keep="last").with_columns(
+        pl.col("disposition").is_in(list(CONFIRMING)).alias("_ok"),
+        pl.col("link_confidence").map_elements(lambda v: confidence_band(v, link_threshold), return_dtype=pl.String,
+                                               skip_nulls=False).alias("band"),
+    )
+
+    def table(by: str) -> list[dict[str, Any]]:
+        agg = latest.group_by(by).agg(
+            pl.len().alias("answered"), pl.col("_ok").sum().alias("confirmed"),
+            (pl.col("disposition") == "not_a_concern").sum().alias("not_a_concern"),
+            (pl.col("disposition") == "wrong_link").sum().alias("wrong_link"),
+        ).sort(by)
+        return [{"key": r[by], "answered": int(r["answered"]), "confirmed": int(r["confirmed"]),
+                 "not_a_concern": int(r["not_a_concern"]), "wrong_link": int(r["wrong_link"]),
+                 "precision": r["confirmed"] / r["answered"]} for r in agg.iter_rows(named=True)]
+
+    return {"available": True, "answered": latest.height, "responses": responses.height,
+            "by_rule": table("rule"), "by_band": table("band"),
+            "precision": float(latest["_ok"].sum()) / latest.height}

@@ -1,7 +1,8 @@
-"""Report's tables in the shared state database (registered on ``safelink.state.Base``).
+"""Report's tables in the shared state database (registered on ``ground.state.Base``).
 
 - ``report_nightly_metrics``: one row of counts per extract date (no person data), for the trends.
-- ``review_decisions``: the clerical reviewers' decisions, append-only; the latest row of a pair wins.
+
+The clerical reviewers' decisions live with the linkage they steer (``linkage/review_decisions.py``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, Integer, String
+from sqlalchemy import JSON, Date, DateTime, Float, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safelink.state import Base
+from ground.state import Base
 
 
 class ReportNightlyMetrics(Base):
@@ -36,23 +37,3 @@ class ReportNightlyMetrics(Base):
     findings_by_rule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     precision: Mapped[float | None] = mapped_column(Float, nullable=True)
     recall: Mapped[float | None] = mapped_column(Float, nullable=True)
-
-
-class ReviewDecision(Base):
-    """One reviewer decision on one candidate pair (append-only: never updated or deleted)."""
-
-    __tablename__ = "review_decisions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    pair_key: Mapped[str] = mapped_column(String(32), index=True)
-    source_l: Mapped[str] = mapped_column(String(16))
-    record_id_l: Mapped[str] = mapped_column(String(64))
-    source_r: Mapped[str] = mapped_column(String(16))
-    record_id_r: Mapped[str] = mapped_column(String(64))
-    decision: Mapped[str] = mapped_column(String(16))  # match | no_match | unsure
-    reviewer: Mapped[str] = mapped_column(String(128))
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    weight: Mapped[float | None] = mapped_column(Float, nullable=True)
-    match_probability: Mapped[float | None] = mapped_column(Float, nullable=True)
-    extract_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # the night the pair was exported
-    source_file: Mapped[str] = mapped_column(String(255), default="")

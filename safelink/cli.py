@@ -11,13 +11,17 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from safelink.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_READY, EXIT_UNDELIVERED
-from safelink.settings import DEFAULT_CONFIG_DIR
+from ground.config import ConfigError
+from ground.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_READY, EXIT_UNDELIVERED
+from ground.settings import DEFAULT_CONFIG_DIR
+
+if TYPE_CHECKING:
+    from safelink.pipeline import Night
 
 app = typer.Typer(help="Safeguarding linkage: link community-health records and tell the named leads.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -57,9 +61,9 @@ def _classify(exc: BaseException, debug_log: str) -> tuple[int, str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from alerts.smtp import SmtpConfigError
-    from landing.config import ConfigError
+    from ground.config import ConfigError
+    from ground.errors import OperatorError
     from landing.ingest import DropIncomplete
-    from safelink.errors import OperatorError
     from safelink.pipeline import UndeliveredMessages
 
     if isinstance(exc, ConfigError | SmtpConfigError):
@@ -96,7 +100,7 @@ def command_errors(output: Path | None) -> Iterator[Path]:
     Yields:
         The debug log's path.
     """
-    from safelink.logging_setup import attach_debug_log
+    from ground.logs import attach_debug_log
 
     path = debug_log_path(output)
     attached = attach_debug_log(path)
@@ -119,9 +123,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug lo
     """Configure logging (counts and stage names only: no person data is ever logged); files owner-only."""
     from pydantic import ValidationError
 
-    from safelink.logging_setup import configure_logging
-    from safelink.permissions import GROUP_UMASK, PRIVATE_UMASK
-    from safelink.settings import load_settings
+    from ground.logs import configure_logging
+    from ground.permissions import GROUP_UMASK, PRIVATE_UMASK
+    from ground.settings import load_settings
 
     configure_logging(level="DEBUG" if verbose else None)
     try:
@@ -151,7 +155,7 @@ def _stage_progress(enabled: bool) -> Iterator[Callable[[str, str], None] | None
     if not enabled:
         yield None
         return
-    from safelink.logging_setup import set_console_level
+    from ground.logs import set_console_level
 
     set_console_level(logging.WARNING)
     tasks: dict[str, Any] = {}
@@ -196,8 +200,8 @@ def run(
 
 
 def _state_url(output: Path) -> str:
-    from safelink.settings import load_settings
-    from safelink.state import default_state_url
+    from ground.settings import load_settings
+    from ground.state import default_state_url
 
     return load_settings().state_url or default_state_url(output)
 
@@ -211,7 +215,7 @@ def generate(
     nights: Annotated[int, typer.Option(min=1, help="Consecutive nightly drops.")] = 1,
 ) -> None:
     """Generate a synthetic county in the contract's seven layouts, with its ground truth."""
-    from safelink.synth import generate_county
+    from synth import generate_county
 
     with command_errors(None):
         result = generate_county(out, _date(date), households, seed, nights)
@@ -227,9 +231,9 @@ def demo(
     seed: int = 7,
 ) -> None:
     """Generate a small county and run everything on the embedded defaults (SQLite, outbox folder)."""
-    from alerts.rules.scoring import score_run
+    from evaluation.scoring import score_run
     from safelink.pipeline import Night, run_night
-    from safelink.synth import generate_county
+    from synth import generate_county
 
     extract_date = _date(date)
     county = out / "county"
@@ -245,6 +249,37 @@ def demo(
     console.print(f"  state database: {night.state}")
     console.print(f"  synthetic drop: {county / 'landing'}  (truth in {county / 'truth'})")
     _print_scores(scores)
+    _print_case_view(night)
+
+
+def _print_case_view(night: Night) -> None:
+    """Demo accounts for the case view (random passwords, printed once) and how to start it."""
+    import polars as pl
+
+    from alerts.leads import load_leads, route_finding
+    from caseview.accounts import demo_account
+    from ground.state import open_state
+
+    leads = load_leads(night.config_dir)
+    routed: dict[str, int] = {}
+    for routes in pl.read_parquet(night.night_dir / "findings.parquet")["routes"].to_list():
+        for key in route_finding(list(routes or []), leads):
+            routed[key] = routed.get(key, 0) + 1
+    engine = open_state(night.state)
+    try:
+        accounts = [demo_account(engine, "designated.demo@nhs.net", "designated")]
+        if routed:
+            lead = max(sorted(routed), key=lambda k: routed[k])
+            accounts.append(demo_account(engine, "lead.demo@nhs.net", "lead", lead))
+        accounts.append(demo_account(engine, "engineer.demo@nhs.net", "engineer"))
+    finally:
+        engine.dispose()
+    console.print("\n[bold]Case view[/bold] (leads respond, designated professionals review, chronologies):")
+    console.print(f"  safelink serve --output {night.output}     then open http://127.0.0.1:8000/", soft_wrap=True)
+    for user, password in accounts:
+        who = f"lead {user.lead_key}" if user.lead_key else user.role
+        console.print(f"  {who:<20} {user.email:<26} password {password}", soft_wrap=True)
+    console.print("  (demo accounts on the demo output only; new passwords each time the demo runs)", soft_wrap=True)
 
 
 def _print_scores(scores: dict[str, Any]) -> None:
@@ -266,8 +301,8 @@ def score(
     run: Annotated[Path, typer.Option("--run", help="The night's output folder (<output>/<date>).")],
 ) -> None:
     """Per-rule precision/recall of findings.csv and pairwise linkage P/R of person_links.csv."""
-    from alerts.rules.scoring import score_run
-    from safelink.outputs import require_complete
+    from evaluation.scoring import score_run
+    from ground.outputs import require_complete
 
     with command_errors(None):
         require_complete(run)
@@ -277,16 +312,46 @@ def score(
 
 @app.command()
 def train(
-    night: Annotated[list[Path], typer.Option(help="Night folder(s) whose landing/people.parquet to train on.")],
-    out: Annotated[Path, typer.Option(help="Where to write the new model JSON (for review).")],
+    night: Annotated[list[Path], typer.Option(help="Night folder(s) whose landing/people.parquet to fit on.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write the model: a folder (default <output>/models) or a .json file.")] = None,
+    activate: Annotated[bool, typer.Option(
+        help="Make it the deployment's model (<output>/models/active.json) once written.")] = False,
     config: Annotated[Path, typer.Option(help="Configuration folder.")] = DEFAULT_CONFIG_DIR,
 ) -> None:
-    """Train the linkage model by EM and write a new versioned model file for review."""
+    """Fit the linkage model to the deployment's own records; write a versioned model with its provenance."""
     from linkage import train_model
+    from linkage.calibrate import FitError
+    from linkage.models import activate as make_active
 
-    with command_errors(None):
-        path = train_model([n / "landing" / "people.parquet" for n in night], out, config)
-    console.print(f"model written to [bold]{path}[/bold]; review it, then copy it to {config / 'linkage_model.json'}")
+    models_dir = night[-1].resolve().parent / "models"
+    try:
+        path = train_model([n / "landing" / "people.parquet" for n in night], out or models_dir, config)
+    except FitError as err:
+        console.print(f"[red]model refused[/red]: {err}. Fit on more nights, or keep the current model.")
+        raise typer.Exit(2) from None
+    console.print(f"model written to [bold]{path}[/bold]")
+    if activate:
+        make_active(models_dir, path, "activated by safelink train --activate")
+        console.print(f"active for the nights of [bold]{models_dir.parent}[/bold]")
+    else:
+        console.print("review it, then run again with --activate to make it score the coming nights")
+
+
+@app.command("activate-model")
+def activate_model(
+    model: Annotated[Path, typer.Argument(help="A model JSON (e.g. a candidate from the retrain DAG).")],
+    output: Annotated[Path, typer.Option(help="The deployment's output folder.")],
+) -> None:
+    """Make a reviewed model score the deployment's coming nights (<output>/models/active.json)."""
+    from linkage.models import activate
+
+    try:
+        activate(output / "models", model, "activated by safelink activate-model")
+    except (OSError, ValueError, KeyError) as err:
+        console.print(f"[red]cannot activate[/red] {model.name}: {err}. Name a model JSON written by safelink train.")
+        raise typer.Exit(2) from None
+    console.print(f"{model.name} now scores the nights of [bold]{output}[/bold]")
 
 
 review_app = typer.Typer(help="Clerical review of uncertain links.", no_args_is_help=True)
@@ -329,6 +394,73 @@ def retry(
         console.print(f"[yellow]warning:[/] {result.still_queued} message(s) still queued{because}: "
                       "run `safelink retry` again once the mail server is reachable")
         raise typer.Exit(EXIT_UNDELIVERED)
+
+
+
+@app.command()
+def serve(
+    output: Annotated[Path, typer.Option(help="The deployment's output folder (its nights and state database).")],
+    host: Annotated[str, typer.Option(help="Address to listen on (behind a TLS proxy in production).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    config: Annotated[Path, typer.Option(help="Configuration folder (leads.yaml).")] = DEFAULT_CONFIG_DIR,
+    proxy: Annotated[str, typer.Option(help="Addresses of the TLS proxy trusted for X-Forwarded-* headers.")
+                     ] = "127.0.0.1",
+) -> None:
+    """Serve the case view (leads respond, designated professionals review, chronologies) on the state database."""
+    import uvicorn
+
+    from caseview.app import create_app
+
+    _require_output(output)
+    try:
+        web = create_app(output, _state_url(output), config)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"case view on [bold]http://{host}:{port}/[/bold] for {output}")
+    uvicorn.run(web, host=host, port=port, proxy_headers=True, forwarded_allow_ips=proxy, log_level="warning")
+
+
+def _require_output(output: Path) -> None:
+    if not output.is_dir():
+        console.print(f"[red]error:[/red] {output} is not a folder: give the deployment's output folder "
+                      "(where `safelink run` writes its nights)")
+        raise typer.Exit(2)
+
+
+users_app = typer.Typer(help="Case view accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address (its sign-in name).")],
+    role: Annotated[str, typer.Option(help="lead | designated | engineer.")],
+    output: Annotated[Path, typer.Option(help="The deployment's output folder (its state database).")],
+    lead: Annotated[str | None, typer.Option(help="For a lead: the lead's key in leads.yaml.")] = None,
+    config: Annotated[Path, typer.Option(help="Configuration folder (leads.yaml).")] = DEFAULT_CONFIG_DIR,
+) -> None:
+    """Add a case view account; the password is read from standard input (one line)."""
+    import sys
+
+    from alerts.leads import load_leads
+    from caseview.accounts import AccountError, add_user
+    from caseview.settings import CaseViewSettings
+    from ground.state import open_state
+
+    _require_output(output)
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        keys = set(load_leads(config).leads)
+        engine = open_state(_state_url(output))
+        try:
+            user = add_user(engine, email, role, password, lead, keys, CaseViewSettings().min_password_length)
+        finally:
+            engine.dispose()
+    except (AccountError, ConfigError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"account added: {user.email} ({user.role}{': ' + user.lead_key if user.lead_key else ''})")
 
 
 if __name__ == "__main__":

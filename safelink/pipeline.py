@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from landing.config import SourcesConfig, load_sources
+from ground import outputs
+from ground.layout import NightLayout
+from ground.settings import DEFAULT_CONFIG_DIR, load_settings
+from ground.sources import SourcesConfig, load_sources
+from ground.state import default_state_url
 from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
-from safelink import outputs
-from safelink.settings import DEFAULT_CONFIG_DIR, load_settings
-from safelink.state import default_state_url
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def validate_configuration(night: Night) -> dict[str, Any]:
     from alerts.rules.config import load_rules
     from alerts.smtp import load_smtp_settings
     from checks.config import load_checks
-    from landing.config import ConfigError
+    from ground.config import ConfigError
     from linkage.config import load_linkage_config
 
     sources = night.sources()
@@ -203,7 +204,7 @@ def stage_link(night: Night) -> dict[str, Any]:
     from linkage import link_night
 
     result = link_night(night.night_dir, night.config_dir / "linkage_model.json", night.state,
-                        night.extract_date, night.config_dir)
+                        night.extract_date, night.config_dir, models_dir=night.output / "models")
     return _counts(result)
 
 
@@ -279,7 +280,7 @@ class RunSummary:
         Args:
             night_dir: ``<output>/<YYYY-MM-DD>``.
         """
-        path = night_dir / "run_summary.json"
+        path = NightLayout(night_dir).run_summary
         outputs.write_json(path, self.__dict__)
         return path
 
@@ -296,7 +297,7 @@ def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: 
     path = summary.write(night.night_dir)
     outputs.mark_complete(night.night_dir, {"extract_date": night.extract_date.isoformat(),
                                             "stages": sorted(stages)})
-    from safelink.logging_setup import log_fields
+    from ground.logs import log_fields
 
     log.info("night complete", extra={"extract_date": night.extract_date.isoformat(),
                                       **log_fields(durations_s, "duration_s.")})
@@ -308,7 +309,7 @@ Progress = Callable[[str, str], None]
 
 def _timed(summary: RunSummary, name: str, call: Callable[[], dict[str, Any]],
            progress: Progress | None = None) -> dict[str, Any]:
-    from safelink.logging_setup import log_fields
+    from ground.logs import log_fields
 
     if progress is not None:
         progress(name, "start")
@@ -345,8 +346,8 @@ def run_night(night: Night, progress: Progress | None = None) -> RunSummary:
     Raises:
         RunLocked: another run kept the lock past the wait.
     """
-    from safelink.permissions import private_files
-    from safelink.run_lock import run_lock
+    from ground.permissions import private_files
+    from ground.run_lock import run_lock
 
     settings = load_settings()
     with private_files(night.output, settings.file_group), run_lock(night.output, night.state,

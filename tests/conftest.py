@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,43 +9,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from landing.config import SourcesConfig, load_sources
+from ground.sources import SourcesConfig, load_sources
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_LANDING = ROOT / "tests" / "fixtures" / "sample"
-SAMPLE_TRUTH = SAMPLE_LANDING / "truth"
-SAMPLE_DATE = dt.date(2026, 11, 25)
-CONFIG_DIR = ROOT / "config"
+# Kept importable from here for tests written before tests/helpers/ (new tests import tests.helpers.sample).
+from tests.helpers.sample import (
+    CONFIG_DIR,
+    ROOT,
+    SAMPLE_DATE,
+    SAMPLE_LANDING,
+    SAMPLE_TRUTH,
+    generated_drop,
+    read_review_csv,
+    write_review_csv,
+)
 
-
-def read_review_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of a review file (``review_pairs.csv`` or a marked copy)."""
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def write_review_csv(path: Path, rows: list[dict[str, str]]) -> Path:
-    """Write marked review rows (columns as in the first row), as a reviewer's spreadsheet would."""
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def generated_drop(base: Path, extract_date: dt.date, households: int, seed: int) -> Path:
-    """A generated county's drop under ``base``; returns its landing root.
-
-    Args:
-        base: a temporary folder.
-        extract_date: the night.
-        households: the county's size.
-        seed: the generator's seed.
-    """
-    from safelink.synth import generate_county
-
-    generate_county(base / "county", extract_date, households, seed)
-    return base / "county" / "landing"
+__all__ = ["CONFIG_DIR", "ROOT", "SAMPLE_DATE", "SAMPLE_LANDING", "SAMPLE_TRUTH", "generated_drop",
+           "read_review_csv", "write_review_csv"]
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 
 from alerts.leads import LeadsConfigError, load_leads, parse_route, route_finding
 from tests import test_alerts_helpers as helpers
+from tests.helpers.config import config_folder
 from tests.test_alerts_helpers import LEADS_YAML, TEST_DOMAIN
 
 config_dir = helpers.config_dir
@@ -27,8 +28,7 @@ ROUTE_COLUMNS = [  # file, encoding, column, route prefix
 
 
 def _write(tmp_path: Path, text: str) -> Path:
-    folder = tmp_path / "cfg"
-    folder.mkdir(exist_ok=True)
+    folder = config_folder(tmp_path / "cfg")
     (folder / "leads.yaml").write_text(text, encoding="utf-8")
     return folder
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email
 import email.policy
 import json
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.smtp import SmtpSettings
+from tests.helpers.config import config_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DOMAIN = "safelink.test"
@@ -135,10 +134,8 @@ def write_night(output: Path, night: dt.date, findings: list[dict[str, Any]], pe
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     """A configuration folder with a test leads.yaml (test domain allowed)."""
-    folder = tmp_path / "config"
-    folder.mkdir()
+    folder = config_folder(tmp_path / "config", "sharing.yaml")
     (folder / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
-    shutil.copy(ROOT / "config" / "sharing.yaml", folder / "sharing.yaml")
     return folder
 
 
@@ -266,7 +263,3 @@ def test_helper_server_records_and_rejects(smtp_server: SmtpServer) -> None:
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             client.sendmail(f"a@{TEST_DOMAIN}", [f"no@{TEST_DOMAIN}"], "Subject: y\r\n\r\nhello\r\n")
     assert len(smtp_server.handler.messages) == 1
-
-
-def test_asyncio_available() -> None:
-    assert asyncio.get_event_loop_policy() is not None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from alerts import send_digests, send_failure_notice
 from alerts.leads import load_leads
 from alerts.smtp import SmtpSettings
 from tests import test_alerts_helpers as helpers
+from tests.helpers.config import config_folder
 from tests.test_alerts_helpers import NIGHT1, TEST_DOMAIN, base_findings, write_night
 
 config_dir = helpers.config_dir
@@ -43,10 +43,7 @@ def test_demo_outbox_one_eml_per_lead_and_rerun_adds_none(tmp_path: Path, config
 
 
 def test_shipped_config_demo_path_writes_files(tmp_path: Path, sqlite_url: str) -> None:
-    config = tmp_path / "config"
-    config.mkdir()
-    shutil.copy(ROOT / "config" / "leads.yaml", config / "leads.yaml")
-    shutil.copy(ROOT / "config" / "sharing.yaml", config / "sharing.yaml")
+    config = config_folder(tmp_path / "config", "leads.yaml", "sharing.yaml")
     findings = base_findings()
     night_dir = write_night(tmp_path / "out", NIGHT1, findings)
     result = send_digests(night_dir, config, sqlite_url, NIGHT1, smtp=NO_SMTP)

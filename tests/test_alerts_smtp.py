@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from alerts import retry_outbox, send_digests, send_failure_notice
 from alerts.smtp import SmtpConfigError, SmtpSettings, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertMessage
-from safelink.state import open_state
+from ground.state import open_state
 from tests import test_alerts_helpers as helpers
 from tests.test_alerts_helpers import (
     NIGHT1,

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 
 from checks.gate import validate_source
-from landing.config import SourcesConfig
+from ground.sources import SourcesConfig
 from landing.ingest import DropIncomplete, FileCount, check_drop, combine_sources, ingest_drop, ingest_source
-from tests.conftest import CONFIG_DIR
+from tests.helpers.sample import CONFIG_DIR
 from tests.test_checks_support import (
     HEADERS,
     NIGHT,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.rules.scoring import RULES
 from bench.rules_quality import markdown, pooled
+from evaluation.scoring import RULES
 
 
 def _scores(per_rule: dict[str, tuple[int, int, int, float]]) -> dict[str, Any]:

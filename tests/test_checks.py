@@ -15,11 +15,12 @@ import pytest
 from checks.config import load_checks
 from checks.docs import render_validation_docs
 from checks.gate import excluded_sources, read_gate, validate_source
-from checks.safe_csv import escape_cell, write_safe_csv
-from landing.config import ConfigError, SourcesConfig
+from ground.config import ConfigError
+from ground.outputs import mark_complete
+from ground.safe_csv import escape_cell, write_safe_csv
+from ground.sources import SourcesConfig
 from landing.ingest import combine_sources, ingest_source
-from safelink.outputs import mark_complete
-from tests.conftest import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING
+from tests.helpers.sample import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING
 from tests.test_checks_support import (
     NIGHT,
     assert_conserved,

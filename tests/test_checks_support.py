@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 
 from checks.gate import GateResult, validate_source
-from landing.config import SourcesConfig
+from ground.sources import SourcesConfig
 from landing.ingest import SourceResult, ingest_source, read_source_status, source_dir
-from tests.conftest import CONFIG_DIR
+from tests.helpers.sample import CONFIG_DIR
 
 NIGHT = dt.date(2026, 11, 25)
 STAMP = "20261125"

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from safelink.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_READY, EXIT_OK, EXIT_UNDELIVERED
+from ground.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_READY, EXIT_OK, EXIT_UNDELIVERED
 from tests.conftest import CONFIG_DIR, ROOT, SAMPLE_DATE, SAMPLE_LANDING
 from tests.test_alerts_helpers import free_port, start_server
 

@@ -53,7 +53,7 @@ def _env(svc: dict[str, Any]) -> dict[str, str]:
 
 
 def test_local_stack_services(local: dict[str, Any]) -> None:
-    assert set(local) == {"postgres", "mailpit", "airflow-init", *AIRFLOW_SERVICES}
+    assert set(local) == {"postgres", "mailpit", "airflow-init", "case-view", *AIRFLOW_SERVICES}
 
 
 def test_every_long_running_service_has_a_healthcheck(local: dict[str, Any], celery: dict[str, Any]) -> None:
@@ -172,3 +172,14 @@ def test_dockerfile_builds_the_project_on_python_311_slim() -> None:
     assert {".git", ".venv", "*.sqlite"} <= set(ignored)
     for package in ("landing", "linkage", "alerts", "report", "checks", "safelink", "config", "dags"):
         assert package not in ignored
+
+
+def test_case_view_service(local: dict[str, Any]) -> None:
+    svc = local["case-view"]
+    assert svc["entrypoint"][-1] == "safelink" and svc["command"][:3] == ["serve", "--output", "/data/output"]
+    env = _env(svc)
+    assert env["SAFELINK_STATE_URL"].endswith("@postgres:5432/safelink")  # the nightly run's state database
+    assert env["SAFELINK_CASE_VIEW_SECRET_KEY"] and env["SAFELINK_CASE_VIEW_URL"]
+    assert svc["ports"] == ["127.0.0.1:8000:8000"]  # loopback only: the TLS proxy is the way in
+    assert "/healthz" in " ".join(svc["healthcheck"]["test"])
+    assert svc["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"

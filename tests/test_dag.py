@@ -137,7 +137,7 @@ def test_configuration_errors_fail_fast_without_retries(dagbag: Any) -> None:
     import safelink_dag_support as support
     from airflow.sdk.exceptions import AirflowFailException
 
-    from landing.config import ConfigError
+    from ground.config import ConfigError
     from safelink.pipeline import UndeliveredMessages
 
     def broken() -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import generated_drop
+from tests.helpers.sample import generated_drop
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from alerts import send_digests
 from alerts.smtp import SmtpSettings
 from alerts.state_tables import AlertMessage
+from ground.state import open_state
 from safelink.pipeline import Night, run_night
-from safelink.state import open_state
-from tests.conftest import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING
 from tests.helpers.digest_fixtures import findings, people_frame, write_config
 from tests.helpers.mail import read_eml, visible_text
+from tests.helpers.sample import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING
 from tests.test_alerts_helpers import free_port
 
 
@@ -40,6 +40,7 @@ def test_summary_reports_a_missing_source_and_an_incomplete_drop(tmp_path: Path)
             ":", "")
         assert f"{night_dir.resolve()}/report.html" in part
         assert "Records tonight" in part and "Pairs waiting for clerical review" in part
+        assert "Linkage model" in part and "Drift from the model's data" in part  # linkage/model_check.json
         assert "Reference F" not in part and "***" not in part
     assert "Repeated missed appointments (was not brought)\n    open tonight" in text
 

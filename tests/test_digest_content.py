@@ -15,6 +15,7 @@ from alerts.leads import LeadsConfig, load_leads
 from alerts.need_to_know import NeedToKnow, PersonLine, Recipient, RecordIndex
 from alerts.present import confidence_label, initials, mask_nhs
 from alerts.sharing import load_sharing
+from tests.helpers.config import config_folder
 from tests.test_alerts_helpers import LEADS_YAML
 
 NIGHT = dt.date(2026, 11, 25)
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _leads(tmp_path: Path) -> LeadsConfig:
-    (tmp_path / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
+    (config_folder(tmp_path) / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
     return load_leads(tmp_path)
 
 

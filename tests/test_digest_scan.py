@@ -14,9 +14,9 @@ import pytest
 from alerts.leads import load_leads
 from alerts.need_to_know import lead_services
 from safelink.pipeline import Night, run_night
-from safelink.synth import generate_county
-from tests.conftest import CONFIG_DIR
+from synth import generate_county
 from tests.helpers.mail import read_eml, visible_text
+from tests.helpers.sample import CONFIG_DIR
 
 FIRST = dt.date(2026, 11, 25)
 NIGHTS = (FIRST,)

@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from landing.ingest import ingest_drop
-from safelink.synth import generate_county
+from synth import generate_county
 
 DATE = dt.date(2026, 11, 25)
 

@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from landing.config import ConfigError, SourcesConfig, load_sources
+from ground.config import ConfigError
+from ground.identifiers import RECORD_ID_MAX_LENGTH, record_id_problem
+from ground.sources import SourcesConfig, load_sources
 from landing.ingest import FileCount, ingest_source
 from landing.readers import FileUnreadable, read_extract
-from safelink.identifiers import RECORD_ID_MAX_LENGTH, record_id_problem
 from tests.conftest import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING
 from tests.test_checks_support import HEADERS, NIGHT, assert_conserved, csv_text, make_drop, quarantine_of
 

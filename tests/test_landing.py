@@ -10,9 +10,10 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
-from landing.config import ConfigError, load_sources
+from ground.config import ConfigError
+from ground.sources import load_sources
 from landing.ingest import DropIncomplete, ingest_drop
-from tests.conftest import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING, SAMPLE_TRUTH
+from tests.helpers.sample import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING, SAMPLE_TRUTH
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from alerts import retry_outbox, send_digests
 from alerts.smtp import SmtpSettings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight
-from safelink.state import open_state
+from ground.state import open_state
 from tests import test_alerts_helpers as helpers
 from tests.test_alerts_helpers import NIGHT1, NIGHT2, NIGHT3, base_findings, finding, write_night
 

@@ -7,22 +7,32 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landing.config import ConfigError
+from ground.config import ConfigError
+from linkage.blocking import DEFAULT_PASSES, BlockingPass, passes_from_config
 from linkage.config import load_linkage_config
-from tests.conftest import CONFIG_DIR
+from tests.helpers.sample import CONFIG_DIR
 
 
-def test_shipped_config_loads_with_its_blocking_passes() -> None:
+def test_shipped_config_loads_typed() -> None:
     config = load_linkage_config(CONFIG_DIR)
     shipped = yaml.safe_load((CONFIG_DIR / "linkage.yaml").read_text())
-    assert [p["name"] for p in config["blocking"]["passes"]] == [p["name"] for p in shipped["blocking"]["passes"]]
-    assert config["mentions"]["min_confidence"] == shipped["mentions"]["min_confidence"]
+    assert config.mentions.min_confidence == shipped["mentions"]["min_confidence"]
+    assert config.model.fit_on_first_night is shipped["model"]["fit_on_first_night"]
+    assert passes_from_config(config) == DEFAULT_PASSES  # the shipped file keeps the generic passes
+
+
+def test_passes_from_the_file_replace_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / "linkage.yaml").write_text(yaml.safe_dump(
+        {"blocking": {"passes": [{"name": "dob", "keys": ["dob_s"]}, {"name": "sw", "keys": ["fn_ph"],
+                                                                      "right": ["sn_ph"]}]}}))
+    assert passes_from_config(load_linkage_config(tmp_path)) == (
+        BlockingPass("dob", ("dob_s",)), BlockingPass("sw", ("fn_ph",), ("sn_ph",)))
 
 
 def test_absent_file_gives_defaults(tmp_path: Path) -> None:
     config = load_linkage_config(tmp_path)
-    assert config["guards"]["pair_guards"] == ["twins", "namesake", "nhs_conflict"]
-    assert "passes" not in config["blocking"]
+    assert config.guards.pair_guards == ["twins", "namesake", "nhs_conflict"]
+    assert config.blocking.passes is None
 
 
 @pytest.mark.parametrize(

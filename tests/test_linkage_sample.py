@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from landing.config import SourcesConfig
+from ground.sources import SourcesConfig
 from landing.ingest import ingest_drop
 from linkage import link_night
 
@@ -24,7 +24,9 @@ def linked(tmp_path_factory: pytest.TempPathFactory, sources_config: SourcesConf
     night = out / DATE.isoformat()
     ingest_drop(SAMPLE, DATE, sources_config, night)
     state = f"sqlite:///{out / 'state.sqlite'}"
-    result = link_night(night, ROOT / "config" / "linkage_model.json", state, DATE, ROOT / "config")
+    # as a new deployment: the first night fits its own model
+    result = link_night(night, ROOT / "config" / "linkage_model.json", state, DATE, ROOT / "config",
+                        models_dir=out / "models")
     return night, state, result
 
 
@@ -59,7 +61,7 @@ def test_sample_output_files(linked: tuple[Path, str, object]) -> None:
     pairs = pl.read_parquet(night / "linkage" / "pairs.parquet")
     assert pairs.columns[:7] == ["source_l", "record_id_l", "source_r", "record_id_r", "weight",
                                  "match_probability", "decision"]
-    assert set(pairs["decision"].unique()) <= {"link", "review"}
+    assert set(pairs["decision"].unique()) <= {"link", "review", "guarded"}
     assert "guard" in pairs.columns and any(c.startswith("w_") for c in pairs.columns)
     men = pl.read_parquet(night / "linkage" / "mentions.parquet")
     assert {"owner_person_id", "mentioned_person_id", "mention_confidence"} <= set(men.columns)
@@ -71,7 +73,9 @@ def test_sample_output_files(linked: tuple[Path, str, object]) -> None:
 def test_sample_ids_stable_on_rerun(linked: tuple[Path, str, object]) -> None:
     night, state, _ = linked
     before = pl.read_csv(night / "person_links.csv", schema_overrides={"record_id": pl.Utf8})
-    result = link_night(night, ROOT / "config" / "linkage_model.json", state, DATE, ROOT / "config")
+    result = link_night(night, ROOT / "config" / "linkage_model.json", state, DATE, ROOT / "config",
+                        models_dir=night.parent / "models")
+    assert result.model["origin"] == "deployment"
     after = pl.read_csv(night / "person_links.csv", schema_overrides={"record_id": pl.Utf8})
     assert before.equals(after)
     assert (result.new_persons, result.merges, result.splits) == (0, 0, 0)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from linkage.compare import COMPARISONS, CompareSpec, compare_pairs
+from linkage.compare import COMPARISONS, LEVELS, CompareSpec, compare_pairs
 from linkage.frames import to_recordlinkage
 from linkage.standardise import (
     fold_text,
@@ -113,12 +113,15 @@ def test_comparison_levels() -> None:
     pairs = pl.DataFrame({"uid_l": [0, 0, 3, 0, 0], "uid_r": [1, 2, 2, 4, 5]})
     rec, idx = to_recordlinkage(std, pairs)
     lv = pl.from_pandas(compare_pairs(idx, rec, nickname_pairs(str(NICK))).reset_index(drop=True))
+    fn, sn, loc = LEVELS["forename"].index, LEVELS["surname"].index, LEVELS["location"].index
+    dob = LEVELS["dob"].index
     expected = pl.DataFrame(
         {
-            "forename": [2, 0, 0, 3, 1],
-            "surname": [3, 2, 0, 1, 3],
-            "dob": [3, 2, 2, 1, -1],
-            "location": [5, 2, 0, 3, 4],
+            "forename": [fn("nickname_or_alt"), fn("different"), fn("different"), fn("exact"), fn("one_edit")],
+            "surname": [sn("exact"), sn("token"), sn("different"), sn("one_edit"), sn("exact")],
+            "dob": [dob("day_month_swapped"), dob("one_digit"), dob("one_digit"), dob("year_only"), -1],
+            "location": [loc("postcode_and_address"), loc("sector"), loc("different"), loc("postcode"),
+                         loc("address_only")],
             "nhs": [1, 0, -1, -1, -1],
             "sex": [1, 0, -1, 1, 1],
         },
@@ -138,7 +141,8 @@ def test_slip_in_a_nickname_is_close() -> None:
     pairs = pl.DataFrame({"uid_l": [0, 2, 4], "uid_r": [1, 3, 1]})
     rec, idx = to_recordlinkage(std, pairs)
     lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
-    assert lv["forename"].tolist() == [1, 1, 0]
+    levels = LEVELS["forename"]
+    assert [levels[i] for i in lv["forename"]] == ["jaro_winkler_92", "jaro_winkler_92", "different"]
 
 
 def test_swapped_names_level() -> None:
@@ -146,5 +150,38 @@ def test_swapped_names_level() -> None:
     std = standardise_people(df, NICK)
     rec, idx = to_recordlinkage(std, pl.DataFrame({"uid_l": [0], "uid_r": [1]}))
     lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
-    assert lv["forename"].tolist() == [4]
-    assert lv["surname"].tolist() == [4]
+    assert lv["forename"].tolist() == [LEVELS["forename"].index("swapped")]
+    assert lv["surname"].tolist() == [LEVELS["surname"].index("swapped")]
+
+
+def test_graded_name_levels() -> None:
+    # initial; sounding alike only; Jaro-Winkler bands; a transposition is one edit; double-barrelled in
+    # either order shares a token; missing
+    df = people(
+        forename=["J", "John", "Phoebe", "Feebee", "Dwayne", "Duane", "Martha", "Marhta", "Ann", None],
+        surname=["Walls", "Walms", "Chandler", "Chandlder", "Smith-Jones", "Jones Smith", "Reid", "Reif",
+                 "Mason", "Masno"],
+    )
+    std = standardise_people(df, NICK)
+    pairs = pl.DataFrame({"uid_l": [0, 2, 4, 6, 8], "uid_r": [1, 3, 5, 7, 9]})
+    rec, idx = to_recordlinkage(std, pairs)
+    lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
+    fn = [LEVELS["forename"][i] if i >= 0 else "missing" for i in lv["forename"]]
+    sn = [LEVELS["surname"][i] if i >= 0 else "missing" for i in lv["surname"]]
+    assert fn == ["initial", "phonetic", "jaro_winkler_80", "one_edit", "missing"]
+    assert sn == ["one_edit", "one_edit", "token", "one_edit", "one_edit"]
+
+
+def test_dob_and_street_levels() -> None:
+    # born 8 and 30 years apart; one street, house number missing on one side
+    df = people(
+        forename=["Ann", "Ann", "Ann", "Ann"], surname=["Lee"] * 4,
+        dob=[dt.date(2015, 3, 4), dt.date(2007, 6, 1), dt.date(1985, 6, 1), None],
+        address_line1=["223 Eggleston Crescent", "Eggleston Crescent", "12 Oak Road", "14 Oak Road"],
+    )
+    std = standardise_people(df, NICK)
+    rec, idx = to_recordlinkage(std, pl.DataFrame({"uid_l": [0, 0, 2], "uid_r": [1, 2, 3]}))
+    lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
+    assert [LEVELS["dob"][i] if i >= 0 else "missing" for i in lv["dob"]] == [
+        "within_10_years", "different", "missing"]
+    assert [LEVELS["location"][i] for i in lv["location"]] == ["street", "different", "street"]

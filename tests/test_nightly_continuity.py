@@ -12,8 +12,8 @@ import pytest
 
 from report import import_review
 from safelink.pipeline import Night, run_night
-from safelink.synth import generate_county
-from tests.conftest import SAMPLE_DATE, SAMPLE_LANDING, read_review_csv, write_review_csv
+from synth import generate_county
+from tests.helpers.sample import SAMPLE_DATE, SAMPLE_LANDING, read_review_csv, write_review_csv
 
 FIRST = dt.date(2026, 11, 25)
 

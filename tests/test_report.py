@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ground.state import open_state
 from report import ReportResult, build_report
 from report.state_tables import ReportNightlyMetrics
-from safelink.state import open_state
 from tests.test_report_fixtures import (
     EVIL_FAILURE,
     EVIL_ROUTE,
@@ -97,7 +97,8 @@ def built(tmp_path: Path) -> tuple[ReportResult, str, Path]:
 def test_report_sections_and_numbers(built: tuple[ReportResult, str, Path]) -> None:
     result, html, _ = built
     doc = parse(html)
-    assert doc.sections == ["data-quality", "linkage", "explanations", "findings", "review", "trends", "accuracy"]
+    assert doc.sections == ["data-quality", "linkage", "explanations", "findings", "review", "responses", "trends",
+                            "accuracy"]
     for key, value in EXPECTED.items():
         assert doc.metrics.get(key) == value, (key, doc.metrics.get(key))
     # the result's counts match the fixture

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from safelink.outputs import mark_complete
+from ground.outputs import mark_complete
+from tests.helpers.config import config_folder
 
 TONIGHT = dt.date(2026, 11, 25)
 LAST_NIGHT = dt.date(2026, 11, 24)
@@ -150,8 +151,7 @@ def model_json() -> dict:
 
 
 def make_config(root: Path) -> Path:
-    config = root / "config"
-    config.mkdir(parents=True, exist_ok=True)
+    config = config_folder(root / "config")
     (config / "linkage_model.json").write_text(json.dumps(model_json()), encoding="utf-8")
     (config / "linkage.yaml").write_text("thresholds:\n  link: null\n  review: null\n", encoding="utf-8")
     return config

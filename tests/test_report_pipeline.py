@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from report import build_report, import_review, review_overrides
-from tests.conftest import read_review_csv, write_review_csv
+from tests.helpers.sample import read_review_csv, write_review_csv
 from tests.test_report import parse
 
 FIRST = dt.date(2026, 11, 25)
@@ -19,7 +19,7 @@ SECOND = FIRST + dt.timedelta(days=1)
 @pytest.mark.slow
 def test_two_nights_through_the_pipeline(tmp_path: Path) -> None:
     from safelink.pipeline import Night, run_night
-    from safelink.synth import generate_county
+    from synth import generate_county
 
     county = tmp_path / "county"
     generate_county(county, FIRST, 60, 11, nights=2)
@@ -44,12 +44,12 @@ def test_two_nights_through_the_pipeline(tmp_path: Path) -> None:
     # the reviewer marks every review pair a match; the next night's report counts the decisions
     review = night_dir / "review" / "review_pairs.csv"
     rows = read_review_csv(review)
-    if rows:
-        for row in rows:
-            row["decision"] = "match"
-        marked = write_review_csv(tmp_path / "marked.csv", rows)
-        assert import_review(marked, url, "reviewer").recorded == len(rows)
-        assert review_overrides(url).height == len(rows)
+    assert rows, "the sample night has pairs for clerical review"
+    for row in rows:
+        row["decision"] = "match"
+    marked = write_review_csv(tmp_path / "marked.csv", rows)
+    assert import_review(marked, url, "reviewer").recorded == len(rows)
+    assert review_overrides(url).height == len(rows)
 
     second = Night(landing=county / "landing", output=output, extract_date=SECOND, state_url=url)
     run_night(second)

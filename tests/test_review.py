@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from ground.safe_csv import csv_cell, csv_uncell
 from report import build_report, import_review, latest_decisions, review_overrides
 from report.review import normalise_decision, pair_key
-from report.safe import csv_cell, csv_uncell
-from tests.conftest import read_review_csv, write_review_csv
+from tests.helpers.sample import read_review_csv, write_review_csv
 from tests.test_report import parse
 from tests.test_report_fixtures import EVIL_FORENAME, EVIL_ROUTE, TONIGHT, make_config, make_night
 

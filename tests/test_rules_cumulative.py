@@ -10,6 +10,7 @@ import polars as pl
 from alerts.rules import cumulative_concern
 from alerts.rules.config import default_rules
 from alerts.rules.frames import DESIGNATED_ROUTE, FINDING_SCHEMA, RuleInputs
+from tests.helpers.config import config_folder
 from tests.test_rules_units import _child, _dual, appt, mention, rec, rows, run
 
 D = dt.date(2026, 11, 25)
@@ -88,8 +89,7 @@ def test_night_one_rule_alone_makes_no_cumulative_finding(tmp_path: Path) -> Non
 
 
 def test_disabling_cumulative_concern(tmp_path: Path) -> None:
-    config = tmp_path / "config"
-    config.mkdir()
+    config = config_folder(tmp_path / "config")
     (config / "rules.yaml").write_text("rules:\n  cumulative_concern:\n    enabled: false\n", encoding="utf-8")
     records = [*_dual(), rec("sn", "2", "C2", dob=dt.date(2015, 1, 1), other_services=None),
                rec("camhs", "RIO1", "C2", other_services=None)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -10,11 +9,11 @@ import pytest
 
 from alerts.rules import detect_night
 from alerts.rules.registry import RULE_NAMES
-from alerts.rules.scoring import score_run
-from alerts.rules.truth_linkage import write_truth_linkage
-from landing.config import load_sources
+from evaluation.scoring import score_run
+from evaluation.truth_linkage import write_truth_linkage
+from ground.sources import load_sources
 from landing.ingest import ingest_drop
-from tests.conftest import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING, SAMPLE_TRUTH
+from tests.helpers.sample import CONFIG_DIR, SAMPLE_DATE, SAMPLE_LANDING, SAMPLE_TRUTH
 
 FORBIDDEN = ("mental health", "substance", "drug", "alcohol", "turning point")
 
@@ -72,7 +71,3 @@ def test_sample_scores_perfectly(sample_night: Path) -> None:
         assert scores["rules"][rule]["recall"] == 1.0
     assert scores["linkage"]["precision"] == 1.0
     assert scores["linkage"]["recall"] == 1.0
-
-
-def test_sample_date_is_the_fixture_date() -> None:
-    assert dt.date(2026, 11, 25) == SAMPLE_DATE

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from alerts.rules import closed_findings, detect_night
 from alerts.rules.engine import evidence_fingerprint, finding_id
-from tests.conftest import CONFIG_DIR
+from tests.helpers.sample import CONFIG_DIR
 from tests.test_rules_units import ADULT_DOB, appt, rec, write_night
 
 D1 = dt.date(2026, 11, 24)

@@ -14,9 +14,10 @@ import pytest
 from alerts.rules import detect_night
 from alerts.rules.config import default_rules, load_rules
 from alerts.rules.frames import names_service
-from landing.config import ConfigError
+from ground.config import ConfigError
 from landing.ingest import APPOINTMENT_COLUMNS, MENTION_COLUMNS, PEOPLE_COLUMNS
-from tests.conftest import CONFIG_DIR
+from tests.helpers.config import config_folder
+from tests.helpers.sample import CONFIG_DIR
 
 D = dt.date(2026, 11, 25)
 FORBIDDEN = ("mental health", "substance", "drug", "alcohol", "turning point")
@@ -408,7 +409,7 @@ def test_shipped_config_equals_contract_defaults() -> None:
 
 
 def test_config_errors_name_file_key_and_allowed(tmp_path: Path) -> None:
-    (tmp_path / "rules.yaml").write_text(
+    (config_folder(tmp_path) / "rules.yaml").write_text(
         "rules:\n  repeated_non_attendance:\n    missed_outcomes:\n      school: [DNA]\n", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_rules(tmp_path)
@@ -419,16 +420,14 @@ def test_config_errors_name_file_key_and_allowed(tmp_path: Path) -> None:
 
 
 def test_config_changes_threshold(tmp_path: Path) -> None:
-    config = tmp_path / "config"
-    config.mkdir()
+    config = config_folder(tmp_path / "config")
     (config / "rules.yaml").write_text("rules:\n  repeated_non_attendance:\n    min_missed: 2\n", encoding="utf-8")
     appts = [appt("gp", "10", 5, "Did Not Attend"), appt("dental", "P1", 6, "FTA")]
     assert rows(run(tmp_path, _child(), appts, config_dir=config)) == [("repeated_non_attendance", "C1", "")]
 
 
 def test_disabled_rule_is_not_applied(tmp_path: Path) -> None:
-    config = tmp_path / "config"
-    config.mkdir()
+    config = config_folder(tmp_path / "config")
     (config / "rules.yaml").write_text("rules:\n  dual_service_parent:\n    enabled: false\n", encoding="utf-8")
     assert rows(run(tmp_path, _dual(), config_dir=config)) == []
 

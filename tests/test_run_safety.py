@@ -23,12 +23,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from ground.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_NOT_READY, EXIT_OK
+from ground.outputs import COMPLETE_MARKER, night_complete
+from ground.run_lock import RunLocked, run_lock
+from ground.state import alembic_config, open_state
 from linkage.ids import OutOfOrderNight, persist_ids
 from linkage.state_tables import LinkageRecordPerson
-from safelink.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_NOT_READY, EXIT_OK
-from safelink.outputs import COMPLETE_MARKER, night_complete
-from safelink.run_lock import RunLocked, run_lock
-from safelink.state import alembic_config, open_state
 from tests.conftest import ROOT, SAMPLE_DATE, SAMPLE_LANDING, read_review_csv, write_review_csv
 
 DATE = SAMPLE_DATE.isoformat()
@@ -296,8 +296,8 @@ def test_rerunning_an_earlier_night_after_a_later_one_is_refused_in_one_line(tmp
 
 
 def test_report_history_leaves_out_nights_whose_run_did_not_finish(tmp_path: Path) -> None:
+    from ground.outputs import mark_complete
     from report.inputs import sibling_nights
-    from safelink.outputs import mark_complete
 
     for day in ("2026-11-22", "2026-11-23", "2026-11-24"):
         (tmp_path / day).mkdir()

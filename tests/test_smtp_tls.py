@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from alerts import send_digests, send_failure_notice
 from alerts.smtp import SmtpConfigError, SmtpSettings, load_smtp_settings
 from alerts.state_tables import AlertMessage
-from safelink.state import open_state
+from ground.state import open_state
 from tests import test_alerts_helpers as helpers
 from tests.helpers.tls import Pki, TlsSmtpServer, start_tls_server
 from tests.test_alerts_helpers import NIGHT1, TEST_DOMAIN, base_findings, start_server, write_night

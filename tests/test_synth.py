@@ -1,4 +1,4 @@
-"""Tests for the synthetic county generator (safelink.synth)."""
+"""Tests for the synthetic county generator (synth)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from safelink.synth import generate_county
-from safelink.synth.nhs import generate_nhs_numbers, is_valid_nhs, mistype_nhs
+from ground.nhs import is_valid_nhs_number as is_valid_nhs
+from synth import generate_county
+from synth.nhs import generate_nhs_numbers, mistype_nhs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample"
 SAMPLE_DATE = "2026-11-25"

@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import Field, create_model
 
 from alerts.rules.registry import RULES
-from alerts.rules.settings import RulesConfig, Strict
-from landing.config import load_config_model
+from alerts.rules.settings import RulesConfig
+from ground.config import ConfigError, Strict, load_config_model
+from ground.sources import load_registry
 
 _rule_fields: dict[str, Any] = {rule.NAME: (rule.Settings, Field(default_factory=rule.Settings)) for rule in RULES}
 RULE_SETTINGS: type[Strict] = create_model("Rules", __base__=Strict, **_rule_fields)
@@ -38,4 +39,14 @@ def load_rules(config_dir: Path) -> RulesConfig:
     Raises:
         ConfigError: the file is invalid; the message names the file, the key and the allowed values.
     """
-    return load_config_model(config_dir / "rules.yaml", RULES_CONFIG, optional=True)
+    path = config_dir / "rules.yaml"
+    config = load_config_model(path, RULES_CONFIG, optional=True)
+    registry = load_registry(config_dir)
+    unknown = [f"  at rules.{name}.{key}{'.' + code if key != 'flag_sources' else ''}: unknown source {code!r}; "
+               f"sources.yaml names {registry.allowed()}"
+               for name, settings in config.each_rule()
+               for key, codes in settings.sources_named().items()
+               for code in registry.unknown(codes)]
+    if unknown:
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(unknown))
+    return config

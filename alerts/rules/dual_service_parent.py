@@ -26,6 +26,7 @@ LABEL = "Parent open to substance misuse and mental health services without shar
 # The finding is about the adult: the child named alongside is "one of the adult's children" and may change
 # without it being a different finding.
 ID_KEYS = ("adult_person_id",)
+ADULT_ROLE = "Parent"  # how the finding's adult is introduced to a reader
 NAMING_KINDS = ("named_child", "dependant")
 
 
@@ -78,6 +79,41 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
     """
     settings = config.settings(NAME, Settings)
     records = inputs.records
+    named = inputs.mentions.filter(pl.col("source").is_in(["tp", "amh"]) & pl.col("kind").is_in(NAMING_KINDS))
+    pairs = _open_pairs(records, named, config, settings)
+    if pairs.is_empty():
+        return empty_findings()
+    per_adult = _per_adult(pairs)
+    kids = _named_kids(named, inputs.persons)
+    named_rows = kids.group_by("owner_person_id").agg(
+        pl.struct("source", pl.col("owner_record_id").alias("record_id"), "file", "row",
+                  pl.col("mention_confidence").alias("confidence")).alias("named_children_rows"),
+    )
+    eldest = _eldest_named_child(kids)
+    kid_routes = _kid_routes(kids, records)
+    adult_routes = person_routes(records, ("tp", "amh")).rename({"routes": "_ar"})
+    out = (
+        per_adult.join(eldest, on="person_id", how="left")
+        .join(named_rows.rename({"owner_person_id": "person_id"}), on="person_id", how="left")
+        .join(adult_routes, on="person_id", how="left")
+        .join(kid_routes, on="person_id", how="left")
+        .with_columns(
+            pl.lit(NAME).alias("rule"),
+            pl.col("person_id").alias("adult_person_id"),
+            _evidence().alias("evidence"),
+            _summary().alias("summary"),
+            pl.concat_list(pl.col("_ar").fill_null([]), pl.col("_kr").fill_null([])).list.unique().list.sort()
+            .alias("routes"),
+        )
+        .join(person_refs(records).rename({"refs": "adult_records"}), on="person_id", how="left")
+        .join(person_refs(records).rename({"person_id": "child_person_id", "refs": "child_records"}),
+              on="child_person_id", how="left")
+    )
+    return finish(out)
+
+
+def _open_pairs(records: pl.DataFrame, named: pl.DataFrame, config: RulesConfig, settings: Settings) -> pl.DataFrame:
+    """Each parent's open tp and amh records paired, where either record does not show the other service."""
     mh = names_service(pl.col("other_services"), config.service_terms["mental_health"])
     tp = records.filter((pl.col("source") == "tp") & pl.col("is_open")).select(
         "person_id",
@@ -100,7 +136,6 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         (pl.col("substance_service_involved").fill_null("").str.strip_chars() == settings.substance_service_yes)
         .alias("amh_names_other_service"),
     )
-    named = inputs.mentions.filter(pl.col("source").is_in(["tp", "amh"]) & pl.col("kind").is_in(NAMING_KINDS))
     named_any = named.select(pl.col("owner_person_id").alias("person_id")).unique().with_columns(
         pl.lit(settings.named_child_counts_as_parent).alias("named_a_child")
     )
@@ -112,9 +147,12 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         .filter(~pl.col("tp_names_other_service") | ~pl.col("amh_names_other_service"))
         .sort(["person_id", "tp_record_id", "amh_record_id"])
     )
-    if pairs.is_empty():
-        return empty_findings()
-    per_adult = pairs.group_by("person_id").agg(
+    return pairs
+
+
+def _per_adult(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per adult: the open record pairs, the weakest link, the references and which side is silent."""
+    return pairs.group_by("person_id").agg(
         pl.struct(
             pl.struct(pl.lit("tp").alias("source"), pl.col("tp_record_id").alias("record_id"),
                       pl.col("tp_file").alias("file"), pl.col("tp_row").alias("row"),
@@ -134,27 +172,33 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         (~pl.col("amh_names_other_service")).any().alias("_b_silent"),
         pl.col("named_a_child").any(),
     )
-    kids = (
+
+
+def _named_kids(named: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
+    """The resolved children each adult named, with the child's date of birth (the person's, else the row's)."""
+    return (
         named.filter(pl.col("mentioned_person_id").is_not_null())
-        .join(inputs.persons.select(pl.col("person_id").alias("mentioned_person_id"), pl.col("dob").alias("_pdob")),
+        .join(persons.select(pl.col("person_id").alias("mentioned_person_id"), pl.col("dob").alias("_pdob")),
               on="mentioned_person_id", how="left")
         .with_columns(pl.coalesce("_pdob", "dob").alias("_kdob"))
         .sort(["owner_person_id", "source", "file", "row"])
     )
-    named_rows = kids.group_by("owner_person_id").agg(
-        pl.struct("source", pl.col("owner_record_id").alias("record_id"), "file", "row",
-                  pl.col("mention_confidence").alias("confidence")).alias("named_children_rows"),
-    )
-    eldest = _eldest_named_child(kids)
-    kid_routes = (
+
+
+def _kid_routes(kids: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """Per adult: the hv/sn routes of the children they named."""
+    return (
         kids.select("owner_person_id", "mentioned_person_id").unique()
         .join(person_routes(records, ("hv", "sn")), left_on="mentioned_person_id", right_on="person_id", how="inner")
         .explode("routes")
         .group_by("owner_person_id").agg(pl.col("routes").unique().sort().alias("_kr"))
         .rename({"owner_person_id": "person_id"})
     )
-    adult_routes = person_routes(records, ("tp", "amh")).rename({"routes": "_ar"})
-    evidence = pl.struct(
+
+
+def _evidence() -> pl.Expr:
+    """The finding's evidence JSON."""
+    return pl.struct(
         pl.lit(NAME).alias("rule"),
         "open_record_pairs", "named_a_child",
         pl.col("named_children_rows").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
@@ -162,32 +206,19 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
             "confidence": pl.Float64(),
         })))),
     ).struct.json_encode()
+
+
+def _summary() -> pl.Expr:
+    """The one-line summary (adult services as A and B, no names)."""
     gaps = pl.concat_list(
         pl.when(pl.col("_a_silent")).then(pl.lit("the service A record does not list service B")),
         pl.when(pl.col("_b_silent")).then(pl.lit("the service B record does not confirm service A")),
     ).list.drop_nulls().list.join(" and ")
-    summary = pl.format(
+    return pl.format(
         "Parent open to adult service A (ref {}) and adult service B (ref {}); {}",
         pl.col("_a_refs").list.join(", "), pl.col("_b_refs").list.join(", "), gaps,
     )
-    out = (
-        per_adult.join(eldest, on="person_id", how="left")
-        .join(named_rows.rename({"owner_person_id": "person_id"}), on="person_id", how="left")
-        .join(adult_routes, on="person_id", how="left")
-        .join(kid_routes, on="person_id", how="left")
-        .with_columns(
-            pl.lit(NAME).alias("rule"),
-            pl.col("person_id").alias("adult_person_id"),
-            evidence.alias("evidence"),
-            summary.alias("summary"),
-            pl.concat_list(pl.col("_ar").fill_null([]), pl.col("_kr").fill_null([])).list.unique().list.sort()
-            .alias("routes"),
-        )
-        .join(person_refs(records).rename({"refs": "adult_records"}), on="person_id", how="left")
-        .join(person_refs(records).rename({"person_id": "child_person_id", "refs": "child_records"}),
-              on="child_person_id", how="left")
-    )
-    return finish(out)
+
 
 
 # --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)

@@ -22,9 +22,10 @@ from alerts.rules.frames import FINDING_SCHEMA, RuleInputs, load_inputs
 from alerts.rules.registry import ID_KEYS, RULES
 from alerts.rules.settings import RulesConfig
 from alerts.rules.state_tables import RuleFinding, RuleFindingNight
-from checks.safe_csv import write_safe_csv
-from safelink import outputs
-from safelink.state import open_state
+from ground import outputs
+from ground.layout import NightLayout
+from ground.safe_csv import write_safe_csv
+from ground.state import open_state
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +250,9 @@ def write_findings(found: pl.DataFrame, night_dir: Path) -> tuple[Path, Path]:
         night_dir: ``<output>/<YYYY-MM-DD>``.
     """
     night_dir.mkdir(parents=True, exist_ok=True)
-    parquet = night_dir / "findings.parquet"
+    parquet = NightLayout(night_dir).findings
     outputs.write_parquet(found.select(PARQUET_COLUMNS), parquet)
-    csv = night_dir / "findings.csv"
+    csv = NightLayout(night_dir).findings_csv
     write_safe_csv(found.filter(~pl.col("needs_confirmation")).select(CONTRACT_COLUMNS).with_columns(
         pl.col("first_seen").dt.strftime("%Y-%m-%d")
     ), csv)

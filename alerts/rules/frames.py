@@ -14,22 +14,12 @@ import polars as pl
 import yaml
 
 from alerts.rules.settings import RulesConfig, ServiceTerms
+from ground.layout import NightLayout
+from ground.sources import SourcesConfig, load_registry
 
-ALL_SOURCES = ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")
-# When a person's records disagree on the date of birth, the most common wins; ties go to this order.
-DOB_PRIORITY = {"gp": 0, "hv": 1, "sn": 2, "camhs": 3, "dental": 4, "amh": 5, "tp": 6}
-MENTION_DOB_PRIORITY = 10
-CHILD_SERVICES = ("hv", "sn", "camhs")
-ADULT_SERVICES = ("tp", "amh")
-ROUTE_PREFIX = {
-    "hv": ("hv:team:", "team"),
-    "sn": ("sn:team:", "team"),
-    "camhs": ("camhs:team:", "team"),
-    "gp": ("gp:practice:", "practice"),
-    "dental": ("dental:practice:", "practice"),
-    "tp": ("tp:team:", "team"),
-    "amh": ("amh:team:", "team"),
-}
+# When a person's records disagree on the date of birth, the most common wins; ties go to the sources' dob_rank
+# (sources.yaml), then to the rows naming the person.
+MENTION_DOB_PRIORITY = 100
 # The route that sends a finding to the designated professionals (besides the leads its other routes reach).
 DESIGNATED_ROUTE = "designated"
 
@@ -68,7 +58,7 @@ class RuleInputs:
     appointments: pl.DataFrame
     mentions: pl.DataFrame
     nicknames: pl.DataFrame
-    sources_present: tuple[str, ...] = ALL_SOURCES
+    sources_present: tuple[str, ...] = ()
 
 
 def fold_name(expr: pl.Expr) -> pl.Expr:
@@ -167,12 +157,25 @@ def _read(path: Path) -> pl.DataFrame:
     return pl.read_parquet(path)
 
 
-def _sources_present(night_dir: Path) -> tuple[str, ...]:
-    files = night_dir / "landing" / "files.parquet"
+def _sources_present(night_dir: Path, registry: SourcesConfig) -> tuple[str, ...]:
+    files = NightLayout(night_dir).files
     if not files.exists():
-        return ALL_SOURCES
+        return registry.codes
     ok = pl.read_parquet(files).filter(pl.col("status") == "ok").get_column("source").unique().to_list()
-    return tuple(s for s in ALL_SOURCES if s in ok)
+    return tuple(s for s in registry.codes if s in ok)
+
+
+def route_key(registry: SourcesConfig) -> pl.Expr:
+    """Each record's routing key, ``<source>:<kind>:<team or practice>`` (sources.yaml ``route``).
+
+    Args:
+        registry: the source registry.
+    """
+    route = pl.lit(None, dtype=pl.String)
+    for code, spec in registry.sources.items():
+        prefix = f"{code}:{spec.route.kind}:"
+        route = pl.when(pl.col("source") == code).then(pl.lit(prefix) + pl.col(spec.route.field)).otherwise(route)
+    return route
 
 
 def build_inputs(
@@ -183,7 +186,8 @@ def build_inputs(
     extract_date: dt.date,
     config: RulesConfig,
     nicknames: pl.DataFrame,
-    sources_present: tuple[str, ...] = ALL_SOURCES,
+    registry: SourcesConfig,
+    sources_present: tuple[str, ...] | None = None,
 ) -> RuleInputs:
     """Join the canonical tables to the linkage's person ids and derive the per-person facts.
 
@@ -195,7 +199,8 @@ def build_inputs(
         extract_date: the night's extract date.
         config: the rules configuration.
         nicknames: from :func:`load_nicknames`.
-        sources_present: sources whose files were read tonight.
+        registry: the source registry (routing, who each source serves, date-of-birth ranks).
+        sources_present: sources whose files were read tonight (all when None).
     """
     links = linkage_records.select(
         pl.col("source").cast(pl.String),
@@ -203,9 +208,6 @@ def build_inputs(
         pl.col("person_id").cast(pl.String),
         pl.col("link_confidence").cast(pl.Float64),
     ).unique(subset=["source", "record_id"], keep="first")
-    route = pl.lit(None, dtype=pl.String)
-    for source, (prefix, column) in ROUTE_PREFIX.items():
-        route = pl.when(pl.col("source") == source).then(pl.lit(prefix) + pl.col(column)).otherwise(route)
     records = (
         people.join(links, on=["source", "record_id"], how="left")
         .with_columns(
@@ -214,50 +216,10 @@ def build_inputs(
             pl.col("link_confidence").fill_null(1.0),
             (pl.col("source") + ":" + pl.col("record_id")).alias("ref"),
             (pl.col("is_open").fill_null(False) | (pl.col("end_date") > pl.lit(extract_date))).alias("is_open"),
-            route.alias("route"),
+            route_key(registry).alias("route"),
         )
     )
-    eighteen_ago = pl.lit(extract_date).dt.offset_by(f"-{config.child_under_age}y")
-    # a person's date of birth: the one most of its records give — and the records naming it (a parent's
-    # TP_Children row, a related-people row) vote too — then by source (a mistyped gp date loses to the
-    # school nurse's and the parent's)
-    mention_dobs = linkage_mentions.filter(
-        pl.col("mentioned_person_id").is_not_null() & pl.col("dob").is_not_null()
-        & (pl.col("mention_confidence").fill_null(0.0) >= config.link_threshold)
-    ).select(pl.col("mentioned_person_id").cast(pl.String).alias("person_id"), pl.col("dob").cast(pl.Date),
-             pl.lit(MENTION_DOB_PRIORITY, dtype=pl.Int64).alias("_p"))
-    dob_votes = (
-        pl.concat([
-            records.filter(pl.col("dob").is_not_null()).select(
-                "person_id", pl.col("dob").cast(pl.Date),
-                pl.col("source").replace_strict(DOB_PRIORITY, default=9, return_dtype=pl.Int64).alias("_p")),
-            mention_dobs,
-        ])
-        .group_by("person_id", "dob")
-        .agg(pl.len().alias("_n"), pl.col("_p").min())
-        .sort(["person_id", "_n", "_p", "dob"], descending=[False, True, False, False])
-        .unique(subset="person_id", keep="first")
-        .select("person_id", "dob")
-    )
-    services = records.group_by("person_id").agg(
-        pl.col("source").is_in(CHILD_SERVICES).any().alias("_child_service"),
-        pl.col("source").is_in(ADULT_SERVICES).any().alias("_adult_service"),
-    )
-    persons = (
-        services.join(dob_votes, on="person_id", how="left")
-        .with_columns(
-            pl.when(pl.col("dob").is_not_null())
-            .then((pl.col("dob") > eighteen_ago) & (pl.col("dob") <= pl.lit(extract_date)))
-            .otherwise(pl.col("_child_service") & ~pl.col("_adult_service"))
-            .alias("is_child"),
-            pl.when(pl.col("dob").is_not_null())
-            .then(pl.col("dob") <= eighteen_ago)
-            .otherwise(pl.col("_adult_service"))
-            .alias("is_adult"),
-        )
-        .select("person_id", "dob", "is_child", "is_adult")
-        .sort("person_id")
-    )
+    persons = _persons(records, linkage_mentions, extract_date, config, registry)
     record_person = records.select("source", "record_id", "person_id", "link_confidence", "ref")
     appts = appointments.filter(pl.col("owner_known").fill_null(False)).join(
         record_person, on=["source", "record_id"], how="inner"
@@ -274,8 +236,56 @@ def build_inputs(
         appointments=appts,
         mentions=mentions,
         nicknames=nicknames,
-        sources_present=sources_present,
+        sources_present=registry.codes if sources_present is None else sources_present,
     )
+
+
+def _persons(records: pl.DataFrame, linkage_mentions: pl.DataFrame, extract_date: dt.date, config: RulesConfig,
+             registry: SourcesConfig) -> pl.DataFrame:
+    """One row per person: ``person_id``, ``dob`` (by vote), ``is_child``, ``is_adult`` on the extract date."""
+    eighteen_ago = pl.lit(extract_date).dt.offset_by(f"-{config.child_under_age}y")
+    # a person's date of birth: the one most of its records give — and the records naming it (a parent's
+    # TP_Children row, a related-people row) vote too — then by source (a mistyped gp date loses to the
+    # school nurse's and the parent's)
+    mention_dobs = linkage_mentions.filter(
+        pl.col("mentioned_person_id").is_not_null() & pl.col("dob").is_not_null()
+        & (pl.col("mention_confidence").fill_null(0.0) >= config.link_threshold)
+    ).select(pl.col("mentioned_person_id").cast(pl.String).alias("person_id"), pl.col("dob").cast(pl.Date),
+             pl.lit(MENTION_DOB_PRIORITY, dtype=pl.Int64).alias("_p"))
+    dob_votes = (
+        pl.concat([
+            records.filter(pl.col("dob").is_not_null()).select(
+                "person_id", pl.col("dob").cast(pl.Date),
+                pl.col("source").replace_strict({c: s.dob_rank for c, s in registry.sources.items()}, default=99,
+                                               return_dtype=pl.Int64).alias("_p")),
+            mention_dobs,
+        ])
+        .group_by("person_id", "dob")
+        .agg(pl.len().alias("_n"), pl.col("_p").min())
+        .sort(["person_id", "_n", "_p", "dob"], descending=[False, True, False, False])
+        .unique(subset="person_id", keep="first")
+        .select("person_id", "dob")
+    )
+    services = records.group_by("person_id").agg(
+        pl.col("source").is_in(registry.serving("children")).any().alias("_child_service"),
+        pl.col("source").is_in(registry.serving("adults")).any().alias("_adult_service"),
+    )
+    persons = (
+        services.join(dob_votes, on="person_id", how="left")
+        .with_columns(
+            pl.when(pl.col("dob").is_not_null())
+            .then((pl.col("dob") > eighteen_ago) & (pl.col("dob") <= pl.lit(extract_date)))
+            .otherwise(pl.col("_child_service") & ~pl.col("_adult_service"))
+            .alias("is_child"),
+            pl.when(pl.col("dob").is_not_null())
+            .then(pl.col("dob") <= eighteen_ago)
+            .otherwise(pl.col("_adult_service"))
+            .alias("is_adult"),
+        )
+        .select("person_id", "dob", "is_child", "is_adult")
+        .sort("person_id")
+    )
+    return persons
 
 
 def load_inputs(night_dir: Path, config_dir: Path, extract_date: dt.date, config: RulesConfig) -> RuleInputs:
@@ -287,15 +297,18 @@ def load_inputs(night_dir: Path, config_dir: Path, extract_date: dt.date, config
         extract_date: the night's extract date.
         config: the rules configuration.
     """
+    night = NightLayout(night_dir)
+    registry = load_registry(config_dir)
     return build_inputs(
-        people=_read(night_dir / "landing" / "people.parquet"),
-        appointments=_read(night_dir / "landing" / "appointments.parquet"),
-        linkage_records=_read(night_dir / "linkage" / "records.parquet"),
-        linkage_mentions=_read(night_dir / "linkage" / "mentions.parquet"),
+        people=_read(night.people),
+        appointments=_read(night.appointments),
+        linkage_records=_read(night.linked_records),
+        linkage_mentions=_read(night.resolved_mentions),
         extract_date=extract_date,
         config=config,
         nicknames=load_nicknames(config_dir / "nicknames.yaml"),
-        sources_present=_sources_present(night_dir),
+        registry=registry,
+        sources_present=_sources_present(night_dir, registry),
     )
 
 

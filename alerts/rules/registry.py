@@ -70,6 +70,8 @@ RULES: tuple[Rule, ...] = (
 RULE_NAMES: tuple[str, ...] = tuple(rule.NAME for rule in RULES)
 RULE_LABELS: dict[str, str] = {rule.NAME: rule.LABEL for rule in RULES}
 ID_KEYS: dict[str, tuple[str, ...]] = {rule.NAME: rule.ID_KEYS for rule in RULES}
+# How a finding's adult is introduced to a reader ("Adult" unless the rule module says otherwise, ADULT_ROLE).
+ADULT_ROLES: dict[str, str] = {rule.NAME: str(getattr(rule, "ADULT_ROLE", "Adult")) for rule in RULES}
 
 
 def rule(name: str) -> Rule:

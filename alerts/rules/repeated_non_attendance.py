@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 from pydantic import Field
@@ -22,11 +22,9 @@ from alerts.rules.settings import RuleBase, RulesConfig
 NAME = "repeated_non_attendance"
 LABEL = "Repeated missed appointments (was not brought)"
 ID_KEYS = ("child_person_id",)
-ROUTE_SOURCES = ("hv", "sn", "gp", "dental", "camhs")
-Source = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
 
 
-def _default_missed() -> dict[Source, list[str]]:
+def _default_missed() -> dict[str, list[str]]:
     return {
         "hv": ["Was Not Brought", "No Access Visit"],
         "sn": ["WNB", "DNA"],
@@ -36,7 +34,7 @@ def _default_missed() -> dict[Source, list[str]]:
     }
 
 
-def _flag_sources() -> list[Source]:
+def _flag_sources() -> list[str]:
     return ["hv", "sn"]
 
 
@@ -48,8 +46,16 @@ class Settings(RuleBase):
     min_sources: int = Field(default=2, ge=1)
     flagged_min_missed: int = Field(default=2, ge=1, description="threshold for a child on a CP plan or looked after")
     flagged_min_sources: int = Field(default=1, ge=1)
-    missed_outcomes: dict[Source, list[str]] = Field(default_factory=_default_missed)
-    flag_sources: list[Source] = Field(default_factory=_flag_sources)
+    missed_outcomes: dict[str, list[str]] = Field(default_factory=_default_missed)
+    flag_sources: list[str] = Field(default_factory=_flag_sources)
+
+    def sources_named(self) -> dict[str, list[str]]:
+        """The source codes these settings name, by key (checked against sources.yaml on load)."""
+        return {"missed_outcomes": list(self.missed_outcomes), "flag_sources": list(self.flag_sources)}
+
+    def route_sources(self) -> list[str]:
+        """The services a finding goes to: every source whose missed appointments count, and the flag sources."""
+        return sorted({*self.missed_outcomes, *self.flag_sources})
 
 
 def missed_codes(settings: Settings) -> pl.DataFrame:
@@ -71,20 +77,45 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         earlier: the findings of the rules before this one (unused).
     """
     settings = config.settings(NAME, Settings)
+    missed = _missed(inputs, settings)
+    if missed.is_empty():
+        return empty_findings()
+    hits = _hits(_per_child(missed, _flags(inputs.records, settings)), settings)
+    if hits.is_empty():
+        return empty_findings()
+    out = (
+        hits.with_columns(
+            pl.lit(NAME).alias("rule"),
+            pl.col("person_id").alias("child_person_id"),
+            pl.lit(None, dtype=pl.String).alias("adult_person_id"),
+            _evidence().alias("evidence"),
+            _summary(settings).alias("summary"),
+            pl.lit(None, dtype=pl.List(pl.String)).alias("adult_records"),
+        )
+        .join(person_refs(inputs.records).rename({"refs": "child_records"}), on="person_id", how="left")
+        .join(person_routes(inputs.records, settings.route_sources()), on="person_id", how="left")
+    )
+    return finish(out)
+
+
+def _missed(inputs: RuleInputs, settings: Settings) -> pl.DataFrame:
+    """Children's appointments tonight's window counts as missed."""
     day = inputs.extract_date
     first_day = day - dt.timedelta(days=settings.window_days - 1)
     children = inputs.persons.filter(pl.col("is_child")).select("person_id")
-    missed = (
+    return (
         inputs.appointments.with_columns(pl.col("outcome_raw").str.strip_chars().str.to_lowercase().alias("code"))
         .join(missed_codes(settings), on=["source", "code"], how="semi")
         .filter(pl.col("appt_date").is_between(pl.lit(first_day), pl.lit(day), closed="both"))
         .join(children, on="person_id", how="semi")
         .sort(["person_id", "appt_date", "source", "record_id", "row"])
     )
-    if missed.is_empty():
-        return empty_findings()
-    flags = (
-        inputs.records.filter(
+
+
+def _flags(records: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Per person: the records flagging a child protection plan or looked-after status."""
+    return (
+        records.filter(
             pl.col("source").is_in(settings.flag_sources)
             & (pl.col("cp_plan").fill_null(False) | pl.col("looked_after").fill_null(False))
         )
@@ -99,7 +130,11 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
             pl.col("link_confidence").min().alias("_flag_conf"),
         )
     )
-    per_child = (
+
+
+def _per_child(missed: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
+    """Per child: counts, sources, dates and the missed appointments, with any flags."""
+    return (
         missed.group_by("person_id")
         .agg(
             pl.len().alias("n_missed"),
@@ -120,39 +155,47 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         .join(flags, on="person_id", how="left")
         .with_columns(pl.col("flagged_records").is_not_null().alias("flagged"))
     )
-    fires = (
-        (pl.col("n_missed") >= settings.min_missed) & (pl.col("n_sources") >= settings.min_sources)
-    ) | (
+
+
+def _hits(per_child: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The children the rule fires for, with ``_normal`` (the usual threshold met) and the link confidence."""
+    normal = (pl.col("n_missed") >= settings.min_missed) & (pl.col("n_sources") >= settings.min_sources)
+    lowered = (
         pl.col("flagged")
         & (pl.col("n_missed") >= settings.flagged_min_missed)
         & (pl.col("n_sources") >= settings.flagged_min_sources)
     )
-    normal_fire = (pl.col("n_missed") >= settings.min_missed) & (pl.col("n_sources") >= settings.min_sources)
-    hits = per_child.filter(fires).with_columns(
+    return per_child.with_columns(normal.alias("_normal")).filter(pl.col("_normal") | lowered).with_columns(
         # one record: no cross-source join relied on; several: the weakest link among them (and the flag record's)
         pl.when(pl.col("_n_refs") > 1)
         .then(pl.col("_conf"))
         .otherwise(pl.lit(1.0))
         .alias("link_confidence"),
     ).with_columns(
-        pl.when(~normal_fire)
+        pl.when(~pl.col("_normal"))
         .then(pl.min_horizontal("link_confidence", pl.col("_flag_conf").fill_null(1.0)))
         .otherwise(pl.col("link_confidence"))
         .alias("link_confidence"),
     )
-    if hits.is_empty():
-        return empty_findings()
-    evidence = pl.struct(
+
+
+def _evidence() -> pl.Expr:
+    """The finding's evidence JSON: counts, sources, the missed appointments and any flag records."""
+    return pl.struct(
         pl.lit(NAME).alias("rule"),
         "n_missed", "n_sources", "sources",
-        (~normal_fire).alias("lower_threshold_applied"),
+        (~pl.col("_normal")).alias("lower_threshold_applied"),
         "missed_appointments",
         pl.col("flagged_records").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
             "source": pl.String(), "record_id": pl.String(), "file": pl.String(), "row": pl.Int64(),
             "child_protection_plan": pl.Boolean(), "looked_after": pl.Boolean(),
         })))),
     ).struct.json_encode()
-    summary = pl.format(
+
+
+def _summary(settings: Settings) -> pl.Expr:
+    """The one-line summary: counts, window, services and dates (no names)."""
+    return pl.format(
         "{} missed appointments in the last {} days across {} service{} ({}) between {} and {}{}",
         "n_missed",
         pl.lit(settings.window_days),
@@ -161,23 +204,10 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         pl.col("sources").list.join(", "),
         pl.col("first_missed").cast(pl.String),
         pl.col("last_missed").cast(pl.String),
-        pl.when(~normal_fire)
+        pl.when(~pl.col("_normal"))
         .then(pl.lit("; lower threshold applies (child protection plan or looked after)"))
         .otherwise(pl.lit("")),
     )
-    out = (
-        hits.with_columns(
-            pl.lit(NAME).alias("rule"),
-            pl.col("person_id").alias("child_person_id"),
-            pl.lit(None, dtype=pl.String).alias("adult_person_id"),
-            evidence.alias("evidence"),
-            summary.alias("summary"),
-            pl.lit(None, dtype=pl.List(pl.String)).alias("adult_records"),
-        )
-        .join(person_refs(inputs.records).rename({"refs": "child_records"}), on="person_id", how="left")
-        .join(person_routes(inputs.records, ROUTE_SOURCES), on="person_id", how="left")
-    )
-    return finish(out)
 
 
 # --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)

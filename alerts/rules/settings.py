@@ -10,15 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from ground.config import Strict
 
 ServiceName = Literal["camhs", "sn", "hv", "mental_health"]
-
-
-class Strict(BaseModel):
-    """Unknown keys are refused; values are frozen once loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServiceTerms(Strict):
@@ -52,6 +48,10 @@ class RuleBase(Strict):
 
     enabled: bool = True
     version: str = "1"
+
+    def sources_named(self) -> dict[str, list[str]]:
+        """The source codes these settings name, by key (checked against sources.yaml on load)."""
+        return {}
 
 
 SettingsT = TypeVar("SettingsT", bound=RuleBase)

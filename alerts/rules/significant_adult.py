@@ -203,6 +203,39 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
     records = inputs.records
     child_recs = records.filter(pl.col("source").is_in(settings.child_sources) & pl.col("is_open"))
     adult_recs = records.filter(pl.col("source").is_in(settings.adult_sources))
+    links = _missing_links(inputs, config, child_recs, adult_recs)
+    if links.is_empty():
+        return empty_findings()
+    per_pair = _per_pair(inputs, settings, links, child_recs, adult_recs)
+    child_route = person_routes(records, settings.child_sources).rename(
+        {"person_id": "child_person_id", "routes": "_cr"})
+    adult_route = person_routes(records, settings.adult_sources, open_only=False).rename(
+        {"person_id": "adult_person_id", "routes": "_ar"})
+    out = (
+        per_pair.with_columns(
+            pl.lit(NAME).alias("rule"),
+            _evidence().alias("evidence"),
+            _summary().alias("summary"),
+            pl.min_horizontal("_path_conf", "_child_conf", "_adult_conf").alias("link_confidence"),
+        )
+        .join(person_refs(records).rename({"person_id": "child_person_id", "refs": "child_records"}),
+              on="child_person_id", how="left")
+        .join(person_refs(records).rename({"person_id": "adult_person_id", "refs": "adult_records"}),
+              on="adult_person_id", how="left")
+        .join(child_route, on="child_person_id", how="left")
+        .join(adult_route, on="adult_person_id", how="left")
+        .with_columns(
+            pl.concat_list(pl.col("_cr").fill_null([]), pl.col("_ar").fill_null([])).list.unique().list.sort()
+            .alias("routes")
+        )
+    )
+    return finish(out)
+
+
+def _missing_links(inputs: RuleInputs, config: RulesConfig, child_recs: pl.DataFrame,
+                   adult_recs: pl.DataFrame) -> pl.DataFrame:
+    """Links between an open child and an adult known to adult services, where the child's related people do not
+    name the adult."""
     children = inputs.persons.filter(pl.col("is_child")).join(
         child_recs.select("person_id").unique(), on="person_id", how="semi"
     ).select(pl.col("person_id").alias("child_person_id"))
@@ -216,12 +249,14 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         .filter(pl.col("adult_person_id") != pl.col("child_person_id"))
     )
     if links.is_empty():
-        return empty_findings()
+        return links
     candidates = links.select("child_person_id", "adult_person_id").unique()
-    links = links.join(_present(inputs, config, candidates), on=["child_person_id", "adult_person_id"], how="anti")
-    if links.is_empty():
-        return empty_findings()
+    return links.join(_present(inputs, config, candidates), on=["child_person_id", "adult_person_id"], how="anti")
 
+
+def _per_pair(inputs: RuleInputs, settings: Settings, links: pl.DataFrame, child_recs: pl.DataFrame,
+              adult_recs: pl.DataFrame) -> pl.DataFrame:
+    """Per child and adult: the links, both sides' records and the related-people rows checked."""
     child_side = child_recs.sort("ref").group_by("person_id").agg(
         pl.struct("source", "record_id", "file", "row").alias("child_service_records"),
         pl.col("ref").alias("_child_refs"),
@@ -242,7 +277,7 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         pl.format("adult service {} ref {}", "service", "record_id").alias("_adult_labels"),
         pl.col("link_confidence").min().alias("_adult_conf"),
     ).rename({"person_id": "adult_person_id"})
-    per_pair = (
+    return (
         links.sort(["via", "source", "record_id", "row", "other_record_id"])
         .group_by("child_person_id", "adult_person_id")
         .agg(
@@ -255,7 +290,11 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
         .join(adult_side, on="adult_person_id", how="left")
         .join(related_rows, on="child_person_id", how="left")
     )
-    evidence = pl.struct(
+
+
+def _evidence() -> pl.Expr:
+    """The finding's evidence JSON."""
+    return pl.struct(
         pl.lit(NAME).alias("rule"),
         "child_service_records", "adult_service_records", "links",
         pl.col("related_people_rows_checked").fill_null(pl.lit([], dtype=pl.List(pl.Struct({
@@ -263,38 +302,20 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
             "relationship": pl.String(), "matched_to_another_person": pl.Boolean(),
         })))),
     ).struct.json_encode()
+
+
+def _summary() -> pl.Expr:
+    """The one-line summary (adult services as A and B, record references, no names)."""
     how = pl.col("_vias").list.eval(
         pl.element().replace_strict({"named_child": "named the child", "gp_address": "same GP address"})
     ).list.join(" and ")
-    summary = pl.format(
+    return pl.format(
         "Adult known to {} is linked to the child ({}) but is not on the child's related-people records ({})",
         pl.col("_adult_labels").list.join(", "),
         how,
         pl.col("_child_refs").list.join(", "),
     )
-    child_route = person_routes(records, settings.child_sources).rename(
-        {"person_id": "child_person_id", "routes": "_cr"})
-    adult_route = person_routes(records, settings.adult_sources, open_only=False).rename(
-        {"person_id": "adult_person_id", "routes": "_ar"})
-    out = (
-        per_pair.with_columns(
-            pl.lit(NAME).alias("rule"),
-            evidence.alias("evidence"),
-            summary.alias("summary"),
-            pl.min_horizontal("_path_conf", "_child_conf", "_adult_conf").alias("link_confidence"),
-        )
-        .join(person_refs(records).rename({"person_id": "child_person_id", "refs": "child_records"}),
-              on="child_person_id", how="left")
-        .join(person_refs(records).rename({"person_id": "adult_person_id", "refs": "adult_records"}),
-              on="adult_person_id", how="left")
-        .join(child_route, on="child_person_id", how="left")
-        .join(adult_route, on="adult_person_id", how="left")
-        .with_columns(
-            pl.concat_list(pl.col("_cr").fill_null([]), pl.col("_ar").fill_null([])).list.unique().list.sort()
-            .alias("routes")
-        )
-    )
-    return finish(out)
+
 
 
 # --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)

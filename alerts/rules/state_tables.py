@@ -1,4 +1,4 @@
-"""State tables of the rules stage: the findings history (declared on the shared :class:`safelink.state.Base`).
+"""State tables of the rules stage: the findings history (declared on the shared :class:`ground.state.Base`).
 
 ``rules_finding`` holds one row per finding ever seen (first and last night); ``rules_finding_night``
 one row per finding per night it was evaluated, with its status (new / updated / unchanged / closed /
@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import Boolean, Date, Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safelink.state import Base
+from ground.state import Base
 
 
 class RuleFinding(Base):

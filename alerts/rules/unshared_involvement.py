@@ -72,7 +72,33 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
     )
     if pairs.is_empty():
         return empty_findings()
-    per_child = pairs.group_by("person_id").agg(
+    per_child = _per_child(pairs)
+    evidence = pl.struct(
+        pl.lit(NAME).alias("rule"),
+        "open_record_pairs",
+    ).struct.json_encode()
+    routes = person_routes(records, ("camhs", *settings.child_sources))
+    out = (
+        per_child.with_columns(
+            pl.lit(NAME).alias("rule"),
+            pl.col("person_id").alias("child_person_id"),
+            pl.lit(None, dtype=pl.String).alias("adult_person_id"),
+            evidence.alias("evidence"),
+            pl.format(
+                "Child open to CAMHS and to another children's service without it being shared: {}",
+                pl.col("_parts").list.join("; "),
+            ).alias("summary"),
+            pl.lit(None, dtype=pl.List(pl.String)).alias("adult_records"),
+        )
+        .join(person_refs(records).rename({"refs": "child_records"}), on="person_id", how="left")
+        .join(routes, on="person_id", how="left")
+    )
+    return finish(out)
+
+
+def _per_child(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per child: the unshared record pairs, the weakest link and what each pair does not show."""
+    return pairs.group_by("person_id").agg(
         pl.struct(
             pl.struct(pl.lit("camhs").alias("source"), pl.col("camhs_record_id").alias("record_id"),
                       pl.col("camhs_file").alias("file"), pl.col("camhs_row").alias("row"),
@@ -95,27 +121,6 @@ def detect(inputs: RuleInputs, config: RulesConfig, earlier: pl.DataFrame) -> pl
             ).list.drop_nulls().list.join(" and "),
         ).alias("_parts"),
     )
-    evidence = pl.struct(
-        pl.lit(NAME).alias("rule"),
-        "open_record_pairs",
-    ).struct.json_encode()
-    routes = person_routes(records, ("camhs", *settings.child_sources))
-    out = (
-        per_child.with_columns(
-            pl.lit(NAME).alias("rule"),
-            pl.col("person_id").alias("child_person_id"),
-            pl.lit(None, dtype=pl.String).alias("adult_person_id"),
-            evidence.alias("evidence"),
-            pl.format(
-                "Child open to CAMHS and to another children's service without it being shared: {}",
-                pl.col("_parts").list.join("; "),
-            ).alias("summary"),
-            pl.lit(None, dtype=pl.List(pl.String)).alias("adult_records"),
-        )
-        .join(person_refs(records).rename({"refs": "child_records"}), on="person_id", how="left")
-        .join(routes, on="person_id", how="left")
-    )
-    return finish(out)
 
 
 # --- presentation: what the finding rests on, as facts per service (alerts/sharing decides who sees which)

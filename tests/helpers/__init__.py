@@ -1,1 +1,1 @@
-"""Helpers shared by tests (inline frames, configurations)."""
+"""Helpers shared by tests (imported by test modules; never test modules themselves)."""

@@ -16,6 +16,7 @@ import polars as pl
 from alerts.leads import load_leads
 from alerts.need_to_know import NeedToKnow, RecordIndex
 from alerts.sharing import load_sharing
+from tests.helpers.config import config_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 NIGHT = dt.date(2026, 11, 25)
@@ -177,9 +178,8 @@ def findings() -> dict[str, list[dict[str, Any]]]:
 
 def write_config(folder: Path) -> Path:
     """A configuration folder with these leads and the shipped sharing matrix."""
-    folder.mkdir(parents=True, exist_ok=True)
+    config_folder(folder, "sharing.yaml")
     (folder / "leads.yaml").write_text(LEADS_YAML, encoding="utf-8")
-    (folder / "sharing.yaml").write_bytes((ROOT / "config" / "sharing.yaml").read_bytes())
     return folder
 
 

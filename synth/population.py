@@ -1,0 +1,248 @@
+"""Households and people: the true population behind a synthetic county."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synth import reference as ref
+from synth.nhs import generate_nhs_numbers
+
+
+@dataclass(slots=True)
+class Address:
+    """A postal address as the household really has it."""
+
+    number: int
+    street: str
+    locality: str
+    town: str
+    postcode: str
+
+    @property
+    def line1(self) -> str:
+        """First address line (number and street)."""
+        return f"{self.number} {self.street}"
+
+
+@dataclass(slots=True)
+class Household:
+    """A household: an address, optional earlier address, optional move during the nights."""
+
+    hid: str
+    address: Address
+    prev_address: Address | None = None
+    future_address: Address | None = None
+    future_move: int | None = None  # date ordinal of a move within the generated nights
+    risk: bool = False
+    members: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Person:
+    """A true person."""
+
+    idx: int
+    tid: str
+    hh: int
+    role: str
+    sex: str
+    fore: str
+    middle: str
+    sur: str
+    dob: dt.date
+    nhs: str = ""
+    prev_sur: str | None = None
+    mother: int | None = None
+    father: int | None = None  # biological father, may live elsewhere
+    partner_of_mother: int | None = None
+    children: list[int] = field(default_factory=list)
+
+
+class Population:
+    """The true population: households and people, built deterministically from a seed."""
+
+    def __init__(self, households: int, seed: int, today: dt.date, horizon: dt.date) -> None:
+        """Build the population.
+
+        Args:
+            households: number of households to make.
+            seed: random seed.
+            today: extract date of the first night.
+            horizon: extract date of the last night (babies may be born up to it).
+        """
+        self.r = random.Random(seed)
+        self.rng = np.random.default_rng(seed)
+        self.today = today
+        self.horizon = horizon
+        self.people: list[Person] = []
+        self.households: list[Household] = []
+        self._used_addr: set[tuple[int, str, str]] = set()
+        for _ in range(households):
+            self._make_household()
+        nhs = generate_nhs_numbers(self.rng, len(self.people))
+        for p, n in zip(self.people, nhs, strict=True):
+            p.nhs = n
+        self._plan_moves()
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _address(self) -> Address:
+        r = self.r
+        while True:
+            ti = r.choices(range(len(ref.TOWNS)), weights=ref.TOWN_WEIGHTS)[0]
+            town, locs, districts = ref.TOWNS[ti]
+            street = f"{r.choice(ref.STREET_NAMES)} {r.choice(ref.STREET_SUFFIXES)}"
+            number = r.randint(1, 150)
+            district = r.choice(districts)
+            key = (number, street, district)
+            if key in self._used_addr:
+                continue
+            self._used_addr.add(key)
+            pc = f"{district} {r.randint(1, 9)}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+            return Address(number, street, r.choice(locs), town, pc)
+
+    def _dob(self, min_age: float, max_age: float) -> dt.date:
+        days = int(self.r.uniform(min_age, max_age) * 365.25)
+        return self.today - dt.timedelta(days=days)
+
+    def _forename(self, sex: str) -> str:
+        return self.r.choice(ref.MALE_FORENAMES if sex == "M" else ref.FEMALE_FORENAMES)
+
+    def _surname(self) -> str:
+        return self.r.choice(ref.SURNAMES)
+
+    @staticmethod
+    def _gendered(sur: str, sex: str) -> str:
+        if sex == "F":
+            return ref.FEMININE_SURNAMES.get(sur, sur)
+        return sur
+
+    def _add(self, hh: Household, role: str, sex: str, dob: dt.date, sur: str, fore: str | None = None) -> Person:
+        r = self.r
+        idx = len(self.people)
+        middle = ""
+        if r.random() < 0.37:
+            middle = self._forename(sex)
+        p = Person(idx, f"T{idx + 1:06d}", int(hh.hid[1:]) - 1, role, sex, fore or self._forename(sex), middle,
+                   self._gendered(sur, sex), dob)
+        if p.middle == p.fore:
+            p.middle = ""
+        self.people.append(p)
+        hh.members.append(idx)
+        return p
+
+    def _new_household(self) -> Household:
+        hh = Household(f"H{len(self.households) + 1:06d}", self._address())
+        r = self.r
+        if r.random() < 0.08:
+            hh.prev_address = self._address()
+        self.households.append(hh)
+        return hh
+
+    # -- household composition -----------------------------------------------------------------
+    def _make_household(self) -> None:
+        r = self.r
+        kind = r.choices(
+            ["couple", "single", "family", "lone_mother", "lone_father", "adult_children", "adults3",
+             "blended"],
+            weights=[22, 17, 38, 11, 1, 8, 3, 4],
+        )[0]
+        hh = self._new_household()
+        hh.risk = r.random() < 0.07
+        if kind == "single":
+            sex = r.choice("MF")
+            self._add(hh, "single", sex, self._dob(18, 84), self._surname())
+            return
+        if kind in ("couple", "adults3"):
+            sur = self._surname()
+            a = self._add(hh, "adult", "M" if r.random() < 0.85 else "F", self._dob(19, 88), sur)
+            age = (self.today - a.dob).days / 365.25
+            b_sur = sur if r.random() < 0.6 else self._surname()
+            self._add(hh, "adult", "F", self._dob(max(19, age - 8), min(88, age + 5)), b_sur)
+            if kind == "adults3":
+                self._add(hh, "adult", r.choice("MF"), self._dob(19, 40), sur)
+            return
+        # households with children
+        mother_age = r.uniform(22, 50) if kind != "adult_children" else r.uniform(40, 69)
+        sur = self._surname()
+        mother: Person | None = None
+        father: Person | None = None
+        partner: Person | None = None
+        child_sur = sur
+        if kind in ("family", "adult_children", "lone_father"):
+            fdob = self._dob(mother_age + r.uniform(-2, 8), mother_age + r.uniform(-2, 8) + 0.01)
+            fdob = min(fdob, self.today - dt.timedelta(days=int(20 * 365.25)))
+            father = self._add(hh, "father", "M", fdob, sur)
+        if kind != "lone_father":
+            msur = sur if father is not None and r.random() < 0.8 else self._surname()
+            mother = self._add(hh, "mother", "F", self._dob(mother_age, mother_age + 0.01), msur)
+            if father is not None and msur == sur and r.random() < 0.25:
+                mother.prev_sur = self._surname()
+            if father is not None and msur != sur and r.random() < 0.3:
+                # double-barrelled family surname for the children
+                child_sur = f"{msur}-{sur}"
+                if r.random() < 0.5:
+                    mother.sur = child_sur
+        if kind in ("lone_mother", "blended") and mother is not None:
+            # absent father living elsewhere, sometimes in this county
+            if r.random() < 0.55:
+                fh = self._new_household()
+                fh.risk = hh.risk or r.random() < 0.1
+                father = self._add(fh, "single", "M", self._dob(mother_age - 3, mother_age + 6), self._surname())
+                child_sur = father.sur if r.random() < 0.5 else mother.sur
+            else:
+                child_sur = mother.sur
+            if kind == "blended":
+                partner = self._add(hh, "partner", "M", self._dob(mother_age - 4, mother_age + 8), self._surname())
+        n_children = r.choices([1, 2, 3, 4], weights=[45, 33, 15, 7])[0]
+        if kind == "adult_children":
+            n_children = r.choices([1, 2], weights=[65, 35])[0]
+        parent_age = (self.today - (mother or father).dob).days / 365.25  # type: ignore[union-attr]
+        lo = max(0.0, parent_age - 42) if kind != "adult_children" else max(18.0, parent_age - 40)
+        hi = min(17.9, parent_age - 18) if kind != "adult_children" else min(29.9, parent_age - 18)
+        if hi <= lo:
+            hi = lo + 0.5
+        ages = sorted((r.uniform(lo - 0.0, hi) for _ in range(n_children)), reverse=True)
+        if kind != "adult_children" and r.random() < 0.12:
+            # a baby due within the nights, or very recently born
+            ages[-1] = r.uniform(-((self.horizon - self.today).days / 365.25), 0.1)
+        prev: Person | None = None
+        for age in ages:
+            sex = r.choice("MF")
+            role = "child" if age < 18 else "adult_child"
+            days = int(age * 365.25)
+            dob = self.today - dt.timedelta(days=days)
+            fore = None
+            twins = prev is not None and r.random() < 0.03
+            if twins and prev is not None:
+                dob = prev.dob
+            if sex == "M" and father is not None and r.random() < 0.05:
+                fore = father.fore  # son shares his father's name
+            c = self._add(hh, role, sex, dob, child_sur, fore)
+            if c.dob > self.horizon:
+                c.dob = self.horizon
+            # Parents do not give two of their children one forename (twins included).
+            siblings = {self.people[m].fore for m in hh.members
+                        if m != c.idx and self.people[m].role in ("child", "adult_child")}
+            while c.fore in siblings:
+                c.fore = self._forename(sex)
+            c.mother = mother.idx if mother else None
+            c.father = father.idx if father else None
+            c.partner_of_mother = partner.idx if partner else None
+            for par in (mother, father, partner):
+                if par is not None and (par is not partner):
+                    par.children.append(c.idx)
+            prev = c
+
+    def _plan_moves(self) -> None:
+        nights = (self.horizon - self.today).days
+        if nights <= 0:
+            return
+        r = self.r
+        for hh in self.households:
+            if r.random() < 0.004 * nights:
+                hh.future_address = self._address()
+                hh.future_move = self.today.toordinal() + r.randint(1, nights)
