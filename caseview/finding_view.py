@@ -27,16 +27,22 @@ FIELD_WORDS: dict[str, str] = {
     "forename": "forename", "surname": "surname", "dob": "date of birth", "location": "address",
     "nhs": "NHS number", "sex": "sex",
 }
+# Graded name levels (``linkage.compare.NAME_LEVELS``); older nights' files may hold the earlier names too.
+_NAME_WORDS = {"initial": "an initial for the name", "phonetic": "sounds the same, spelt differently",
+               "jaro_winkler_80": "spelt similarly", "jaro_winkler_92": "spelt very similarly",
+               "one_edit": "one letter different (one edit)"}
 LEVEL_WORDS: dict[str, dict[str, str]] = {
-    "forename": {"different": "different", "close": "spelt closely (a slip or one edit)",
+    "forename": {"different": "different", "close": "spelt closely (a slip or one edit)", **_NAME_WORDS,
                  "nickname_or_alt": "a nickname or alternative name", "exact": "the same",
                  "swapped": "swapped with the surname"},
-    "surname": {"different": "different", "close": "spelt closely (one edit, or sounds the same)",
-                "partial": "one part of a double surname", "exact": "the same", "swapped": "swapped with the forename"},
-    "dob": {"different": "different", "year_only": "the same year only", "one_digit": "one digit different",
+    "surname": {"different": "different", "close": "spelt closely (one edit, or sounds the same)", **_NAME_WORDS,
+                "partial": "one part of a double surname", "token": "one part of a multi-part surname",
+                "exact": "the same", "swapped": "swapped with the forename"},
+    "dob": {"different": "different", "within_10_years": "different, within ten years",
+            "year_only": "the same year only", "one_digit": "one digit different",
             "day_month_swapped": "day and month swapped", "exact": "the same"},
     "location": {"different": "different", "outward": "the same postcode district",
-                 "sector": "the same postcode sector",
+                 "sector": "the same postcode sector", "street": "the same street",
                  "postcode": "the same postcode, a different address line",
                  "address_only": "the same address line, postcode different or missing",
                  "postcode_and_address": "the same postcode and address"},

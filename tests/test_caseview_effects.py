@@ -128,12 +128,24 @@ def test_confidence_band_edges() -> None:
 
 
 def test_pairs_name_each_comparison_level() -> None:
-    levels = pl.DataFrame({"forename": [3, 1, -1], "surname": [2, 0, 4], "nhs": [-1, 1, 0]}, schema={
-        "forename": pl.Int8, "surname": pl.Int8, "nhs": pl.Int8})
+    from linkage.compare import LEVELS
+
+    fn, sn = LEVELS["forename"], LEVELS["surname"]
+    levels = pl.DataFrame({"forename": [fn.index("exact"), 1, -1], "surname": [len(sn) - 1, 0, 2],
+                           "nhs": [-1, 1, 0]}, schema={"forename": pl.Int8, "surname": pl.Int8, "nhs": pl.Int8})
     out = levels.select(level_labels(levels))
     assert out.to_dict(as_series=False) == {
-        "level_forename": ["exact", "close", "missing"], "level_surname": ["partial", "different", "swapped"],
+        "level_forename": ["exact", fn[1], "missing"], "level_surname": ["swapped", "different", sn[2]],
         "level_nhs": ["missing", "exact", "different"]}
+
+
+def test_every_comparison_level_has_words() -> None:
+    from caseview.finding_view import LEVEL_WORDS
+    from linkage.compare import LEVELS
+
+    missing = {(field, level) for field, names in LEVELS.items() for level in names
+               if level not in LEVEL_WORDS.get(field, {})}
+    assert missing == set(), f"levels without words on the finding page: {sorted(missing)}"
 
 
 def _said(result: object) -> str:
