@@ -10,6 +10,7 @@ Entry points return counts only.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import re
@@ -35,13 +36,13 @@ from alerts.sharing import load_sharing
 from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, load_smtp_settings
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
 from alerts.summary import summary_context
-from ground.logs import redact
+from ground import outputs
+from ground.logs import log_fields, redact
 from ground.settings import load_settings
 from ground.state import open_state
 
 log = logging.getLogger(__name__)
 
-CLAIM_STALE_AFTER = dt.timedelta(minutes=15)
 __all__ = ["DigestResult", "digest_subject", "render_digest", "retry_outbox", "send_digests", "send_failure_notice"]
 DESIGNATED_FINDINGS_FILE = "designated_findings"
 
@@ -64,8 +65,11 @@ class DigestResult:
     failed: int = 0
     refused: int = 0
     still_queued: int = 0
+    stuck_claims: int = 0  # left "sending" by a run that stopped mid-delivery: sent again now
+    claimed_elsewhere: int = 0  # being delivered by another run right now (its claim is recent)
+    last_error: str = ""  # the last delivery error tonight (no addresses, no content)
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, int | str]:
         """The counts as a dict."""
         return asdict(self)
 
@@ -135,9 +139,29 @@ def _tonight(findings: pl.DataFrame, ntk: NeedToKnow, night: dt.date) -> dict[st
     return out
 
 
+def stable_message_id(key: str, night: dt.date, kind: str, recipient: str, sender: str) -> str:
+    """The Message-ID of the one message per (recipient key, night, kind): the same however often it is sent.
+
+    A message sent again after a crash between the server's acceptance and the ledger's record carries
+    the same Message-ID, so a receiving system that drops duplicates drops it. A hash, so no address or
+    key shows in it.
+
+    Args:
+        key: the lead key (or ``designated``).
+        night: the night.
+        kind: ``digest`` or ``summary``.
+        recipient: the recipient's address.
+        sender: the From address (its domain ends the id).
+    """
+    digest = hashlib.sha256(f"{key}|{night.isoformat()}|{kind}|{recipient}".encode()).hexdigest()[:24]
+    domain = sender.rsplit("@", 1)[-1] or "localhost"
+    return f"<safelink.{kind}.{night.strftime('%Y%m%d')}.{digest}@{domain}>"
+
+
 def _queue(session: Session, night: dt.date, key: str, kind: str, recipient: str, sender: str, subject: str,
            text: str, html: str | None, file_name: str) -> AlertMessage:
-    message_id, body = build_message(sender, recipient, subject, text, html, kind)
+    message_id, body = build_message(sender, recipient, subject, text, html, kind,
+                                     message_id=stable_message_id(key, night, kind, recipient, sender))
     msg = AlertMessage(recipient_key=key, night=night, kind=kind, recipient=recipient, sender=sender,
                        subject=subject, message_id=message_id, file_name=file_name, body=body, status="queued",
                        attempts=0, created_at=utcnow())
@@ -278,7 +302,16 @@ def _enabled_rules(config_dir: Path) -> list[str]:
         return []
 
 
-def _check_demo(config: LeadsConfig, settings: SmtpSettings) -> None:
+def check_demo_addresses(config: LeadsConfig, settings: SmtpSettings) -> None:
+    """Refuse placeholder (demo) lead addresses when a real SMTP server is configured.
+
+    Args:
+        config: the leads configuration.
+        settings: the SMTP settings.
+
+    Raises:
+        LeadsConfigError: ``demo_addresses`` is true and an SMTP host is set.
+    """
     if settings.configured and config.demo_addresses:
         raise LeadsConfigError(
             "leads.yaml: demo_addresses is true (placeholder mailboxes) but an SMTP host is configured: "
@@ -289,11 +322,21 @@ def _check_demo(config: LeadsConfig, settings: SmtpSettings) -> None:
 def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output_dir: Path,
              result: DigestResult) -> None:
     """Deliver (or write) every queued message exactly once; failures stay queued."""
-    stale = utcnow() - CLAIM_STALE_AFTER
-    pending = or_(AlertMessage.status == "queued",
-                  (AlertMessage.status == "sending") & (AlertMessage.claimed_at < stale))
+    stale = utcnow() - dt.timedelta(seconds=settings.claim_timeout)
+    stuck = (AlertMessage.status == "sending") & (AlertMessage.claimed_at < stale)
+    pending = or_(AlertMessage.status == "queued", stuck)
     with Session(engine) as session:
         ids = list(session.scalars(select(AlertMessage.id).where(pending).order_by(AlertMessage.id)))
+        result.stuck_claims = session.scalar(select(func.count()).select_from(AlertMessage).where(stuck)) or 0
+        result.claimed_elsewhere = session.scalar(select(func.count()).select_from(AlertMessage).where(
+            AlertMessage.status == "sending", AlertMessage.claimed_at >= stale)) or 0
+    if result.stuck_claims:
+        log.warning("stuck_claims=%d: messages left 'sending' by a run that stopped mid-delivery are sent again "
+                    "(a server that had accepted one may deliver it twice, with the same Message-ID)",
+                    result.stuck_claims)
+    if result.claimed_elsewhere:
+        log.warning("claimed_elsewhere=%d: messages being delivered by another run right now are left to it",
+                    result.claimed_elsewhere)
     transport = SmtpTransport(settings) if settings.configured else None
     server_down = False
     try:
@@ -315,7 +358,7 @@ def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output
                 elif transport is None:
                     folder = output_dir / msg.night.isoformat() / "outbox"
                     folder.mkdir(parents=True, exist_ok=True)
-                    (folder / msg.file_name).write_bytes(msg.body.encode("utf-8"))
+                    outputs.write_bytes(folder / msg.file_name, msg.body.encode("utf-8"))
                     msg.status, msg.delivered_at = "written", utcnow()
                     event, reason = "written", f"outbox/{msg.file_name} (no SMTP host configured)"
                     result.written += 1
@@ -324,9 +367,10 @@ def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output
                     try:
                         transport.send(Outgoing(msg.sender, msg.recipient, msg.body))
                     except DeliveryError as exc:
-                        msg.status, msg.last_error = "queued", exc.reason
+                        msg.status, msg.last_error = "queued", exc.reason[:200]
                         event, reason = "failed", exc.reason
                         result.failed += 1
+                        result.last_error = exc.reason
                         server_down = exc.connection_level
                     else:
                         msg.status, msg.delivered_at, msg.last_error = "sent", utcnow(), None
@@ -335,7 +379,7 @@ def _deliver(engine: Engine, config: LeadsConfig, settings: SmtpSettings, output
                 session.add(AlertAudit(night=msg.night, message_pk=msg.id, recipient_key=msg.recipient_key,
                                        recipient=msg.recipient, event=event, reason=reason[:200], at=utcnow()))
                 session.commit()
-                log.info("message %s (%s, %s): %s", msg.id, msg.kind, msg.night, event)
+                log.info("message=%s kind=%s night=%s event=%s", msg.id, msg.kind, msg.night, event)
     finally:
         if transport is not None:
             transport.close()
@@ -350,7 +394,7 @@ def _delivery(config_dir: Path, state_url: str,
     """Leads, SMTP settings (refusing demo addresses over real SMTP) and the state database, for one call."""
     config = load_leads(config_dir)
     settings = smtp if smtp is not None else load_smtp_settings()
-    _check_demo(config, settings)
+    check_demo_addresses(config, settings)
     engine = open_state(state_url)
     try:
         yield config, settings, engine
@@ -394,7 +438,7 @@ def send_digests(night_dir: Path, config_dir: Path, state_url: str, extract_date
                     result = DigestResult(already_built=1)
                     log.info("digests for %s were built by a concurrent run", extract_date)
         _deliver(engine, config, settings, night_dir.parent, result)
-    log.info("digests %s: %s", extract_date, result.summary())
+    log.info("digests done", extra={"extract_date": extract_date.isoformat(), **log_fields(result.summary())})
     return result
 
 
@@ -414,7 +458,7 @@ def retry_outbox(output_dir: Path, config_dir: Path, state_url: str, *,
     result = DigestResult()
     with _delivery(config_dir, state_url, smtp) as (config, settings, engine):
         _deliver(engine, config, settings, output_dir, result)
-    log.info("outbox retry: %s", result.summary())
+    log.info("outbox retry done", extra=log_fields(result.summary()))
     return result
 
 
@@ -477,5 +521,5 @@ def send_failure_notice(config_dir: Path, dag_id: str, task_id: str, run_date: s
     folder = _failure_outbox(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"failure_{safe_date}_{uuid.uuid4().hex[:8]}.eml"
-    (folder / name).write_bytes(body.encode("utf-8"))
+    outputs.write_bytes(folder / name, body.encode("utf-8"))
     log.info("failure notice written to %s", folder / name)

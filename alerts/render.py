@@ -56,7 +56,8 @@ def render(template: str, **context: Any) -> str:
     return _env(template.endswith(".html.j2")).get_template(template).render(**context)
 
 
-def build_message(sender: str, recipient: str, subject: str, text: str, html: str | None, kind: str) -> tuple[str, str]:
+def build_message(sender: str, recipient: str, subject: str, text: str, html: str | None, kind: str,
+                  message_id: str | None = None) -> tuple[str, str]:
     """Build an RFC 5322 message with a text/plain part and, when given, a text/html alternative.
 
     Args:
@@ -66,12 +67,13 @@ def build_message(sender: str, recipient: str, subject: str, text: str, html: st
         text: the plain-text body.
         html: the HTML body, or None for a plain message.
         kind: ``digest``, ``summary`` or ``failure`` (an ``X-Safelink-Kind`` header).
+        message_id: the Message-ID (``<...@domain>``); default a fresh one.
 
     Returns:
         The message ID and the message text (CRLF line ends, ASCII-safe transfer encoding).
     """
     domain = sender.rsplit("@", 1)[-1] or "localhost"
-    message_id = make_msgid(idstring="safelink", domain=domain)
+    message_id = message_id or make_msgid(idstring="safelink", domain=domain)
     msg = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=200))  # subjects unfolded
     msg["Subject"] = subject
     msg["From"] = sender

@@ -1,8 +1,12 @@
 """SMTP settings (environment or an Airflow connection, never files in the repository) and delivery.
 
 Messages are built with the standard ``email`` package (a ``multipart/alternative`` with exact
-text/plain and text/html parts) and delivered over a connection that yagmail opens, so SSL,
-STARTTLS and login follow yagmail's handling. yagmail's own ``send()`` is not used for delivery: it
+text/plain and text/html parts) and delivered over a connection that yagmail opens. TLS (``ssl``
+or ``starttls``) always verifies the server's certificate and host name with
+``ssl.create_default_context()`` (the system's CA store, or ``SAFELINK_SMTP_CA_FILE`` for a private
+CA): a server that cannot prove it is ``SAFELINK_SMTP_HOST`` never sees the login or a message. A
+password is never sent over an unencrypted connection unless ``SAFELINK_SMTP_ALLOW_INSECURE_AUTH``
+says so explicitly. yagmail's own ``send()`` is not used for delivery: it
 rebuilds the message (turning the plain-text part into HTML), retries a dropped connection
 internally with sleeps (a retry after the server accepted the data would deliver twice) and can
 return ``False`` instead of raising. Here every failure raises :class:`DeliveryError` and the
@@ -15,8 +19,10 @@ import contextlib
 import json
 import logging
 import smtplib
+import ssl
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import yagmail
 from pydantic import AliasChoices, Field, SecretStr
@@ -47,6 +53,10 @@ class SmtpSettings(BaseSettings):
     conn_id: str = ""
     timeout: float = Field(default=30.0, gt=0)
     helo_name: str = ""  # EHLO name; empty: the machine's fully qualified name
+    ca_file: Path | None = None  # PEM bundle of the CA(s) to trust instead of the system store
+    allow_insecure_auth: bool = False  # allow a login over security "none" (a relay on this host only)
+    # A message claimed longer ago than this by a run that never recorded the result is sent again.
+    claim_timeout: float = Field(default=180.0, gt=0)
 
     @property
     def configured(self) -> bool:
@@ -114,6 +124,9 @@ def _from_airflow_connection(settings: SmtpSettings) -> SmtpSettings:
         from_address=str(extra.get("from_email", "")) or settings.from_address,
         conn_id=settings.conn_id,
         timeout=float(extra.get("timeout", settings.timeout)),
+        ca_file=extra.get("ca_file") or settings.ca_file,
+        allow_insecure_auth=bool(extra.get("allow_insecure_auth", settings.allow_insecure_auth)),
+        claim_timeout=float(extra.get("claim_timeout", settings.claim_timeout)),
     )
 
 
@@ -125,7 +138,9 @@ def validate_smtp_settings(settings: SmtpSettings) -> None:
 
     Raises:
         SmtpConfigError: a user without '@' (yagmail would append @gmail.com), a user without a
-            password (yagmail would fall back to keyring and an interactive prompt), or a bad From.
+            password (yagmail would fall back to keyring and an interactive prompt), a bad From, a
+            login over an unencrypted connection not explicitly allowed, a CA file that is not there,
+            or a claim timeout too short for one send.
     """
     if not settings.configured:
         return
@@ -135,6 +150,27 @@ def validate_smtp_settings(settings: SmtpSettings) -> None:
         raise SmtpConfigError("SAFELINK_SMTP_USER is set without SAFELINK_SMTP_PASSWORD")
     if "@" not in settings.sender:
         raise SmtpConfigError("SAFELINK_SMTP_FROM must be a full e-mail address (name@domain)")
+    if settings.user and settings.security == "none" and not settings.allow_insecure_auth:
+        raise SmtpConfigError(
+            "SAFELINK_SMTP_SECURITY=none would send the SMTP password unencrypted: set SAFELINK_SMTP_SECURITY "
+            "to starttls or ssl (or, for a relay on this host only, SAFELINK_SMTP_ALLOW_INSECURE_AUTH=true)")
+    if settings.ca_file is not None and not settings.ca_file.is_file():
+        raise SmtpConfigError(f"SAFELINK_SMTP_CA_FILE {settings.ca_file} is not a file: point it at a PEM CA bundle")
+    if settings.claim_timeout < 3 * settings.timeout:
+        raise SmtpConfigError(
+            f"SAFELINK_SMTP_CLAIM_TIMEOUT ({settings.claim_timeout:g}s) must be at least three times "
+            f"SAFELINK_SMTP_TIMEOUT ({settings.timeout:g}s), or a slow send could be sent twice")
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """A client TLS context that verifies the certificate chain and the host name.
+
+    Args:
+        settings: the SMTP settings (``ca_file`` replaces the system's CA store when set).
+    """
+    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 @dataclass(frozen=True)
@@ -166,16 +202,21 @@ class SmtpTransport:
     def _connect(self) -> yagmail.SMTP:
         s = self.settings
         login = bool(s.user)
+        tls: dict[str, Any] = {}
+        if s.security == "ssl":
+            tls = {"context": tls_context(s)}  # passed on to smtplib.SMTP_SSL
         client = yagmail.SMTP(
             user=s.user if login else s.sender,
             password=s.password.get_secret_value() if login else None,
             host=s.host,
             port=s.effective_port(),
             smtp_ssl=s.security == "ssl",
-            smtp_starttls=s.security == "starttls",
+            # yagmail calls starttls(**this): without a context smtplib would not verify the server
+            smtp_starttls={"context": tls_context(s)} if s.security == "starttls" else False,
             smtp_skip_login=not login,
             timeout=s.timeout,
             local_hostname=s.helo_name or None,
+            **tls,
         )
         client.set_logging(logging.CRITICAL)  # yagmail logs recipients at INFO/ERROR
         client.login()
@@ -215,6 +256,16 @@ class SmtpTransport:
         except smtplib.SMTPConnectError as exc:
             self.close()
             raise DeliveryError(f"server refused the connection ({exc.smtp_code})", True) from None
+        except ssl.SSLCertVerificationError as exc:
+            self.close()
+            fix = ("set SAFELINK_SMTP_HOST to the name on the server's certificate"
+                   if "mismatch" in str(exc.verify_message) else
+                   "if the server uses a private CA, set SAFELINK_SMTP_CA_FILE to its PEM bundle")
+            raise DeliveryError(f"TLS certificate refused ({exc.verify_message}): nothing was sent; {fix}",
+                                True) from None
+        except smtplib.SMTPNotSupportedError:
+            self.close()
+            raise DeliveryError("the server does not offer STARTTLS: nothing was sent in clear", True) from None
         except TimeoutError:
             self.close()
             raise DeliveryError("timed out", True) from None

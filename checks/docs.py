@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from jinja2 import Environment, select_autoescape
 
+from ground import outputs
 from ground.layout import NightLayout
 
 TEMPLATE = """<!doctype html>
@@ -94,5 +95,5 @@ def render_validation_docs(night_dir: Path) -> Path:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     html = env.from_string(TEMPLATE).render(night=night_dir.name, sources=sources, quarantine=quarantine)
     out = night.validation_html
-    out.write_text(html, encoding="utf-8")
+    outputs.write_text(out, html)
     return out

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from checks.config import ChecksConfig, load_checks
+from ground import outputs
 from ground.sources import FileSpec, SourceSpec, load_sources
 from landing.ingest import (
     APPOINTMENT_COLUMNS,
@@ -137,7 +138,9 @@ def excluded_sources(night_dir: Path, sources: list[str]) -> set[str]:
 
 
 def previous_status(night_dir: Path, source: str, extract_date: dt.date) -> tuple[str, SourceResult] | None:
-    """The most recent earlier night in the same output folder where the source was ingested.
+    """The most recent earlier complete night in the same output folder where the source was ingested.
+
+    A night without its completion marker (a run that did not finish) is never the comparison.
 
     Args:
         night_dir: ``<output>/<YYYY-MM-DD>``.
@@ -150,7 +153,7 @@ def previous_status(night_dir: Path, source: str, extract_date: dt.date) -> tupl
             day = dt.date.fromisoformat(child.name)
         except ValueError:
             continue
-        if day < extract_date and child.is_dir():
+        if day < extract_date and child.is_dir() and outputs.night_complete(child):
             nights.append(day)
     for day in sorted(nights, reverse=True):
         folder = night_dir.parent / day.isoformat()
@@ -487,14 +490,14 @@ def _set_aside(
             frames["mentions"] = frames["mentions"].with_columns(
                 pl.col("owner_record_id").is_in(people.implode()).alias("owner_known"))
     for table_name, frame in frames.items():
-        frame.write_parquet(folder / f"{table_name}.parquet")
-    pl.concat([quarantine, pl.DataFrame(new_rows, schema=QUARANTINE_SCHEMA)]).write_parquet(
-        folder / "quarantine.parquet")
+        outputs.write_parquet(frame, folder / f"{table_name}.parquet")
+    outputs.write_parquet(pl.concat([quarantine, pl.DataFrame(new_rows, schema=QUARANTINE_SCHEMA)]),
+                          folder / "quarantine.parquet")
     status.people = frames["people"].height if "people" in frames else 0
     status.appointments = frames["appointments"].height if "appointments" in frames else 0
     status.mentions = frames["mentions"].height if "mentions" in frames else 0
     status.quarantined += total
-    (folder / "status.json").write_text(json.dumps(asdict(status), indent=2), encoding="utf-8")
+    outputs.write_json(folder / "status.json", asdict(status))
     return total
 
 
@@ -655,5 +658,5 @@ def _layout_findings(check: Check, count: FileCount, spec: FileSpec, gate: GateR
 def _write(out: Path, results: dict[str, Any], gate: GateResult, started: float) -> None:
     gate.seconds = round(time.perf_counter() - started, 3)
     results["gate"] = {"status": gate.status, "passed": gate.passed, "seconds": gate.seconds}
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-    (out / "gate.json").write_text(json.dumps(gate.to_dict(), indent=2, default=str), encoding="utf-8")
+    outputs.write_json(out / "results.json", results)
+    outputs.write_json(out / "gate.json", gate.to_dict())

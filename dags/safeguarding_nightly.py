@@ -15,6 +15,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, Trigg
 from safelink_dag_support import (
     LONDON,
     OUTSIDE_RETRY_ARGS,
+    TASK_TIMEOUT,
     WAIT_POKE_S,
     WAIT_TIMEOUT_S,
     night,
@@ -31,7 +32,8 @@ from safelink_dag_support import (
     max_active_runs=1,
     max_active_tasks=8,
     dagrun_timeout=pendulum.duration(hours=20),
-    default_args={"owner": "data-engineering", "retries": 0, "on_failure_callback": notify_failure},
+    default_args={"owner": "data-engineering", "retries": 0, "on_failure_callback": notify_failure,
+                  "execution_timeout": TASK_TIMEOUT},
     params={
         "extract_date": Param(
             None, type=["null", "string"], format="date",
@@ -109,6 +111,15 @@ def safeguarding_nightly() -> None:
 
         return timed("send", lambda: stage_send(night()))
 
+    @task(task_id="confirm_delivery", **OUTSIDE_RETRY_ARGS)
+    def confirm_delivery() -> dict[str, Any]:
+        """Send what is still queued; fail (after the retries, so the failure mail fires) if any is left."""
+        from safelink.pipeline import raise_if_undelivered, stage_deliver_queued
+
+        result = timed("deliver", lambda: stage_deliver_queued(night()))
+        raise_if_undelivered(result["counts"])
+        return result
+
     @task(task_id="build_report")
     def build_report() -> dict[str, Any]:
         """The night's linkage report."""
@@ -136,9 +147,10 @@ def safeguarding_nightly() -> None:
     linked, detected, sent, reported = link(), detect(), send_digests(), build_report()
 
     waited >> drop >> sources
-    ingested >> combined >> linked >> detected >> sent >> reported
-    publish(drop=drop, ingested=ingested, combined=combined, linked=linked, detected=detected, sent=sent,
-            reported=reported)
+    ingested >> combined >> linked >> detected >> [sent, reported]  # the report never waits on e-mail
+    published = publish(drop=drop, ingested=ingested, combined=combined, linked=linked, detected=detected,
+                        sent=sent, reported=reported)
+    published >> confirm_delivery()
 
 
 safeguarding_nightly()

@@ -54,6 +54,8 @@ def env_number(name: str, default: float) -> float:
 WAIT_POKE_S = env_number("SAFELINK_WAIT_POKE_S", 300)
 WAIT_TIMEOUT_S = env_number("SAFELINK_WAIT_TIMEOUT_S", 4 * 3600)
 OUTSIDE_RETRIES = int(env_number("SAFELINK_RETRIES", 3))
+# No task may hold the run for ever (a hung task used to hold it for the whole dagrun_timeout).
+TASK_TIMEOUT = dt.timedelta(seconds=env_number("SAFELINK_TASK_TIMEOUT_S", 3 * 3600))
 OUTSIDE_RETRY_ARGS: dict[str, Any] = {
     "retries": OUTSIDE_RETRIES,
     "retry_delay": dt.timedelta(seconds=env_number("SAFELINK_RETRY_DELAY_S", 120)),
@@ -127,9 +129,12 @@ def night(allow_incomplete: bool = False) -> Night:
     from airflow.sdk import get_current_context
 
     from ground.logs import install_redaction
+    from ground.permissions import GROUP_UMASK, PRIVATE_UMASK
+    from ground.settings import load_settings
     from safelink.pipeline import Night
 
     install_redaction()
+    os.umask(GROUP_UMASK if load_settings().file_group else PRIVATE_UMASK)  # person data owner-only
     return Night(
         landing=_required_path(ENV_LANDING),
         output=output_dir(),
@@ -147,8 +152,18 @@ def timed(stage: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         stage: the stage's name in ``run_summary.json`` (as ``safelink.pipeline.run_night`` names it).
         call: the library call.
     """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from alerts.smtp import SmtpConfigError
+    from ground.config import ConfigError
+    from ground.errors import OperatorError
+
     started = time.perf_counter()
-    counts = call()
+    try:
+        counts = call()
+    except (ConfigError, SmtpConfigError, OperatorError) as exc:
+        # A retry cannot fix configuration: fail now (the failure mail names the fix), not after the retries.
+        raise AirflowFailException(str(exc).splitlines()[0][:500]) from exc
     duration = round(time.perf_counter() - started, 3)
     log.info("stage=%s duration_s=%.3f counts=%s", stage, duration, counts)
     return {"stage": stage, "counts": counts, "duration_s": duration}

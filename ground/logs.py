@@ -17,15 +17,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import logging.handlers
 import os
 import re
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, Any
 
 # 10 digits not inside a longer run of digits; also 3-3-4 with spaces or dashes.
 NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
 MASK = "[nhs-number]"
 _HANDLER_FLAG = "_safelink_handler"
+_DEBUG_FLAG = "_safelink_debug"
 # Attributes every LogRecord has: anything else on a record came from ``extra=`` and is logged as a field.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
                                                                                       "taskName"}
@@ -40,6 +44,57 @@ def redact(text: str) -> str:
         text: any text bound for a log or a notice.
     """
     return NHS_LIKE.sub(MASK, text)
+
+
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+_DATE_LIKE = re.compile(r"\b(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})\b")
+_POSTCODE_LIKE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
+_EMAIL_LIKE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+def redact_traceback(text: str) -> str:
+    """A traceback with the values in its exception messages masked; file names, lines and code kept.
+
+    Frame lines (``File "...", line N``) and the source lines under them come from the code, not the
+    data, and are kept. Every other line (the exception messages, chained or not) has quoted literals,
+    NHS-number-, date-, postcode- and address-shaped text masked, so a value that reached an exception
+    message (a name in a ``KeyError``, a row in an SQL error) never reaches the log.
+
+    Args:
+        text: a formatted traceback.
+    """
+    out = []
+    for line in text.splitlines():
+        if line.startswith(("  File ", "    ", "Traceback (most recent call last)")):
+            out.append(line)
+            continue
+        masked = _QUOTED.sub("'[redacted]'", line)
+        masked = _EMAIL_LIKE.sub("[address]", masked)
+        masked = NHS_LIKE.sub(MASK, masked)
+        masked = _DATE_LIKE.sub("[date]", masked)
+        out.append(_POSTCODE_LIKE.sub("[postcode]", masked))
+    return "\n".join(out)
+
+
+def log_fields(counts: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Counts as ``extra=`` fields for a key=value log line: scalars kept, one level of nesting flattened.
+
+    Args:
+        counts: a stage's counts (numbers, strings, lists, one level of dicts).
+        prefix: put before every key (``send.``).
+    """
+    fields: dict[str, Any] = {}
+    for key, value in counts.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            for inner, item in value.items():
+                if isinstance(item, (int, float, str, bool)) or item is None:
+                    fields[f"{name}.{inner}"] = item
+        elif isinstance(value, (list, tuple, set)):
+            fields[name] = ",".join(str(v) for v in value) if value else ""
+        else:
+            fields[name] = value
+    return {(f"n_{k}" if k in _STANDARD_ATTRS else k): v for k, v in fields.items()}
 
 
 class RedactFilter(logging.Filter):
@@ -102,7 +157,7 @@ class JsonFormatter(_RedactingFormatter):
         """
         data = _fields(record)
         if record.exc_info:
-            data["traceback"] = self.formatException(record.exc_info)
+            data["traceback"] = redact_traceback(self.formatException(record.exc_info))
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
@@ -124,7 +179,8 @@ class KeyValueFormatter(_RedactingFormatter):
         """
         line = " ".join(f"{k}={_kv_value(v)}" for k, v in _fields(record).items())
         if record.exc_info:
-            line += " traceback=" + json.dumps(self.formatException(record.exc_info), ensure_ascii=False)
+            line += " traceback=" + json.dumps(redact_traceback(self.formatException(record.exc_info)),
+                                               ensure_ascii=False)
         return line
 
 
@@ -156,6 +212,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream or sys.stderr)
     setattr(handler, _HANDLER_FLAG, True)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    handler.setLevel(level)
     if redact_nhs_numbers:
         handler.addFilter(RedactFilter())
     root.addHandler(handler)
@@ -164,6 +221,49 @@ def configure_logging(
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     return handler
+
+
+DEBUG_LOG_BYTES = 5_000_000
+
+
+def attach_debug_log(path: Path) -> logging.Handler | None:
+    """Also log everything at DEBUG, tracebacks included (redacted), to ``path`` (owner-only, rotated).
+
+    Args:
+        path: the debug log file; its folder is created.
+
+    Returns:
+        The handler, or None when the file cannot be opened (the run goes on without it).
+    """
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _DEBUG_FLAG, False)]:
+        root.removeHandler(old)
+        old.close()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=DEBUG_LOG_BYTES, backupCount=3,
+                                                       encoding="utf-8")
+        os.chmod(path, 0o600)
+    except OSError:
+        return None
+    setattr(handler, _DEBUG_FLAG, True)
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(KeyValueFormatter())
+    handler.addFilter(RedactFilter())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    return handler
+
+
+def set_console_level(level: int) -> None:
+    """Change the level of the console handler :func:`configure_logging` installed (the debug log keeps DEBUG).
+
+    Args:
+        level: e.g. ``logging.WARNING`` while a progress display owns the terminal.
+    """
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, _HANDLER_FLAG, False):
+            handler.setLevel(level)
 
 
 def install_redaction() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import polars as pl
 
+from ground import outputs
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -56,7 +58,7 @@ def write_safe_csv(frame: pl.DataFrame, path: Path) -> Path:
     listed = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
     if listed:
         frame = frame.with_columns(pl.col(name).cast(pl.List(pl.String)).list.join(";") for name in listed)
-    escape_frame(frame).write_csv(path)
+    outputs.write_csv(escape_frame(frame), path)
     return path
 
 
@@ -102,9 +104,8 @@ def write_safe_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[s
     Returns:
         the number of data rows written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with path.open("w", encoding="utf-8", newline="") as fh:
+    with outputs.atomic_path(path) as temporary, temporary.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL)
         writer.writerow([csv_cell(c) for c in columns])
         for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     config: Path = DEFAULT_CONFIG_DIR
     landing: Path | None = None
     output: Path | None = None
+    lock_wait_s: float = Field(default=300.0, ge=0)  # how long a second run waits for the first
+    file_group: str = ""  # a group that may read the outputs (team share); empty: owner only
     # The case view's public base URL (issue #17), e.g. https://case-view.example.nhs.uk: digests link each
     # finding to <case_view_url>/findings/<finding_id> (empty: reply instructions instead); an https:// URL
     # also marks the case view's session cookie Secure.

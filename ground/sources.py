@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from ground.config import Strict, load_config_model
+from ground.identifiers import SOURCE_KEY_PATTERN
 
 Table = Literal["people", "appointments", "mentions"]
+# A source key names folders, file names and state rows: a short slug, never a path.
+SourceKey = Annotated[str, StringConstraints(pattern=SOURCE_KEY_PATTERN)]
+# A file's name stem (``HV_Caseload``): letters, digits, ``_ . -``, never a path.
+FileStem = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
 ParseKind = Literal["text", "date", "nhs_number", "postcode", "code", "bool", "name_part", "address_part"]
 
 NAME_PARTS = {
@@ -84,7 +89,7 @@ class FieldSpec(Strict):
 class FileSpec(Strict):
     """One extract file of a source."""
 
-    name: str
+    name: FileStem
     table: Table
     encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] = "utf-8"
     kind: Literal["related_person", "named_child", "dependant"] | None = None
@@ -163,7 +168,7 @@ class SourceSpec(Strict):
 class SourcesConfig(Strict):
     """All sources of the nightly drop: the source registry."""
 
-    sources: dict[str, SourceSpec]
+    sources: dict[SourceKey, SourceSpec]
     allow_test_range_nhs_numbers: bool = True
 
     @property

@@ -9,10 +9,11 @@ a test checks they agree.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -65,7 +66,24 @@ def open_state(url: str) -> Engine:
     from alembic import command
 
     config = alembic_config(url)
-    with engine.begin() as connection:
+    with _migration_lock(url), engine.begin() as connection:
+        if url.startswith("postgresql"):
+            # Two processes upgrading a fresh database at once: the second waits, then finds it at head.
+            from ground.run_lock import advisory_key
+
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(url, "migrations")})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return engine
+
+
+def _migration_lock(url: str) -> AbstractContextManager[Any]:
+    """A file lock beside a SQLite state file while its schema is brought up to date (else nothing)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        return nullcontext()
+    from filelock import FileLock
+
+    return FileLock(f"{database}.migrate.lock", mode=0o600)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ground import outputs
 from ground.safe_csv import write_safe_csv
 from ground.sources import FileSpec, SourcesConfig
 from landing.mask import mask_value
@@ -358,9 +359,9 @@ def ingest_source(
         tables[spec.table] = pl.concat([tables[spec.table], frame]) if spec.table in tables else frame
     for table, schema in (("people", PEOPLE_COLUMNS), ("appointments", APPOINTMENT_COLUMNS),
                           ("mentions", MENTION_COLUMNS)):
-        tables.get(table, pl.DataFrame(schema=schema)).write_parquet(out / f"{table}.parquet")
+        outputs.write_parquet(tables.get(table, pl.DataFrame(schema=schema)), out / f"{table}.parquet")
     quarantine_frame = pl.concat(quarantines) if quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    quarantine_frame.write_parquet(out / "quarantine.parquet")
+    outputs.write_parquet(quarantine_frame, out / "quarantine.parquet")
     result = SourceResult(
         source=source, status=status, files=counts,
         people=tables["people"].height if "people" in tables else 0,
@@ -375,7 +376,7 @@ def ingest_source(
 
 
 def _write_source_status(out: Path, result: SourceResult) -> None:
-    (out / "status.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
+    outputs.write_json(out / "status.json", asdict(result))
 
 
 def read_source_status(night_dir: Path, source: str) -> SourceResult:
@@ -417,14 +418,14 @@ def combine_sources(night_dir: Path, config: SourcesConfig, complete_drop: bool 
     heights: dict[str, int] = {}
     for table, schema in schemas.items():
         frame = pl.concat(frames[table]) if frames[table] else pl.DataFrame(schema=schema)
-        frame.write_parquet(out / f"{table}.parquet")
+        outputs.write_parquet(frame, out / f"{table}.parquet")
         heights[table] = frame.height
     quarantine = pl.concat(frames["quarantine"])
     (night_dir / "checks").mkdir(parents=True, exist_ok=True)
     write_safe_csv(quarantine, night_dir / "checks" / "quarantine.csv")
     files = [c for r in results for c in r.files]
-    pl.DataFrame([{k: v for k, v in asdict(c).items() if k not in ("warnings", "columns")} for c in files],
-                 schema=FILES_SCHEMA).write_parquet(out / "files.parquet")
+    outputs.write_parquet(pl.DataFrame([{k: v for k, v in asdict(c).items() if k not in ("warnings", "columns")}
+                                        for c in files], schema=FILES_SCHEMA), out / "files.parquet")
     combined = IngestResult(
         night_dir=night_dir, complete_drop=complete_drop,
         sources_present=[r.source for r in results if r.status == "ok" and r.source not in exclude],
@@ -434,11 +435,11 @@ def combine_sources(night_dir: Path, config: SourcesConfig, complete_drop: bool 
         mentions=heights["mentions"], quarantined=quarantine.height,
     )
     # the night's drop as later stages (the designated summary) read it: no person data
-    (out / "drop.json").write_text(json.dumps({
+    outputs.write_json(out / "drop.json", {
         "complete_drop": complete_drop, "sources_expected": list(config.sources),
         "sources_present": combined.sources_present, "sources_missing": combined.sources_missing,
         "sources_failed": combined.sources_failed,
-    }, indent=2), encoding="utf-8")
+    })
     return combined
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_SHOWN = 60
+
 # Source columns that hold identifying data: shown only by their shape, never their content.
 _IDENTIFYING_WORDS = ("name", "nhs", "birth", "dob", "d.o.b", "address", "post", "street", "house", "village",
                       "town", "forename", "surname", "known as", "title")
@@ -21,11 +26,22 @@ def mask_value(column: str | None, value: str | None) -> str:
     if value is None:
         return ""
     if column is None:
-        return value
+        return _visible(value)
     lowered = column.lower()
     if any(word in lowered for word in _IDENTIFIER_WORDS):
-        return ("*" * max(len(value) - 3, 0)) + value[-3:]
+        if len(value) > MAX_SHOWN // 2:
+            return f"<{len(value)} characters, ending {_visible(value[-3:])}>"
+        return ("*" * max(len(value) - 3, 0)) + _visible(value[-3:])
     if any(word in lowered for word in _IDENTIFYING_WORDS):
         return f"<masked: {len(value)} characters>"
-    shown = value if len(value) <= 60 else value[:57] + "..."
-    return shown
+    return _shown(value)
+
+
+def _visible(text: str) -> str:
+    """Control characters (NUL, CR, escape...) written as ``\\xNN`` so that they cannot act on a terminal or file."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def _shown(value: str) -> str:
+    shown = value if len(value) <= MAX_SHOWN else value[: MAX_SHOWN - 3] + "..."
+    return _visible(shown)

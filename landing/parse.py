@@ -11,6 +11,7 @@ import datetime as dt
 
 import polars as pl
 
+from ground.identifiers import record_id_problem_expressions
 from ground.nhs import nhs_number_valid
 from ground.sources import FieldSpec, FileSpec
 from landing.postcode import normalise_postcode, postcode_valid
@@ -119,6 +120,8 @@ def field_expressions(
         if spec.required:
             reason = "blank_identifier" if name in IDENTIFIER_FIELDS else f"blank_{name}"
             set_aside.append((raw.is_null(), reason, spec.column))
+        if name in IDENTIFIER_FIELDS:
+            set_aside.extend((condition, why, spec.column) for condition, why in record_id_problem_expressions(raw))
     return values, set_aside, flags
 
 

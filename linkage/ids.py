@@ -13,14 +13,55 @@ import base64
 import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import polars as pl
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ground.errors import OperatorError
 from ground.state import open_state
-from linkage.state_tables import LinkagePerson, LinkagePersonEvent, LinkageRecordPerson
+from linkage.state_tables import LinkageNight, LinkagePerson, LinkagePersonEvent, LinkageRecordPerson
+
+
+class OutOfOrderNight(OperatorError):
+    """Relinking a night earlier than one already linked would rewrite the ids later nights rely on."""
+
+    def __init__(self, night: date, latest: date) -> None:
+        super().__init__(
+            f"night {night} is earlier than {latest}, the latest night already linked: relinking it would rewrite "
+            "person ids that later nights rely on, so nothing was changed; run nights in date order (to redo "
+            f"{night}, restore the state database from before {night} was first run and run {night} and every "
+            "later night again)")
+
+
+def latest_linked_night(session: Session) -> date | None:
+    """The latest night whose person ids were assigned, or None.
+
+    Args:
+        session: a session on the state database.
+    """
+    return session.scalar(select(func.max(LinkageNight.extract_date)))
+
+
+def check_night_order(state_url: str, extract_date: date) -> None:
+    """Refuse a night earlier than the latest already linked (the same night again is a normal rerun).
+
+    Args:
+        state_url: the state database URL.
+        extract_date: the night about to run.
+
+    Raises:
+        OutOfOrderNight: a later night has been linked.
+    """
+    engine = open_state(state_url)
+    try:
+        with Session(engine) as session:
+            latest = latest_linked_night(session)
+    finally:
+        engine.dispose()
+    if latest is not None and latest > extract_date:
+        raise OutOfOrderNight(extract_date, latest)
 
 
 def new_person_id(taken: set[str]) -> str:
@@ -105,10 +146,18 @@ def persist_ids(state_url: str, records: pl.DataFrame, extract_date: date) -> tu
 
     Returns:
         ``records`` with ``person_id`` added, and the id statistics.
+
+    Raises:
+        OutOfOrderNight: a later night has already been linked (nothing is changed).
     """
     engine = open_state(state_url)
     try:
         with Session(engine) as session, session.begin():
+            latest = latest_linked_night(session)
+            if latest is not None and latest > extract_date:
+                raise OutOfOrderNight(extract_date, latest)
+            if latest != extract_date:
+                session.add(LinkageNight(extract_date=extract_date, linked_at=datetime.now(UTC)))
             previous = {
                 (s, r): p
                 for s, r, p in session.execute(

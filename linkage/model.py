@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ground import outputs
 from linkage.compare import LEVELS, MISSING
 
 MODEL_FORMAT = 2
@@ -113,7 +114,7 @@ class FSModel:
             path: destination file.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        outputs.write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
         return path
 
     @classmethod

@@ -12,6 +12,8 @@ from typing import Any
 
 import polars as pl
 
+from ground import outputs
+from ground.safe_csv import write_safe_csv
 from linkage.blocking import pass_coverage
 from linkage.cluster import cluster_links, pair_guards
 from linkage.compare import COMPARISONS, LEVELS, MISSING
@@ -257,9 +259,8 @@ def _read_night(night_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
 def _write_outputs(night_dir: Path, records: pl.DataFrame, kept: pl.DataFrame) -> pl.DataFrame:
     out_dir = night_dir / "linkage"
     out_dir.mkdir(parents=True, exist_ok=True)
-    records.select("source", "record_id", "person_id", "cluster_size", "link_confidence").write_parquet(
-        out_dir / "records.parquet"
-    )
+    outputs.write_parquet(records.select("source", "record_id", "person_id", "cluster_size", "link_confidence"),
+                          out_dir / "records.parquet")
     ids = records.select("uid", "source", "record_id")
     wcols = [f"w_{c}" for c in COMPARISONS if f"w_{c}" in kept.columns]
     pairs_out = (
@@ -269,10 +270,9 @@ def _write_outputs(night_dir: Path, records: pl.DataFrame, kept: pl.DataFrame) -
                 "decision", *wcols, *level_labels(kept), "guard")
         .sort("source_l", "record_id_l", "source_r", "record_id_r")
     )
-    pairs_out.write_parquet(out_dir / "pairs.parquet")
-    records.select("source", "record_id", "person_id").sort("source", "record_id").write_csv(
-        night_dir / "person_links.csv"
-    )
+    outputs.write_parquet(pairs_out, out_dir / "pairs.parquet")
+    write_safe_csv(records.select("source", "record_id", "person_id").sort("source", "record_id"),
+                   night_dir / "person_links.csv")
     return pairs_out
 
 

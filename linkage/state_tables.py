@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String
+from sqlalchemy import Date, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ground.identifiers import RECORD_ID_MAX_LENGTH, SOURCE_KEY_MAX_LENGTH
 from ground.state import Base
 
 
@@ -27,8 +28,8 @@ class LinkageRecordPerson(Base):
 
     __tablename__ = "linkage_record_person"
 
-    source: Mapped[str] = mapped_column(String(16), primary_key=True)
-    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_KEY_MAX_LENGTH), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(RECORD_ID_MAX_LENGTH), primary_key=True)
     person_id: Mapped[str] = mapped_column(String(16), index=True)
     first_seen: Mapped[date] = mapped_column(Date)
     last_seen: Mapped[date] = mapped_column(Date)
@@ -44,3 +45,12 @@ class LinkagePersonEvent(Base):
     kind: Mapped[str] = mapped_column(String(8))  # merge | split
     person_id: Mapped[str] = mapped_column(String(16))  # the surviving / original id
     other_person_id: Mapped[str] = mapped_column(String(16))  # absorbed id / new piece's id
+
+
+class LinkageNight(Base):
+    """A night whose person ids were assigned: an earlier night is never relinked after a later one."""
+
+    __tablename__ = "linkage_night"
+
+    extract_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

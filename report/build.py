@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -15,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, delete, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
+from ground import outputs
 from ground.layout import NightLayout
 from ground.state import open_state
 from linkage.review_decisions import OVERRIDE_OF, latest_decisions
@@ -235,9 +235,7 @@ def build_report(
         answered=answered, unavailable=unavailable,
     )
     report = NightLayout(night_dir).report
-    tmp = report.with_suffix(".html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, report)
+    outputs.write_text(report, html)
     result = _result(report, review_file, dq, lk, fs, acc, review, trend, unavailable)
     log.info("report %s: %s", extract_date, {k: v for k, v in result.summary().items() if k != "report"})
     return result

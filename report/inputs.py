@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from ground import outputs
 from ground.config import ConfigError
 from ground.layout import NightLayout
 from ground.sources import load_registry
@@ -81,7 +82,9 @@ def expected_sources(config_dir: Path) -> list[str]:
 
 
 def sibling_nights(night_dir: Path, before: date) -> list[tuple[date, Path]]:
-    """Earlier nights of the same deployment (sibling ``YYYY-MM-DD`` folders), oldest first.
+    """Earlier complete nights of the same deployment (sibling ``YYYY-MM-DD`` folders), oldest first.
+
+    A night without its completion marker (its run did not finish) is left out.
 
     Args:
         night_dir: tonight's folder.
@@ -97,7 +100,7 @@ def sibling_nights(night_dir: Path, before: date) -> list[tuple[date, Path]]:
                 d = date.fromisoformat(p.name)
             except ValueError:
                 continue
-            if d < before:
+            if d < before and outputs.night_complete(p):
                 out.append((d, p))
     return sorted(out)
 

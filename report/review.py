@@ -11,7 +11,9 @@ wins) and :func:`review_overrides` turns the latest decisions into ``force_link`
 from __future__ import annotations
 
 import csv
+import io
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +23,9 @@ import polars as pl
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
+from ground.errors import OperatorError
+from ground.identifiers import SOURCE_KEY_PATTERN, record_id_problem
+from ground.outputs import require_complete
 from ground.safe_csv import csv_uncell, write_safe_rows
 from ground.state import open_state
 from linkage.review_decisions import ReviewDecision, latest_decisions, newest_decisions, pair_key, review_overrides
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 
 REVIEW_FILE = Path("review") / "review_pairs.csv"
 KEY_COLUMNS = ["source_l", "record_id_l", "source_r", "record_id_r"]
+REVIEWER_MAX_LENGTH = 128  # review_decisions.reviewer
 DISPLAY_FIELDS = [
     "forename", "middle_names", "surname", "known_as", "dob", "sex",
     "address_line1", "postcode", "nhs_number", "team", "practice",
@@ -156,8 +162,13 @@ def _read_rows(file: Path) -> list[dict[str, str]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:  # saved by a spreadsheet in the Windows code page
         text = raw.decode("cp1252", errors="replace")
-    reader = csv.DictReader(text.splitlines())
-    return [{(k or "").strip(): csv_uncell(v or "") for k, v in row.items()} for row in reader]
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=False)
+    try:
+        return [{k.strip(): csv_uncell(v if isinstance(v, str) else "") for k, v in row.items() if k is not None}
+                for row in reader]
+    except csv.Error as exc:
+        raise OperatorError(f"{file.name} line {reader.line_num}: not valid CSV ({exc}); save the review file "
+                            "again as CSV from the spreadsheet and import it again") from None
 
 
 def _float(text: str) -> float | None:
@@ -167,7 +178,7 @@ def _float(text: str) -> float | None:
         return None
 
 
-def import_review(file: Path, state_url: str, reviewer: str) -> ImportResult:
+def import_review(file: Path, state_url: str, reviewer: str, output_dir: Path | None = None) -> ImportResult:
     """Record the decisions of a filled-in review file in ``review_decisions``.
 
     Blank decisions are skipped; a decision identical to the pair's latest one by the same reviewer is
@@ -179,17 +190,29 @@ def import_review(file: Path, state_url: str, reviewer: str) -> ImportResult:
         file: the edited ``review_pairs.csv``.
         state_url: the state database URL.
         reviewer: who made the decisions (recorded with each one).
+        output_dir: the deployment's output folder: when given, every night the file's pairs come from
+            must be complete (its run finished), or nothing is recorded.
+
+    Raises:
+        OperatorError: not a review file, no reviewer, or (with ``output_dir``) a night that is not complete.
     """
     file = Path(file)
     reviewer = reviewer.strip()
-    if not reviewer:
-        raise ValueError("a reviewer name is required")
+    if not reviewer or len(reviewer) > REVIEWER_MAX_LENGTH:
+        raise OperatorError(f"give --reviewer a name of 1 to {REVIEWER_MAX_LENGTH} characters")
+    if not file.is_file():
+        raise OperatorError(f"{file}: no such file: give the path of the marked review CSV")
     rows = _read_rows(file)
     result = ImportResult(file=file.name, reviewer=reviewer, rows=len(rows))
     if rows:
         missing = [c for c in ["pair_key", *KEY_COLUMNS, "decision"] if c not in rows[0]]
         if missing:
-            raise ValueError(f"{file.name} is not a review file: missing columns {missing}")
+            raise OperatorError(f"{file.name} is not a review file: missing columns {missing}; import the "
+                                "review_pairs.csv the report wrote, with its decision column filled in")
+    if output_dir is not None:
+        for night in sorted({(row.get("extract_date") or "").strip() for row in rows} - {""}):
+            if _parse_date(night) is not None:
+                require_complete(output_dir / night)
     now = datetime.now(UTC)
     engine = open_state(state_url)
     try:
@@ -204,8 +227,12 @@ def import_review(file: Path, state_url: str, reviewer: str) -> ImportResult:
                 if decision is None:
                     result.invalid.append(f"line {line}: decision not understood (use match / no match / unsure)")
                     continue
-                ids = [row[c].strip() for c in KEY_COLUMNS]
-                key = row["pair_key"].strip()
+                ids = [(row[c] or "").strip() for c in KEY_COLUMNS]
+                key = (row["pair_key"] or "").strip()
+                if any(record_id_problem(i) for i in ids[1::2]) or not all(
+                        re.fullmatch(SOURCE_KEY_PATTERN, s) for s in ids[0::2]):
+                    result.invalid.append(f"line {line}: a source or record id is not one the pipeline writes")
+                    continue
                 if not all(ids) or pair_key(*ids) != key:
                     result.invalid.append(f"line {line}: pair_key does not match the record ids")
                     continue

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ground.config import ConfigError
+from ground.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_READY, EXIT_UNDELIVERED
 from ground.settings import DEFAULT_CONFIG_DIR
-from landing.ingest import DropIncomplete
-from safelink.pipeline import Night, run_night
+
+if TYPE_CHECKING:
+    from safelink.pipeline import Night
 
 app = typer.Typer(help="Safeguarding linkage: link community-health records and tell the named leads.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("safelink.cli")
 
 DateOption = Annotated[str, typer.Option("--date", help="Extract date, YYYY-MM-DD.")]
 
@@ -28,12 +38,135 @@ def _date(value: str) -> dt.date:
         raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD", param_hint="--date") from None
 
 
+def debug_log_path(output: Path | None) -> Path:
+    """Where tracebacks go: ``SAFELINK_DEBUG_LOG``, else ``<output>/logs/debug.log``, else a private temp file.
+
+    Args:
+        output: the deployment's output folder, when the command has one.
+    """
+    configured = os.environ.get("SAFELINK_DEBUG_LOG", "").strip()
+    if configured:
+        return Path(configured)
+    if output is not None:
+        return output / "logs" / "debug.log"
+    return Path(tempfile.gettempdir()) / f"safelink-{os.getuid()}" / "debug.log"
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _classify(exc: BaseException, debug_log: str) -> tuple[int, str]:
+    """The exit status and the one line (what went wrong, and the fix) for an exception."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from alerts.smtp import SmtpConfigError
+    from ground.config import ConfigError
+    from ground.errors import OperatorError
+    from landing.ingest import DropIncomplete
+    from safelink.pipeline import UndeliveredMessages
+
+    if isinstance(exc, ConfigError | SmtpConfigError):
+        return EXIT_CONFIG, f"configuration: {_one_line(str(exc))} (fix it, then run again; nothing was written)"
+    if isinstance(exc, DropIncomplete):
+        return EXIT_NOT_READY, _one_line(str(exc))
+    if isinstance(exc, UndeliveredMessages):
+        return EXIT_UNDELIVERED, _one_line(str(exc))
+    if isinstance(exc, OperatorError):
+        return exc.exit_code, _one_line(str(exc))
+    if isinstance(exc, PermissionError):
+        return EXIT_CONFIG, (f"permission denied on {exc.filename or 'a file'}: run as the deployment's user, or "
+                             "make the folder writable (or choose another --output)")
+    if isinstance(exc, FileNotFoundError | FileExistsError | NotADirectoryError | IsADirectoryError):
+        what = f"{exc.filename}: {exc.strerror or 'not found'}" if exc.filename else _one_line(str(exc))
+        return EXIT_CONFIG, f"{what}: check the path given"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return EXIT_FAILED, (f"no space left on the device writing {exc.filename or 'an output'}: free space and "
+                             "run the night again (a rerun starts it afresh)")
+    if isinstance(exc, SQLAlchemyError):
+        return EXIT_FAILED, (f"state database error ({type(exc).__name__}): check SAFELINK_STATE_URL and that the "
+                             f"database is reachable; details (redacted) in {debug_log}")
+    return EXIT_FAILED, (f"unexpected error ({type(exc).__name__}): details (redacted traceback) in {debug_log}; "
+                         "please report it")
+
+
+@contextmanager
+def command_errors(output: Path | None) -> Iterator[Path]:
+    """Run a command: tracebacks to the debug log only; every error one line on stderr and a non-zero exit.
+
+    Args:
+        output: the deployment's output folder (for the debug log's place), if the command has one.
+
+    Yields:
+        The debug log's path.
+    """
+    from ground.logs import attach_debug_log
+
+    path = debug_log_path(output)
+    attached = attach_debug_log(path)
+    shown = str(path) if attached is not None else "the debug log (not writable: set SAFELINK_DEBUG_LOG)"
+    try:
+        yield path
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        log.debug("command failed", exc_info=True)
+        code, line = _classify(exc, shown)
+        label = "warning" if code == EXIT_UNDELIVERED else "error"
+        console.print(f"[{'yellow' if label == 'warning' else 'red'}]{label}:[/] {line}", markup=True,
+                      highlight=False)
+        raise typer.Exit(code) from None
+
+
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
-    """Configure logging (counts and stage names only: no person data is ever logged)."""
+    """Configure logging (counts and stage names only: no person data is ever logged); files owner-only."""
+    from pydantic import ValidationError
+
     from ground.logs import configure_logging
+    from ground.permissions import GROUP_UMASK, PRIVATE_UMASK
+    from ground.settings import load_settings
 
     configure_logging(level="DEBUG" if verbose else None)
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        console.print(f"[red]error:[/] environment setting {_one_line(_settings_error(exc))}", highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    os.umask(GROUP_UMASK if settings.file_group else PRIVATE_UMASK)
+
+
+def _settings_error(exc: Any) -> str:
+    first = exc.errors()[0]
+    name = "SAFELINK_" + "_".join(str(p) for p in first["loc"]).upper()
+    return f"{name}: {first['msg']} (fix the environment variable, then run again)"
+
+
+def _progress_display() -> Any:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                    transient=False)
+
+
+@contextmanager
+def _stage_progress(enabled: bool) -> Iterator[Callable[[str, str], None] | None]:
+    """A per-stage progress display in a terminal (library logging below WARNING goes to the debug log only)."""
+    if not enabled:
+        yield None
+        return
+    from ground.logs import set_console_level
+
+    set_console_level(logging.WARNING)
+    tasks: dict[str, Any] = {}
+    with _progress_display() as progress:
+        def update(stage: str, event: str) -> None:
+            if event == "start":
+                tasks[stage] = progress.add_task(stage, total=1)
+            elif stage in tasks:
+                progress.update(tasks[stage], completed=1, description=f"{stage} [green]done[/]")
+
+        yield update
 
 
 @app.command()
@@ -43,18 +176,27 @@ def run(
     output: Annotated[Path, typer.Option(help="Output folder (one folder = one deployment).")],
     config: Annotated[Path, typer.Option(help="Configuration folder.")] = DEFAULT_CONFIG_DIR,
     allow_incomplete: Annotated[bool, typer.Option(help="Run on the files present without _SUCCESS.")] = False,
+    progress: Annotated[bool | None, typer.Option(help="Progress per stage (default: when stderr is a terminal).")]
+    = None,
 ) -> None:
     """Run the whole nightly job for one extract date."""
+    from safelink.pipeline import Night, run_night
+
     night = Night(landing=landing, output=output, extract_date=_date(date), config_dir=config,
                   allow_incomplete=allow_incomplete)
-    try:
-        summary = run_night(night)
-    except (ConfigError, DropIncomplete) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    show = sys.stderr.isatty() if progress is None else progress
+    with command_errors(output), _stage_progress(show) as on_stage:
+        summary = run_night(night, progress=on_stage)
     console.print(f"outputs in [bold]{night.night_dir}[/bold]")
     for stage, seconds in summary.durations_s.items():
         console.print(f"  {stage:<24} {seconds:8.2f}s")
+    if summary.undelivered:
+        send = summary.stages.get("send", {})
+        because = f" (last error: {send.get('last_error')})" if send.get("last_error") else ""
+        console.print(f"[yellow]warning:[/] {summary.undelivered} message(s) not delivered, still queued{because}: "
+                      f"the next run sends them, or run `safelink retry --output {output}` once the mail server "
+                      "is reachable")
+        raise typer.Exit(EXIT_UNDELIVERED)
 
 
 def _state_url(output: Path) -> str:
@@ -75,7 +217,8 @@ def generate(
     """Generate a synthetic county in the contract's seven layouts, with its ground truth."""
     from synth import generate_county
 
-    result = generate_county(out, _date(date), households, seed, nights)
+    with command_errors(None):
+        result = generate_county(out, _date(date), households, seed, nights)
     console.print(f"{result.people} people in {households} households, {nights} night(s)")
     console.print(f"  landing: [bold]{out / 'landing'}[/bold]   truth: [bold]{out / 'truth'}[/bold]")
 
@@ -88,16 +231,17 @@ def demo(
     seed: int = 7,
 ) -> None:
     """Generate a small county and run everything on the embedded defaults (SQLite, outbox folder)."""
+    from evaluation.scoring import score_run
+    from safelink.pipeline import Night, run_night
     from synth import generate_county
 
     extract_date = _date(date)
     county = out / "county"
-    generate_county(county, extract_date, households, seed, nights=1)
     night = Night(landing=county / "landing", output=out / "output", extract_date=extract_date)
-    run_night(night)
-    from evaluation.scoring import score_run
-
-    scores = score_run(county / "truth" / extract_date.isoformat(), night.night_dir)
+    with command_errors(out / "output"):
+        generate_county(county, extract_date, households, seed, nights=1)
+        run_night(night)
+        scores = score_run(county / "truth" / extract_date.isoformat(), night.night_dir)
     console.print(f"\n[bold]Outputs for {extract_date}[/bold] in {night.night_dir}")
     for name in ("person_links.csv", "findings.csv", "report.html", "outbox", "checks/quarantine.csv",
                  "run_summary.json"):
@@ -158,8 +302,12 @@ def score(
 ) -> None:
     """Per-rule precision/recall of findings.csv and pairwise linkage P/R of person_links.csv."""
     from evaluation.scoring import score_run
+    from ground.outputs import require_complete
 
-    _print_scores(score_run(truth, run))
+    with command_errors(None):
+        require_complete(run)
+        scores = score_run(truth, run)
+    _print_scores(scores)
 
 
 @app.command()
@@ -219,7 +367,8 @@ def review_import(
     """Record a reviewer's decisions; the next night honours them (force-link / force-split)."""
     from report import import_review
 
-    result = import_review(file, _state_url(output), reviewer)
+    with command_errors(output):
+        result = import_review(file, _state_url(output), reviewer, output_dir=output)
     console.print(f"decisions recorded: {result}")
 
 
@@ -228,10 +377,24 @@ def retry(
     output: Annotated[Path, typer.Option(help="The deployment's output folder.")],
     config: Annotated[Path, typer.Option(help="Configuration folder.")] = DEFAULT_CONFIG_DIR,
 ) -> None:
-    """Send digests still queued in the outbox (exactly once)."""
+    """Send the messages still queued (each at most once, barring a crash mid-send: docs/operations.md)."""
     from alerts import retry_outbox
 
-    console.print(f"outbox: {retry_outbox(output, config, _state_url(output))}")
+    with command_errors(output):
+        result = retry_outbox(output, config, _state_url(output))
+    if result.stuck_claims:
+        console.print(f"[yellow]warning:[/] {result.stuck_claims} message(s) had been claimed by a run that stopped "
+                      "before recording the result: sent again now (one may arrive twice, with the same Message-ID)")
+    if result.claimed_elsewhere:
+        console.print(f"{result.claimed_elsewhere} message(s) are being sent by another run right now: left to it")
+    console.print(f"sent {result.sent}, written {result.written}, failed {result.failed}, "
+                  f"refused {result.refused}, still queued {result.still_queued}")
+    if result.still_queued:
+        because = f" (last error: {result.last_error})" if result.last_error else ""
+        console.print(f"[yellow]warning:[/] {result.still_queued} message(s) still queued{because}: "
+                      "run `safelink retry` again once the mail server is reachable")
+        raise typer.Exit(EXIT_UNDELIVERED)
+
 
 
 @app.command()
@@ -298,3 +461,7 @@ def users_add(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     console.print(f"account added: {user.email} ({user.role}{': ' + user.lead_key if user.lead_key else ''})")
+
+
+if __name__ == "__main__":
+    app()

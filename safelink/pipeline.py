@@ -7,7 +7,6 @@ each stage function returns counts only (safe for logs and Airflow XCom).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ground import outputs
 from ground.layout import NightLayout
 from ground.settings import DEFAULT_CONFIG_DIR, load_settings
 from ground.sources import SourcesConfig, load_sources
@@ -22,6 +22,33 @@ from ground.state import default_state_url
 from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
 
 log = logging.getLogger(__name__)
+
+
+class UndeliveredMessages(RuntimeError):
+    """Messages were not delivered tonight: they stay queued for the next run or ``safelink retry``.
+
+    Args:
+        undelivered: how many messages are still queued.
+        last_error: the last delivery error (no addresses, no content).
+    """
+
+    def __init__(self, undelivered: int, last_error: str = "") -> None:
+        because = f" (last error: {last_error})" if last_error else ""
+        super().__init__(
+            f"{undelivered} message(s) not delivered, still queued{because}: the next run sends them, or run "
+            "`safelink retry --output <output>` once the mail server is reachable")
+        self.undelivered = undelivered
+
+
+def raise_if_undelivered(send_counts: dict[str, Any]) -> None:
+    """Raise :class:`UndeliveredMessages` when the send stage left messages queued.
+
+    Args:
+        send_counts: the counts :func:`stage_send` (or ``safelink retry``) returned.
+    """
+    undelivered = int(send_counts.get("still_queued", 0) or 0)
+    if undelivered:
+        raise UndeliveredMessages(undelivered, str(send_counts.get("last_error", "") or ""))
 
 
 @dataclass(frozen=True)
@@ -34,6 +61,12 @@ class Night:
     config_dir: Path = DEFAULT_CONFIG_DIR
     state_url: str = ""
     allow_incomplete: bool = False
+
+    def __post_init__(self) -> None:
+        # Dates are normalised at the boundary: Airflow hands a pendulum Date, which database drivers and
+        # comparisons downstream do not all treat as a date.
+        day = self.extract_date
+        object.__setattr__(self, "extract_date", dt.date(day.year, day.month, day.day))
 
     @property
     def night_dir(self) -> Path:
@@ -50,13 +83,67 @@ class Night:
         return load_sources(self.config_dir / "sources.yaml")
 
 
-def stage_wait(night: Night) -> dict[str, Any]:
-    """Check the drop is there (and complete unless told otherwise).
+def validate_configuration(night: Night) -> dict[str, Any]:
+    """Load and validate every configuration the night will use, before anything is read or written.
+
+    Sources, checks, linkage (settings and model), rules, leads and the SMTP settings: a typo in any of
+    them stops the run here, not at the stage that reads it after the findings were written.
 
     Args:
         night: the night.
+
+    Raises:
+        ConfigError: a configuration file is invalid (the message names the file and the key).
+        SmtpConfigError: the SMTP settings cannot work (the message names the setting).
     """
+    from alerts.digests import check_demo_addresses
+    from alerts.leads import load_leads
+    from alerts.rules.config import load_rules
+    from alerts.smtp import load_smtp_settings
+    from checks.config import load_checks
+    from ground.config import ConfigError
+    from linkage.config import load_linkage_config
+
+    sources = night.sources()
+    load_checks(night.config_dir / "checks.yaml")
+    load_linkage_config(night.config_dir)
+    from linkage.model import FSModel
+
+    model = night.config_dir / "linkage_model.json"
+    if not model.is_file():
+        raise ConfigError(f"{model}: linkage model not found (train one with `safelink train`, or restore the file)")
+    try:
+        FSModel.load(model)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{model}: not a usable linkage model ({type(exc).__name__}: {exc}); restore the shipped "
+                          "file or one written by `safelink train`") from None
+    rules = load_rules(night.config_dir)
+    leads = load_leads(night.config_dir)
+    smtp = load_smtp_settings()
+    check_demo_addresses(leads, smtp)
+    return {"sources": len(sources.sources), "rules": len(rules.enabled()), "leads": len(leads.leads),
+            "smtp": smtp.configured}
+
+
+def stage_wait(night: Night) -> dict[str, Any]:
+    """Check the drop is there (and complete unless told otherwise) and the night may run; then open it.
+
+    Opening the night creates its folder and removes its completion marker (and any temporary file a
+    killed run left): from here until :func:`stage_publish` the night reads as incomplete.
+
+    Args:
+        night: the night.
+
+    Raises:
+        DropIncomplete: no drop folder, or no ``_SUCCESS`` when it is required.
+        OutOfOrderNight: a later night has already been linked.
+    """
+    from linkage.ids import check_night_order
+
     complete = check_drop(night.landing, night.extract_date, require_success=not night.allow_incomplete)
+    check_night_order(night.state, night.extract_date)
+    night.night_dir.mkdir(parents=True, exist_ok=True)
+    outputs.start_night(night.night_dir)
     return {"complete_drop": complete}
 
 
@@ -143,6 +230,17 @@ def stage_send(night: Night) -> dict[str, Any]:
     return _counts(send_digests(night.night_dir, night.config_dir, night.state, night.extract_date))
 
 
+def stage_deliver_queued(night: Night) -> dict[str, Any]:
+    """Deliver every message still queued (``safelink retry``'s library call), counts only.
+
+    Args:
+        night: the night (its output folder and configuration).
+    """
+    from alerts import retry_outbox
+
+    return _counts(retry_outbox(night.output, night.config_dir, night.state))
+
+
 def stage_report(night: Night) -> dict[str, Any]:
     """Write the night's linkage report and review file.
 
@@ -174,6 +272,7 @@ class RunSummary:
     extract_date: str
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     durations_s: dict[str, float] = field(default_factory=dict)
+    undelivered: int = 0  # messages still queued after the send stage (the CLI exits with EXIT_UNDELIVERED)
 
     def write(self, night_dir: Path) -> Path:
         """Write ``run_summary.json`` into the night's folder.
@@ -182,12 +281,12 @@ class RunSummary:
             night_dir: ``<output>/<YYYY-MM-DD>``.
         """
         path = NightLayout(night_dir).run_summary
-        path.write_text(json.dumps(self.__dict__, indent=2, default=str), encoding="utf-8")
+        outputs.write_json(path, self.__dict__)
         return path
 
 
 def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: dict[str, float]) -> dict[str, Any]:
-    """Write ``run_summary.json`` and log it: the record of the run for engineers.
+    """Write ``run_summary.json``, then the night's completion marker: the last files of a run.
 
     Args:
         night: the night.
@@ -196,16 +295,31 @@ def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: 
     """
     summary = RunSummary(extract_date=night.extract_date.isoformat(), stages=stages, durations_s=durations_s)
     path = summary.write(night.night_dir)
-    log.info("run %s summary: %s", night.extract_date, json.dumps({"durations_s": durations_s}, default=str))
-    return {"summary": str(path)}
+    outputs.mark_complete(night.night_dir, {"extract_date": night.extract_date.isoformat(),
+                                            "stages": sorted(stages)})
+    from ground.logs import log_fields
+
+    log.info("night complete", extra={"extract_date": night.extract_date.isoformat(),
+                                      **log_fields(durations_s, "duration_s.")})
+    return {"summary": str(path), "complete": True}
 
 
-def _timed(summary: RunSummary, name: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+Progress = Callable[[str, str], None]
+
+
+def _timed(summary: RunSummary, name: str, call: Callable[[], dict[str, Any]],
+           progress: Progress | None = None) -> dict[str, Any]:
+    from ground.logs import log_fields
+
+    if progress is not None:
+        progress(name, "start")
     started = time.perf_counter()
     counts = call()
     summary.durations_s[name] = round(time.perf_counter() - started, 3)
     summary.stages[name] = counts
-    log.info("stage %s done in %.2fs: %s", name, summary.durations_s[name], counts)
+    log.info("stage done", extra={"stage": name, "duration_s": summary.durations_s[name], **log_fields(counts)})
+    if progress is not None:
+        progress(name, "done")
     return counts
 
 
@@ -217,19 +331,43 @@ STAGES_AFTER_COMBINE: list[tuple[str, Callable[[Night], dict[str, Any]]]] = [
 ]
 
 
-def run_night(night: Night) -> RunSummary:
+def run_night(night: Night, progress: Progress | None = None) -> RunSummary:
     """Run the whole nightly job for one extract date.
+
+    Every configuration is validated first and the drop checked before the night's folder is created,
+    so a typo or a missing drop leaves nothing behind. The run holds the output's run lock throughout
+    (a second run waits ``SAFELINK_LOCK_WAIT_S``, then refuses) and creates files owner-only (or for
+    ``SAFELINK_FILE_GROUP``). The completion marker is written last.
 
     Args:
         night: the night.
+        progress: called with ``(stage, "start")`` and ``(stage, "done")`` (the CLI's progress display).
+
+    Raises:
+        RunLocked: another run kept the lock past the wait.
     """
+    from ground.permissions import private_files
+    from ground.run_lock import run_lock
+
+    settings = load_settings()
+    with private_files(night.output, settings.file_group), run_lock(night.output, night.state,
+                                                                     settings.lock_wait_s):
+        return _run_locked(night, progress)
+
+
+def _run_locked(night: Night, progress: Progress | None) -> RunSummary:
     summary = RunSummary(extract_date=night.extract_date.isoformat())
-    night.night_dir.mkdir(parents=True, exist_ok=True)
-    wait = _timed(summary, "wait", lambda: stage_wait(night))
+    _timed(summary, "configuration", lambda: validate_configuration(night), progress)
+    wait = _timed(summary, "wait", lambda: stage_wait(night), progress)
     for source in night.sources().sources:
-        _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s))  # type: ignore[misc]
-    _timed(summary, "combine", lambda: stage_combine(night, wait["complete_drop"]))
+        _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s),  # type: ignore[misc]
+               progress)
+    _timed(summary, "combine", lambda: stage_combine(night, wait["complete_drop"]), progress)
     for name, stage in STAGES_AFTER_COMBINE:
-        _timed(summary, name, lambda st=stage: st(night))  # type: ignore[misc]
+        _timed(summary, name, lambda st=stage: st(night), progress)  # type: ignore[misc]
+    summary.undelivered = int(summary.stages.get("send", {}).get("still_queued", 0) or 0)
+    if summary.undelivered:
+        log.warning("undelivered=%d last_error=%s: messages stay queued; the next run sends them, or run "
+                    "`safelink retry`", summary.undelivered, summary.stages["send"].get("last_error") or "-")
     stage_publish(night, summary.stages, summary.durations_s)
     return summary

@@ -180,6 +180,7 @@ def test_auth_refused_then_fixed(tmp_path: Path, config_dir: Path, sqlite_url: s
         monkeypatch.setenv("SAFELINK_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("SAFELINK_SMTP_PORT", str(server.port))
         monkeypatch.setenv("SAFELINK_SMTP_SECURITY", "none")
+        monkeypatch.setenv("SAFELINK_SMTP_ALLOW_INSECURE_AUTH", "true")  # a test relay on this host
         monkeypatch.setenv("SAFELINK_SMTP_USER", f"app@{TEST_DOMAIN}")
         monkeypatch.setenv("SAFELINK_SMTP_PASSWORD", "wrong")
         night_dir = write_night(tmp_path / "out", NIGHT1, base_findings())

@@ -16,6 +16,7 @@ from checks.config import load_checks
 from checks.docs import render_validation_docs
 from checks.gate import excluded_sources, read_gate, validate_source
 from ground.config import ConfigError
+from ground.outputs import mark_complete
 from ground.safe_csv import escape_cell, write_safe_csv
 from ground.sources import SourcesConfig
 from landing.ingest import combine_sources, ingest_source
@@ -133,12 +134,25 @@ def test_more_than_five_percent_set_aside_fails_the_source(tmp_path: Path, sourc
     assert excluded_sources(night, ["gp"]) == {"gp"}
 
 
-def _gp_night(root: Path, date: dt.date, patients: int, config: SourcesConfig) -> None:
+def _gp_night(root: Path, date: dt.date, patients: int, config: SourcesConfig, complete: bool = True) -> None:
     rows = [gp_row(i) for i in range(1, patients + 1)]
     landing = make_drop(root, {"GP_RegisteredPatients": csv_text("GP_RegisteredPatients", rows),
                                "GP_Appointments": csv_text("GP_Appointments", [GP_APPT])},
                         date=date)
-    run_source(root, landing, "gp", config, date=date)
+    night, _, _ = run_source(root, landing, "gp", config, date=date)
+    if complete:  # an earlier night whose run finished
+        mark_complete(night, {})
+
+
+def test_an_earlier_night_whose_run_did_not_finish_is_never_the_comparison(
+        tmp_path: Path, sources_config: SourcesConfig) -> None:
+    _gp_night(tmp_path, dt.date(2026, 11, 20), 60, sources_config)
+    _gp_night(tmp_path, dt.date(2026, 11, 23), 100, sources_config, complete=False)  # killed mid-run
+    rows = [gp_row(i) for i in range(1, 61)]
+    landing = make_drop(tmp_path, {"GP_RegisteredPatients": csv_text("GP_RegisteredPatients", rows),
+                                   "GP_Appointments": csv_text("GP_Appointments", [GP_APPT])})
+    _, _, gate = run_source(tmp_path, landing, "gp", sources_config)
+    assert gate.previous_night == "2026-11-20" and gate.passed
 
 
 def test_row_count_drop_against_previous_night_is_an_alarm(tmp_path: Path, sources_config: SourcesConfig) -> None:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
 NIGHTLY = "safeguarding_nightly"
 RETRAIN = "safeguarding_retrain"
-OUTSIDE_TASKS = ("wait_for_drop", "check_drop", "validate_source", "send_digests")
+OUTSIDE_TASKS = ("wait_for_drop", "check_drop", "validate_source", "send_digests", "confirm_delivery")
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,11 @@ def test_nightly_task_graph(dagbag: Any) -> None:
         "validate_source": {"standardise", "publish"},
         "standardise": {"link", "publish"},
         "link": {"detect", "publish"},
-        "detect": {"send_digests", "publish"},
-        "send_digests": {"build_report", "publish"},
-        "build_report": {"publish"},
-        "publish": set(),
+        "detect": {"send_digests", "build_report", "publish"},
+        "send_digests": {"publish"},
+        "build_report": {"publish"},  # the report does not wait on e-mail
+        "publish": {"confirm_delivery"},
+        "confirm_delivery": set(),
     }
     assert set(dag.task_ids) == set(expected)
     for task_id, downstream in expected.items():
@@ -125,6 +126,31 @@ def test_outside_tasks_retry_with_exponential_backoff(dagbag: Any) -> None:
         assert t.max_retry_delay is not None, task_id
     for task_id in ("standardise", "link", "detect", "build_report", "publish"):
         assert dag.get_task(task_id).retries == 0, task_id
+
+
+def test_every_task_has_a_timeout(dagbag: Any) -> None:
+    for task in dagbag.dags[NIGHTLY].tasks:
+        assert task.execution_timeout is not None and task.execution_timeout <= dt.timedelta(hours=6), task.task_id
+
+
+def test_configuration_errors_fail_fast_without_retries(dagbag: Any) -> None:
+    import safelink_dag_support as support
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from ground.config import ConfigError
+    from safelink.pipeline import UndeliveredMessages
+
+    def broken() -> dict[str, Any]:
+        raise ConfigError("config/leads.yaml: invalid configuration\n  at leads: field required")
+
+    with pytest.raises(AirflowFailException, match=r"^config/leads.yaml: invalid configuration$"):
+        support.timed("send", broken)
+
+    def undelivered() -> dict[str, Any]:
+        raise UndeliveredMessages(3, "connection refused")
+
+    with pytest.raises(UndeliveredMessages):  # retried: the mail server may come back
+        support.timed("deliver", undelivered)
 
 
 def test_wait_is_a_rescheduling_sensor_that_soft_fails(dagbag: Any) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ground.outputs import mark_complete
 from tests.helpers.config import config_folder
 
 TONIGHT = dt.date(2026, 11, 25)
@@ -193,4 +194,5 @@ def make_night(root: Path) -> Path:
     (prev / "linkage").mkdir(parents=True)
     _records(previous=True).write_parquet(prev / "linkage" / "records.parquet")
     _findings(previous=True).write_parquet(prev / "findings.parquet")
+    mark_complete(prev, {})  # last night's run finished (a night without the marker is left out)
     return night

@@ -22,7 +22,9 @@ from alerts.rules.frames import FINDING_SCHEMA, RuleInputs, load_inputs
 from alerts.rules.registry import ID_KEYS, RULES
 from alerts.rules.settings import RulesConfig
 from alerts.rules.state_tables import RuleFinding, RuleFindingNight
+from ground import outputs
 from ground.layout import NightLayout
+from ground.safe_csv import write_safe_csv
 from ground.state import open_state
 
 log = logging.getLogger(__name__)
@@ -249,11 +251,11 @@ def write_findings(found: pl.DataFrame, night_dir: Path) -> tuple[Path, Path]:
     """
     night_dir.mkdir(parents=True, exist_ok=True)
     parquet = NightLayout(night_dir).findings
-    found.select(PARQUET_COLUMNS).write_parquet(parquet)
+    outputs.write_parquet(found.select(PARQUET_COLUMNS), parquet)
     csv = NightLayout(night_dir).findings_csv
-    found.filter(~pl.col("needs_confirmation")).select(CONTRACT_COLUMNS).with_columns(
+    write_safe_csv(found.filter(~pl.col("needs_confirmation")).select(CONTRACT_COLUMNS).with_columns(
         pl.col("first_seen").dt.strftime("%Y-%m-%d")
-    ).write_csv(csv, null_value="")
+    ), csv)
     return csv, parquet
 
 
