@@ -7,9 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ground.config import load_config_model
-
-SOURCES = Literal["hv", "sn", "camhs", "gp", "dental", "tp", "amh"]
+from ground.config import ConfigError, load_config_model
+from ground.sources import load_sources
 
 
 class _Strict(BaseModel):
@@ -44,7 +43,7 @@ class Guards(_Strict):
     pair_guards: list[Literal["twins", "namesake", "nhs_conflict"]] = ["twins", "namesake", "nhs_conflict"]
     namesake_min_years: int = Field(default=12, ge=1)
     nhs_verified_statuses: list[str] = ["01"]
-    nhs_verified_without_status: list[SOURCES] = []
+    nhs_verified_without_status: list[str] = []
     nhs_override_evidence: float = 30.0
 
 
@@ -89,7 +88,7 @@ class LinkageConfig(_Strict):
     """The whole of ``linkage.yaml``."""
 
     thresholds: Thresholds = Thresholds()
-    dedupe_within_sources: list[SOURCES] = []
+    dedupe_within_sources: list[str] = []
     blocking: Blocking = Blocking()
     guards: Guards = Guards()
     training: Training = Training()
@@ -107,4 +106,15 @@ def load_linkage_config(config_dir: Path) -> LinkageConfig:
     Raises:
         ConfigError: the file breaks the schema; the message names the file and the key.
     """
-    return load_config_model(Path(config_dir) / "linkage.yaml", LinkageConfig, optional=True)
+    path = Path(config_dir) / "linkage.yaml"
+    config = load_config_model(path, LinkageConfig, optional=True)
+    registry = Path(config_dir) / "sources.yaml"
+    if registry.exists():
+        known = set(load_sources(registry).sources)
+        for key, listed in (("dedupe_within_sources", config.dedupe_within_sources),
+                            ("guards.nhs_verified_without_status", config.guards.nhs_verified_without_status)):
+            for i, source in enumerate(listed):
+                if source not in known:
+                    raise ConfigError(f"{path}: {key}.{i}: {source!r} is not a source in sources.yaml "
+                                      f"(one of {', '.join(sorted(known))})")
+    return config

@@ -41,12 +41,13 @@ def test_absent_file_gives_defaults(tmp_path: Path) -> None:
         ({"guards": {"pair_guards": ["twins", "cousins"]}}, r"guards.pair_guards.1: Input should be 'twins'"),
         ({"mentions": {"min_confidence": 2}}, r"mentions.min_confidence: Input should be less than or equal to 1"),
         ({"blocking": {"passes": [{"name": "x", "keys": []}]}}, r"blocking.passes.0.keys: List should have at least"),
-        ({"dedupe_within_sources": ["school"]}, r"dedupe_within_sources.0: Input should be 'hv'"),
+        ({"dedupe_within_sources": ["school"]}, r"dedupe_within_sources.0: 'school' is not a source in sources.yaml"),
         ({"thresholds": {"link": 0.9, "lnk": 0.5}}, r"thresholds.lnk: Extra inputs are not permitted"),
     ],
 )
 def test_bad_values_are_named(tmp_path: Path, patch: dict, message: str) -> None:  # type: ignore[type-arg]
     (tmp_path / "linkage.yaml").write_text(yaml.safe_dump(patch))
+    (tmp_path / "sources.yaml").write_text((CONFIG_DIR / "sources.yaml").read_text())  # the source registry
     with pytest.raises(ConfigError, match=message) as caught:
         load_linkage_config(tmp_path)
     assert str(tmp_path / "linkage.yaml") in str(caught.value)
