@@ -52,7 +52,6 @@ class Training(_Strict):
 
     random_pairs: int = Field(default=400_000, gt=1000)
     seed: int = 1
-    m_floors: dict[str, float] | None = None
     min_observed: int = Field(default=1000, ge=10)
     min_pass_pairs: int = Field(default=50, ge=1)
     min_expected_matches: float = Field(default=20.0, ge=0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -254,114 +253,6 @@ def default_m_init(comparison: str) -> np.ndarray:
     n = len(LEVELS[comparison])
     m = np.linspace(0.02, 1.0, n) ** 3
     return m / m.sum()
-
-
-def estimate_u(levels: pl.DataFrame, comparisons: list[str], pseudo: float = 1.0) -> dict[str, list[float]]:
-    """u probabilities from comparison vectors of random (almost surely non-matching) pairs.
-
-    Args:
-        levels: comparison levels of random pairs.
-        comparisons: comparison columns.
-        pseudo: additive smoothing per level.
-    """
-    out: dict[str, list[float]] = {}
-    for c in comparisons:
-        col = levels[c].to_numpy()
-        col = col[col >= 0]
-        cnt = np.bincount(col.astype(np.int64), minlength=len(LEVELS[c])).astype(float) + pseudo
-        out[c] = (cnt / cnt.sum()).tolist()
-    return out
-
-
-DEFAULT_M_FLOORS = {"default": 0.002, "nhs": 0.01}
-
-
-def _floor(m: np.ndarray, floor: float) -> list[float]:
-    x = np.maximum(np.asarray(m, dtype=float), floor)
-    return (x / x.sum()).tolist()
-
-
-def labelled_m(candidate_levels: pl.DataFrame, comparisons: list[str], pseudo: float = 1.0) -> dict[str, np.ndarray]:
-    """Starting m from pairs agreeing on NHS number (near-certain matches); other comparisons only.
-
-    Args:
-        candidate_levels: levels of blocked candidate pairs.
-        comparisons: comparison columns.
-        pseudo: additive smoothing per level.
-    """
-    sure = candidate_levels.filter(pl.col("nhs") == LEVELS["nhs"].index("exact")) if "nhs" in comparisons else None
-    out: dict[str, np.ndarray] = {}
-    for c in comparisons:
-        if sure is None or sure.height < 50 or c == "nhs":
-            out[c] = default_m_init(c)
-            continue
-        col = sure[c].to_numpy()
-        col = col[col >= 0]
-        cnt = np.bincount(col.astype(np.int64), minlength=len(LEVELS[c])).astype(float) + pseudo
-        out[c] = cnt / cnt.sum()
-    return out
-
-
-def train_fs(
-    candidate_levels: pl.DataFrame,
-    random_levels: pl.DataFrame,
-    comparisons: list[str],
-    version: str,
-    link_threshold: float,
-    review_threshold: float,
-    n_records: int,
-    m_floors: dict[str, float] | None = None,
-) -> FSModel:
-    """Estimate m, u and λ by EM on the candidate pairs' agreement-pattern counts.
-
-    EM (fastLink-style, on unique agreement patterns) runs with m and u both free on the blocked
-    candidate pairs, m started from the pairs agreeing on NHS number and u from random pairs. The
-    model keeps EM's m (each level floored, so no single disagreement becomes an absolute veto) and
-    u from random pairs; the prior is kept as matches per record (λ_candidates × pairs / records) so
-    it scales to any night's size. The candidate-space u and λ are kept in ``info`` for review.
-
-    Args:
-        candidate_levels: levels of blocked candidate pairs.
-        random_levels: levels of random pairs.
-        comparisons: comparison columns.
-        version: the model version string.
-        link_threshold: match probability at or above which a pair is linked.
-        review_threshold: match probability at or above which a pair goes to review.
-        n_records: number of records the candidate pairs were drawn from.
-        m_floors: minimum m per level, by comparison (``default`` for the rest).
-    """
-    u_rand = estimate_u(random_levels, comparisons)
-    m0 = labelled_m(candidate_levels, comparisons)
-    patterns, counts = pattern_counts(candidate_levels, comparisons)
-    m, u_cand, lam, iters = em_fit(
-        patterns,
-        counts,
-        [len(LEVELS[c]) for c in comparisons],
-        [m0[c] for c in comparisons],
-        [np.asarray(u_rand[c]) for c in comparisons],
-        lam_init=0.3,
-        fix_u=False,
-    )
-    floors = {**DEFAULT_M_FLOORS, **(m_floors or {})}
-    m_final = {c: _floor(m[i], floors.get(c, floors["default"])) for i, c in enumerate(comparisons)}
-    return FSModel(
-        m=m_final,
-        u=u_rand,
-        matches_per_record=lam * float(counts.sum()) / max(n_records, 1),
-        link_threshold=link_threshold,
-        review_threshold=review_threshold,
-        version=version,
-        u_random=u_rand,
-        info={
-            "lambda_candidates": lam,
-            "u_candidates": {c: [round(float(x), 6) for x in u_cand[i]] for i, c in enumerate(comparisons)},
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "candidate_pairs": int(counts.sum()),
-            "patterns": len(counts),
-            "random_pairs": random_levels.height,
-            "em_iterations": iters,
-        },
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,13 +31,11 @@ from linkage.standardise import nickname_pairs, standardise_people
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LINK_THRESHOLD = 0.9
 MENTION_SCHEMA = {
     "source": pl.Utf8, "owner_record_id": pl.Utf8, "file": pl.Utf8, "row": pl.Int64, "kind": pl.Utf8,
     "forename": pl.Utf8, "surname": pl.Utf8, "dob": pl.Date, "nhs_number": pl.Utf8, "relationship": pl.Utf8,
     "lives_with": pl.Boolean, "parental_responsibility": pl.Boolean, "owner_known": pl.Boolean,
 }
-DEFAULT_REVIEW_THRESHOLD = 0.5
 
 
 @dataclass

@@ -289,12 +289,3 @@ def standardise_people(
         _phonetic(jellyfish.soundex, df["fn"]).alias("fn_sx"),
     )
     return df.drop("fn_full", "sn_full", "ka_full", "mn_full", "nhs_status")
-
-
-def people_sources_dedupe(config: dict) -> frozenset[str]:
-    """Sources whose files may hold several records for one person (from ``linkage.yaml``).
-
-    Args:
-        config: the parsed linkage configuration.
-    """
-    return frozenset(config.get("dedupe_within_sources", []))
