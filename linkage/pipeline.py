@@ -108,8 +108,8 @@ FORENAME_AGREES = ("jaro_winkler_92", "one_edit", "exact", "nickname_or_alt", "s
 CERTAIN_GUARDS = ("twins", "namesake", "nhs_conflict")
 
 
-def _apply_pair_guards(std: pl.DataFrame, scored: pl.DataFrame, config: LinkageConfig,
-                       overrides: pl.DataFrame | None, evidence: GuardEvidence | None) -> pl.DataFrame:
+def _apply_pair_guards(std: pl.DataFrame, scored: pl.DataFrame, config: LinkageConfig, forced_link: pl.DataFrame,
+                       forced_split: pl.DataFrame, evidence: GuardEvidence | None) -> pl.DataFrame:
     """Scored pairs with ``pair_guard`` (enabled guards, within-source pairs, reviewers' splits) and ``_forced``."""
     g = pair_guards(scored, std, config.guards.namesake_min_years, evidence)
     enabled: set[str] = set(config.guards.pair_guards)
@@ -126,10 +126,8 @@ def _apply_pair_guards(std: pl.DataFrame, scored: pl.DataFrame, config: LinkageC
         within = pl.col("same_source").fill_null(False) & ~pl.col("_src").is_in(list(config.dedupe_within_sources))
         g = g.with_columns(pl.when(within & pl.col("pair_guard").is_null()).then(pl.lit("same_source"))
                            .otherwise(pl.col("pair_guard")).alias("pair_guard")).drop("_src")
-    forced_link = _override_pairs(std, overrides, "force_link").with_columns(pl.lit(True).alias("_forced"))
-    forced_split = _override_pairs(std, overrides, "force_split").with_columns(pl.lit(True).alias("_split"))
     g = g.join(forced_link, on=["uid_l", "uid_r"], how="left").with_columns(pl.col("_forced").fill_null(False))
-    g = g.join(forced_split, on=["uid_l", "uid_r"], how="left").with_columns(
+    g = g.join(forced_split.with_columns(pl.lit(True).alias("_split")), on=["uid_l", "uid_r"], how="left").with_columns(
         pl.when(pl.col("_forced")).then(None)
         .when(pl.col("_split").fill_null(False)).then(pl.lit("review_split"))
         .otherwise(pl.col("pair_guard")).alias("pair_guard")
@@ -182,9 +180,9 @@ def cluster_scored(
         pair guard shows two people) and ``guard``.
     """
     link_t, review_t = _thresholds(model, config)
-    g = _apply_pair_guards(std, scored, config, overrides, evidence)
     forced_link = _override_pairs(std, overrides, "force_link").with_columns(pl.lit(True).alias("_forced"))
     forced_split = _override_pairs(std, overrides, "force_split")
+    g = _apply_pair_guards(std, scored, config, forced_link, forced_split, evidence)
     cannot = pl.concat([
         g.filter(pl.col("pair_guard").is_not_null()).select("uid_l", "uid_r", "pair_guard"),
         forced_split.with_columns(pl.lit("review_split").alias("pair_guard")),
