@@ -386,9 +386,11 @@ def retry(
         console.print(f"[yellow]warning:[/] {result.stuck_claims} message(s) had been claimed by a run that stopped "
                       "before recording the result: sent again now (one may arrive twice, with the same Message-ID)")
     if result.claimed_elsewhere:
-        console.print(f"{result.claimed_elsewhere} message(s) are being sent by another run right now: left to it")
+        console.print(f"{result.claimed_elsewhere} message(s) claimed by another run less than "
+                      "SAFELINK_SMTP_CLAIM_TIMEOUT ago: left to it (if that run died, the next retry after the claim "
+                      "expires sends them, with the same Message-ID)")
     console.print(f"sent {result.sent}, written {result.written}, failed {result.failed}, "
-                  f"refused {result.refused}, still queued {result.still_queued}")
+                  f"refused {result.refused}, stuck claims {result.stuck_claims}, still queued {result.still_queued}")
     if result.still_queued:
         because = f" (last error: {result.last_error})" if result.last_error else ""
         console.print(f"[yellow]warning:[/] {result.still_queued} message(s) still queued{because}: "
