@@ -64,6 +64,13 @@ OUTSIDE_RETRY_ARGS: dict[str, Any] = {
 }
 
 
+#: The Celery queue the linkage scoring shards run on (``airflow celery worker --queues linkage`` on the machines
+#: sized for them); executors without queues ignore it.
+LINKAGE_QUEUE = os.environ.get("SAFELINK_LINKAGE_QUEUE", "").strip() or "linkage"
+#: The XCom key of a task's stage counts when its return value is what the next task maps over.
+STAGE_KEY = "stage"
+
+
 def setting(name: str, default: str | None = None) -> str | None:
     """A deployment setting: the environment variable, else the Airflow Variable of the same name.
 
