@@ -5,6 +5,7 @@ Each case runs the real command in a subprocess (rows 2 and 12 of issue #15).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -216,3 +217,20 @@ def test_users_add_errors_are_one_line(tmp_path: Path) -> None:
     done = add("dr.a@nhs.net", "--role", "engineer", "--output", str(out))
     assert done.returncode == EXIT_OK, done.stderr
     assert "account added: dr.a@nhs.net (engineer)" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_a_failed_report_section_fails_the_run_in_one_line_naming_it(tmp_path: Path) -> None:
+    from ground.outputs import mark_complete
+
+    out = tmp_path / "out"
+    past = out / (SAMPLE_DATE - dt.timedelta(days=1)).isoformat()
+    (past / "landing").mkdir(parents=True)
+    pl.DataFrame({"x": [1]}).write_parquet(past / "landing" / "files.parquet")  # written by another version
+    mark_complete(past, {})
+    done = safelink("run", "--landing", SAMPLE_LANDING, "--date", DATE, "--output", out)
+    assert done.returncode == EXIT_FAILED, done.stderr
+    assert one_line(done.stderr).startswith("error: report: section(s) failed: trends (ColumnNotFoundError); "
+                                            "report.html was written without them and names them at the top")
+    assert 'id="sections-failed"' in (out / DATE / "report.html").read_text(encoding="utf-8")
+    assert (out / DATE / "findings.csv").is_file() and not (out / DATE / "_COMPLETE").exists()
