@@ -11,10 +11,11 @@ drop of day D; ``airflow dags test safeguarding_nightly 2026-11-25`` processes t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, TriggerRule, dag, task
+from airflow.sdk.definitions.xcom_arg import PlainXComArg
 from safelink_dag_support import (
     LINKAGE_QUEUE,
     LONDON,
@@ -186,7 +187,7 @@ def safeguarding_nightly() -> None:
     waited >> drop >> sources
     ingested >> combined >> blocked
     scored >> linked >> detected >> [sent, reported]  # the report never waits on e-mail
-    published = publish(drop=drop, ingested=ingested, combined=combined, blocked=blocked[STAGE_KEY],
+    published = publish(drop=drop, ingested=ingested, combined=combined, blocked=cast(PlainXComArg, blocked)[STAGE_KEY],
                         scored=scored, linked=linked, detected=detected, sent=sent, reported=reported)
     published >> confirm_delivery()
 
