@@ -204,8 +204,9 @@ def candidate_pairs(
             the pass's refinement keys, and a sub-block still over it is skipped (a pass may set its own).
         dedupe_sources: sources within which two records may be the same person (kept for the
             signature; pairs within every source are candidates, flagged ``same_source``).
-        max_pairs_per_record: a pass's pair budget, per record tonight: when a pass would exceed it, its
-            largest blocks are subdivided (or skipped) until the rest fits. None: no budget.
+        max_pairs_per_record: a pass's pair budget, per record tonight (at least the pairs of one block at
+            the cap): when a pass would exceed it, its largest blocks are subdivided (or skipped) until the
+            rest fits. None: no budget.
 
     Returns:
         ``(pairs, stats)``: pairs with ``uid_l < uid_r`` (unique), ``passes`` (bit mask of the passes that
@@ -219,7 +220,9 @@ def candidate_pairs(
         if not set(bp.keys) | set(bp.right or ()) | set(bp.refine) <= set(records.columns):
             raise ValueError(f"blocking pass {bp.name!r} uses a key that is not a standardised column")
         cap = bp.max_block_size or max_block_size
-        budget = None if max_pairs_per_record is None else max_pairs_per_record * records.height
+        # the budget never bites below the pairs one block at the record cap holds (a small night is cheap)
+        budget = None if max_pairs_per_record is None else max(max_pairs_per_record * records.height,
+                                                               cap * (cap - 1) / 2)
         part, counts = _one_pass(records, bp, cap, budget)
         stats.pairs_by_pass[bp.name] = part.height
         stats.cap_by_pass[bp.name] = cap

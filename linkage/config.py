@@ -40,7 +40,7 @@ class Blocking(_Strict):
     """Candidate-pair generation."""
 
     max_block_size: int = Field(default=300, gt=1)
-    max_pairs_per_record: float | None = Field(default=None, gt=0)
+    max_pairs_per_record: float | None = Field(default=1.0, gt=0)
     passes: list[BlockingPass] | None = None
 
 

@@ -26,6 +26,11 @@ RECORDS = pl.DataFrame(
 )
 
 
+def _counts(pairs: int, cap: int, block_pairs_cap: int, subdivided: int, skipped: int) -> dict[str, int]:
+    return {"pairs": pairs, "cap": cap, "block_pairs_cap": block_pairs_cap, "subdivided_keys": subdivided,
+            "skipped_keys": skipped}
+
+
 def _pairs(frame: pl.DataFrame) -> list[tuple[int, int]]:
     return list(zip(frame["uid_l"].to_list(), frame["uid_r"].to_list(), strict=True))
 
@@ -35,31 +40,34 @@ def test_a_big_block_is_subdivided_by_the_refinement_key() -> None:
     pairs, stats = candidate_pairs(RECORDS, (bp,), max_block_size=3)
     assert _pairs(pairs) == [(0, 1), (2, 3), (5, 6), (5, 7), (6, 7)]
     assert pairs["same_source"].to_list() == [False, False, False, False, False]
-    assert stats.by_pass() == {"postcode": {"pairs": 5, "cap": 3, "block_pairs_cap": 0, "subdivided_keys": 2, "skipped_keys": 1}}
+    assert stats.by_pass() == {"postcode": _counts(5, 3, 0, 2, 1)}
 
 
 def test_a_pass_over_its_pair_budget_subdivides_its_largest_blocks() -> None:
     bp = BlockingPass("postcode", ("pc",), refine=("dob_y",))
-    # blocks of 10, 10 and 3 pairs (23) against a budget of 5 pairs: the two of 10 pairs are too common
-    pairs, stats = candidate_pairs(RECORDS, (bp,), max_block_size=300, max_pairs_per_record=5 / RECORDS.height)
+    # blocks of 10, 10 and 3 pairs (23), none over the cap of 5 records; a budget of 10 pairs (one block at
+    # the cap holds 10): the two of 10 pairs are too common tonight
+    pairs, stats = candidate_pairs(RECORDS, (bp,), max_block_size=5, max_pairs_per_record=5 / RECORDS.height)
     assert _pairs(pairs) == [(0, 1), (2, 3), (5, 6), (5, 7), (6, 7)]
-    assert stats.by_pass()["postcode"] == {"pairs": 5, "cap": 300, "block_pairs_cap": 10, "subdivided_keys": 2,
-                                           "skipped_keys": 1}
-    within, _ = candidate_pairs(RECORDS, (bp,), max_block_size=300, max_pairs_per_record=23 / RECORDS.height)
-    assert within.height == 23
+    assert stats.by_pass()["postcode"] == _counts(5, 5, 10, 2, 1)
+    within, stats = candidate_pairs(RECORDS, (bp,), max_block_size=5, max_pairs_per_record=23 / RECORDS.height)
+    assert within.height == 23 and stats.by_pass()["postcode"]["block_pairs_cap"] == 0
+    # a small night is never cut below what one block at the cap holds (300 records: 44,850 pairs)
+    small, stats = candidate_pairs(RECORDS, (bp,), max_block_size=300, max_pairs_per_record=5 / RECORDS.height)
+    assert small.height == 23 and stats.by_pass()["postcode"]["subdivided_keys"] == 0
 
 
 def test_refinement_keys_are_tried_in_order_until_blocks_fit() -> None:
     bp = BlockingPass("postcode", ("pc",), refine=("dob_y", "sn3"))
     pairs, stats = candidate_pairs(RECORDS, (bp,), max_block_size=3)
     assert _pairs(pairs) == [(0, 1), (2, 3), (5, 6), (5, 7), (6, 7), (8, 9), (10, 11), (10, 12), (11, 12)]
-    assert stats.by_pass()["postcode"] == {"pairs": 9, "cap": 3, "block_pairs_cap": 0, "subdivided_keys": 2, "skipped_keys": 0}
+    assert stats.by_pass()["postcode"] == _counts(9, 3, 0, 2, 0)
 
 
 def test_without_refinement_keys_a_big_block_is_skipped_and_counted() -> None:
     pairs, stats = candidate_pairs(RECORDS, (BlockingPass("postcode", ("pc",)),), max_block_size=3)
     assert _pairs(pairs) == [(5, 6), (5, 7), (6, 7)]
-    assert stats.by_pass()["postcode"] == {"pairs": 3, "cap": 3, "block_pairs_cap": 0, "subdivided_keys": 0, "skipped_keys": 2}
+    assert stats.by_pass()["postcode"] == _counts(3, 3, 0, 0, 2)
 
 
 def test_a_pass_may_set_its_own_cap() -> None:
@@ -68,8 +76,8 @@ def test_a_pass_may_set_its_own_cap() -> None:
     postcode = {(a, b) for a in range(13) for b in range(a + 1, 13) if RECORDS["pc"][a] == RECORDS["pc"][b]}
     year = {(0, 1), (2, 3)}  # 1980 has 5 records, over the global cap of 2
     assert set(_pairs(pairs)) == postcode | year
-    assert stats.by_pass() == {"postcode": {"pairs": 23, "cap": 5, "block_pairs_cap": 0, "subdivided_keys": 0, "skipped_keys": 0},
-                               "year": {"pairs": 2, "cap": 2, "block_pairs_cap": 0, "subdivided_keys": 0, "skipped_keys": 1}}
+    assert stats.by_pass() == {"postcode": _counts(23, 5, 0, 0, 0),
+                               "year": _counts(2, 2, 0, 0, 1)}
     both = pairs.filter((pl.col("uid_l") == 0) & (pl.col("uid_r") == 1))["passes"].to_list()
     assert both == [0b11]
 
@@ -87,7 +95,7 @@ def test_swapped_keys_are_refined_by_the_same_column_on_both_sides() -> None:
     # forename LEE (records 0, 4) against surname LEE (records 1, 2, 3): over 2 on the right, so by year:
     # 1990: 0 with 1 and 3; 1991: 4 with 2
     assert _pairs(pairs) == [(0, 1), (0, 3), (2, 4)]
-    assert stats.by_pass()["swapped"] == {"pairs": 3, "cap": 2, "block_pairs_cap": 0, "subdivided_keys": 1, "skipped_keys": 0}
+    assert stats.by_pass()["swapped"] == _counts(3, 2, 0, 1, 0)
 
 
 def test_a_refinement_key_must_be_a_standardised_column() -> None:
