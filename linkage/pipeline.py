@@ -58,6 +58,7 @@ class LinkResult:
     model_version: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     pairs_by_pass: dict[str, int] = field(default_factory=dict)
+    blocking_by_pass: dict[str, dict[str, int]] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     pass_coverage: dict[str, dict[str, float | int]] = field(default_factory=dict)
@@ -406,6 +407,7 @@ def _link_result(sc: Scored, records: pl.DataFrame, kept: pl.DataFrame, pairs_ou
         mentions_resolved=int(resolved["mentioned_person_id"].is_not_null().sum()) if resolved.height else 0,
         model_version=version,
         pairs_by_pass=dict(sc.blocking.pairs_by_pass),
+        blocking_by_pass=sc.blocking.by_pass(),
         model=check["model"],
         drift=check["drift"],
         pass_coverage=pass_coverage(links.join(sc.pairs.select("uid_l", "uid_r", "passes"), on=["uid_l", "uid_r"],

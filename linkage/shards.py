@@ -88,10 +88,7 @@ class ShardPlan:
 
     def blocking_stats(self) -> BlockingStats:
         """The blocking counts as :class:`linkage.blocking.BlockingStats`."""
-        b = self.blocking
-        return BlockingStats(pairs_by_pass=dict(b["pairs_by_pass"]),
-                             skipped_keys_by_pass=dict(b["skipped_keys_by_pass"]),
-                             total_pairs=int(b["total_pairs"]), pass_names=tuple(b["pass_names"]))
+        return BlockingStats(**{**self.blocking, "pass_names": tuple(self.blocking["pass_names"])})
 
     def choice(self, model: FSModel) -> ModelChoice:
         """The night's model choice, with ``model`` (read from ``linkage/shards/model.json``).
@@ -202,14 +199,12 @@ def block_night(night_dir: Path, model_path: Path, extract_date: date, config_di
     n = shard_count(sc.pairs.height, config, processes or config.sharding.processes)
     sizes = _write_shards(layout, sc.pairs, n)
     sc.seconds["shard"] = time.perf_counter() - t
-    b = sc.blocking
     plan = ShardPlan(
         token=uuid.uuid4().hex, shards=n, pairs=sc.pairs.height, pairs_per_shard=sizes, n_records=freq.n_records,
         compared=compared,
         model={"origin": choice.origin, "path": choice.path, "facts": choice.facts,
                "fitted_tonight": choice.fitted_tonight},
-        blocking={"pairs_by_pass": b.pairs_by_pass, "skipped_keys_by_pass": b.skipped_keys_by_pass,
-                  "total_pairs": b.total_pairs, "pass_names": list(b.pass_names)},
+        blocking={**asdict(sc.blocking), "pass_names": list(sc.blocking.pass_names)},
         seconds={k: round(v, 3) for k, v in sc.seconds.items()},
     )
     plan.write(layout)
