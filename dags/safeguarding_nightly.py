@@ -17,13 +17,17 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, TriggerRule, dag, task
 from airflow.sdk.definitions.xcom_arg import PlainXComArg
 from safelink_dag_support import (
+    FINDINGS,
     LINKAGE_QUEUE,
     LONDON,
     OUTSIDE_RETRY_ARGS,
+    REPORT,
     STAGE_KEY,
     TASK_TIMEOUT,
     WAIT_POKE_S,
     WAIT_TIMEOUT_S,
+    announce_night,
+    metrics_target,
     night,
     notify_failure,
     timed,
@@ -159,12 +163,13 @@ def safeguarding_nightly() -> None:
 
         return timed("report", lambda: stage_report(night()))
 
-    @task(task_id="publish")
+    @task(task_id="publish", outlets=[FINDINGS, REPORT])
     def publish(drop: dict[str, Any], ingested: list[dict[str, Any]], combined: dict[str, Any],
                 blocked: dict[str, Any], scored: list[dict[str, Any]], linked: dict[str, Any],
                 detected: dict[str, Any], sent: dict[str, Any], reported: dict[str, Any]) -> dict[str, Any]:
-        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order; the scoring
-        shards are one stage, ``link_score``, its duration their summed task time."""
+        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order (the scoring
+        shards are one stage, ``link_score``, its duration their summed task time); mark the night complete; send
+        its counts as StatsD metrics; emit the findings and report asset events."""
         from safelink.pipeline import stage_publish
 
         shards = list(scored)
@@ -173,7 +178,10 @@ def safeguarding_nightly() -> None:
         flat = [drop, *ingested, combined, blocked, score, linked, detected, sent, reported]
         stages = {r["stage"]: r["counts"] for r in flat}
         durations = {r["stage"]: r["duration_s"] for r in flat}
-        return stage_publish(night(), stages, durations)
+        n = night()
+        result = stage_publish(n, stages, durations, metrics=metrics_target())
+        announce_night(n.extract_date, n.night_dir)
+        return result
 
     waited = wait_for_drop()
     drop = check_drop()
@@ -187,8 +195,9 @@ def safeguarding_nightly() -> None:
     waited >> drop >> sources
     ingested >> combined >> blocked
     scored >> linked >> detected >> [sent, reported]  # the report never waits on e-mail
-    published = publish(drop=drop, ingested=ingested, combined=combined, blocked=cast(PlainXComArg, blocked)[STAGE_KEY],
-                        scored=scored, linked=linked, detected=detected, sent=sent, reported=reported)
+    block_stage = cast(PlainXComArg, blocked)[STAGE_KEY]
+    published = publish(drop=drop, ingested=ingested, combined=combined, blocked=block_stage, scored=scored,
+                        linked=linked, detected=detected, sent=sent, reported=reported)
     published >> confirm_delivery()
 
 
