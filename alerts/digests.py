@@ -43,7 +43,8 @@ from ground.state import open_state
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DigestResult", "digest_subject", "render_digest", "retry_outbox", "send_digests", "send_failure_notice"]
+__all__ = ["DigestResult", "digest_subject", "night_delivery", "render_digest", "retry_outbox", "send_digests",
+           "send_failure_notice"]
 DESIGNATED_FINDINGS_FILE = "designated_findings"
 
 
@@ -460,6 +461,29 @@ def retry_outbox(output_dir: Path, config_dir: Path, state_url: str, *,
         _deliver(engine, config, settings, output_dir, result)
     log.info("outbox retry done", extra=log_fields(result.summary()))
     return result
+
+
+def night_delivery(state_url: str, night: dt.date) -> dict[str, int]:
+    """Whether a night's digests were built, and its messages by delivery status (counts only).
+
+    Args:
+        state_url: the state database URL.
+        night: the night.
+
+    Returns:
+        ``built`` (1 when the night's digests and summary were built), then ``queued``, ``sending``,
+        ``sent`` and ``written`` message counts for that night.
+    """
+    engine = open_state(state_url)
+    try:
+        with Session(engine) as session:
+            built = session.get(AlertNight, night) is not None
+            rows = session.execute(select(AlertMessage.status, func.count()).where(AlertMessage.night == night)
+                                   .group_by(AlertMessage.status)).all()
+    finally:
+        engine.dispose()
+    counts = {"queued": 0, "sending": 0, "sent": 0, "written": 0} | {str(status): int(n) for status, n in rows}
+    return {"built": int(built), **counts}
 
 
 _DATE_LIKE = re.compile(r"\b(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})\b")

@@ -13,11 +13,15 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, TriggerRule, dag, task
 from safelink_dag_support import (
+    FINDINGS,
     LONDON,
     OUTSIDE_RETRY_ARGS,
+    REPORT,
     TASK_TIMEOUT,
     WAIT_POKE_S,
     WAIT_TIMEOUT_S,
+    announce_night,
+    metrics_target,
     night,
     notify_failure,
     timed,
@@ -130,17 +134,21 @@ def safeguarding_nightly() -> None:
 
         return timed("report", lambda: stage_report(night()))
 
-    @task(task_id="publish")
+    @task(task_id="publish", outlets=[FINDINGS, REPORT])
     def publish(drop: dict[str, Any], ingested: list[dict[str, Any]], combined: dict[str, Any],
                 linked: dict[str, Any], detected: dict[str, Any], sent: dict[str, Any],
                 reported: dict[str, Any]) -> dict[str, Any]:
-        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order."""
+        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order; mark the night
+        complete; send its counts as StatsD metrics; emit the findings and report asset events."""
         from safelink.pipeline import stage_publish
 
         flat = [drop, *ingested, combined, linked, detected, sent, reported]
         stages = {r["stage"]: r["counts"] for r in flat}
         durations = {r["stage"]: r["duration_s"] for r in flat}
-        return stage_publish(night(), stages, durations)
+        n = night()
+        result = stage_publish(n, stages, durations, metrics=metrics_target())
+        announce_night(n.extract_date, n.night_dir)
+        return result
 
     waited = wait_for_drop()
     drop = check_drop()

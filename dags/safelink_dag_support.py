@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+from airflow.sdk import Asset
 
 if TYPE_CHECKING:
+    from safelink.metrics import StatsdTarget
     from safelink.pipeline import Night
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,49 @@ OUTSIDE_RETRY_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": dt.timedelta(minutes=30),
 }
+
+
+# What a complete night publishes, for downstream DAGs to schedule on (``schedule=[FINDINGS]``): an event per
+# completed night, its extra naming the extract date and the night's folder (no person data).
+FINDINGS = Asset(name="safeguarding_findings", uri="safelink://safeguarding_nightly/findings")
+REPORT = Asset(name="safeguarding_report", uri="safelink://safeguarding_nightly/report")
+
+# Digests are due by 07:00 Europe/London the morning after the extract date: the safeguarding_digests_due DAG
+# checks then (docs/operations.md says why it is a check and not an Airflow Deadline Alert).
+DIGESTS_DUE = os.environ.get("SAFELINK_DIGESTS_DUE", "07:00").strip() or "07:00"
+
+
+def metrics_target() -> StatsdTarget | None:
+    """Where the night's counts go: ``SAFELINK_STATSD_HOST`` if set, else Airflow's own ``[metrics]`` StatsD.
+
+    None when neither is configured (``[metrics] statsd_on`` false): no metrics are sent.
+    """
+    from airflow.sdk.configuration import conf
+
+    from safelink.metrics import StatsdTarget, statsd_target_from_settings
+
+    own = statsd_target_from_settings()
+    if own is not None:
+        return own
+    if not conf.getboolean("metrics", "statsd_on", fallback=False):
+        return None
+    return StatsdTarget(host=conf.get("metrics", "statsd_host", fallback="localhost"),
+                        port=conf.getint("metrics", "statsd_port", fallback=8125),
+                        prefix=conf.get("metrics", "statsd_prefix", fallback="airflow") or None)
+
+
+def announce_night(extract_date: dt.date, night_dir: Path) -> None:
+    """Name the night in the asset events the running task emits (its ``outlets``).
+
+    Args:
+        extract_date: the night.
+        night_dir: its folder.
+    """
+    from airflow.sdk import get_current_context
+
+    events = get_current_context()["outlet_events"]
+    for asset in (FINDINGS, REPORT):
+        events[asset].extra = {"extract_date": extract_date.isoformat(), "night": str(night_dir)}
 
 
 def setting(name: str, default: str | None = None) -> str | None:
