@@ -32,6 +32,8 @@ class StatsdListener:
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # room for everything a run sends before it is read (Airflow's own metrics arrive too)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(5)
         self.port = int(self.sock.getsockname()[1])
