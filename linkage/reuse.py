@@ -88,7 +88,11 @@ def with_cached_levels(pairs: pl.DataFrame, keys: pl.DataFrame, cache_dir: Path 
     stamp = _stamp(cache_dir)
     if cache_dir is None or stamp.get("comparison_key") != ckey or pairs.height == 0:
         return pairs, 0
-    cached = pl.read_parquet(cache_dir / CACHE_FILE)
+    try:
+        cached = pl.read_parquet(cache_dir / CACHE_FILE)
+    except (OSError, pl.exceptions.PolarsError) as err:  # a damaged cache costs time, never the night
+        log.warning("linkage: last night's comparisons cannot be read (%s): comparing every pair", type(err).__name__)
+        return pairs, 0
     out = _keyed(pairs, keys).join(cached, on=_PAIR_KEY, how="left", maintain_order="left").drop(_PAIR_KEY)
     reused = int(out[COMPARISONS[0]].is_not_null().sum())
     return out, reused

@@ -127,3 +127,12 @@ def test_record_keys_follow_the_compared_columns_only() -> None:
     k = keys.select(pl.concat_str(pl.col("k1").cast(pl.Utf8), pl.col("k2").cast(pl.Utf8)))["k1"].to_list()
     assert k[0] == k[1] == k[3] != k[2]  # the source is not compared: records 0, 1 and 3 have one key
     assert keys["k1"].to_list() != keys["k2"].to_list()
+
+
+def test_a_damaged_cache_costs_time_not_the_night(ingested: Path, tmp_path: Path) -> None:
+    night = _deployment(ingested, tmp_path)
+    first = _link(night, cache=True)
+    (tmp_path / "linkage_cache" / "levels.parquet").write_bytes(b"not parquet")
+    again = _link(night, cache=True)
+    assert (again.pairs_reused, again.pairs_compared) == (0, first.pairs_scored)
+    assert json.loads((tmp_path / "linkage_cache" / "levels.json").read_text(encoding="utf-8"))["pairs"] > 0
