@@ -182,12 +182,15 @@ def run(
     allow_incomplete: Annotated[bool, typer.Option(help="Run on the files present without _SUCCESS.")] = False,
     progress: Annotated[bool | None, typer.Option(help="Progress per stage (default: when stderr is a terminal).")]
     = None,
+    shards: Annotated[int | None, typer.Option(
+        min=1, max=256, help="Score the linkage shards in this many local processes (default: sharding.processes "
+        "in linkage.yaml); the outputs are the same whatever the number.")] = None,
 ) -> None:
     """Run the whole nightly job for one extract date."""
     from safelink.pipeline import Night, run_night
 
     night = Night(landing=landing, output=output, extract_date=_date(date), config_dir=config,
-                  allow_incomplete=allow_incomplete)
+                  allow_incomplete=allow_incomplete, processes=shards)
     show = sys.stderr.isatty() if progress is None else progress
     with command_errors(output), _stage_progress(show) as on_stage:
         summary = run_night(night, progress=on_stage)
