@@ -2,8 +2,9 @@
 
 Each task calls one ``safelink.pipeline`` stage (the same functions ``safelink run`` calls); XCom
 carries counts, paths and durations only. The run at 02:00 Europe/London on day D+1 processes the
-drop of day D; ``airflow dags test safeguarding_nightly 2026-11-25`` processes the 2026-11-25 drop
-(see docs/operations.md).
+drop of day D; a run triggered with ``--logical-date 2026-11-25T02:00`` (London time), or
+``airflow dags test safeguarding_nightly 2026-11-25``, processes the 2026-11-25 drop: the night is the
+London day of the logical date, one run per night (see docs/operations.md and docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, TriggerRule, dag, task
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
 from safelink_dag_support import (
     LONDON,
+    MAX_ACTIVE_RUNS,
     OUTSIDE_RETRY_ARGS,
     TASK_TIMEOUT,
     WAIT_POKE_S,
     WAIT_TIMEOUT_S,
+    DropSensor,
     night,
     notify_failure,
     timed,
@@ -29,31 +32,19 @@ from safelink_dag_support import (
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone=LONDON),
     start_date=pendulum.datetime(2026, 1, 1, tz=LONDON),
     catchup=False,
-    max_active_runs=1,
+    # A run waiting for its drop must not hold back a run for another night (a manual rerun, a backfill):
+    # runs of different nights may be active together; the stages that write the state database take
+    # the output's run lock, and Airflow's unique logical date keeps it to one run per night.
+    max_active_runs=MAX_ACTIVE_RUNS,
     max_active_tasks=8,
     dagrun_timeout=pendulum.duration(hours=20),
     default_args={"owner": "data-engineering", "retries": 0, "on_failure_callback": notify_failure,
                   "execution_timeout": TASK_TIMEOUT},
-    params={
-        "extract_date": Param(
-            None, type=["null", "string"], format="date",
-            description="Extract date (YYYY-MM-DD) to process instead of the one the logical date gives.",
-        ),
-    },
     tags={"safeguarding", "safelink", "nightly"},
     doc_md=__doc__,
 )
 def safeguarding_nightly() -> None:
     """One night's job for one extract date."""
-
-    @task.sensor(task_id="wait_for_drop", mode="reschedule", poke_interval=WAIT_POKE_S, timeout=WAIT_TIMEOUT_S,
-                 soft_fail=True, **OUTSIDE_RETRY_ARGS)
-    def wait_for_drop() -> PokeReturnValue:
-        """Done when ``<landing>/<date>/_SUCCESS`` exists; skipped (not failed) when the wait times out."""
-        from landing.ingest import SUCCESS_MARKER, drop_dir
-
-        n = night()
-        return PokeReturnValue(is_done=(drop_dir(n.landing, n.extract_date) / SUCCESS_MARKER).exists())
 
     @task(task_id="check_drop", trigger_rule=TriggerRule.NONE_FAILED, **OUTSIDE_RETRY_ARGS)
     def check_drop() -> dict[str, Any]:
@@ -62,7 +53,7 @@ def safeguarding_nightly() -> None:
 
         from safelink.pipeline import stage_wait
 
-        result = timed("wait", lambda: stage_wait(night(allow_incomplete=True)))
+        result = timed("wait", lambda: stage_wait(night(allow_incomplete=True)), locked=True)
         if not result["counts"]["complete_drop"]:
             logging.getLogger(__name__).warning(
                 "no _SUCCESS marker after waiting %ss: running on the sources present", WAIT_TIMEOUT_S)
@@ -95,28 +86,28 @@ def safeguarding_nightly() -> None:
         """Link people records into persons (stable person IDs) and resolve mentions."""
         from safelink.pipeline import stage_link
 
-        return timed("link", lambda: stage_link(night()))
+        return timed("link", lambda: stage_link(night()), locked=True)
 
     @task(task_id="detect")
     def detect() -> dict[str, Any]:
         """Apply the five safeguarding rules."""
         from safelink.pipeline import stage_detect
 
-        return timed("detect", lambda: stage_detect(night()))
+        return timed("detect", lambda: stage_detect(night()), locked=True)
 
     @task(task_id="send_digests", **OUTSIDE_RETRY_ARGS)
     def send_digests() -> dict[str, Any]:
         """One digest per named lead; the alerts ledger makes a rerun send nothing twice."""
         from safelink.pipeline import stage_send
 
-        return timed("send", lambda: stage_send(night()))
+        return timed("send", lambda: stage_send(night()), locked=True)
 
     @task(task_id="confirm_delivery", **OUTSIDE_RETRY_ARGS)
     def confirm_delivery() -> dict[str, Any]:
         """Send what is still queued; fail (after the retries, so the failure mail fires) if any is left."""
         from safelink.pipeline import raise_if_undelivered, stage_deliver_queued
 
-        result = timed("deliver", lambda: stage_deliver_queued(night()))
+        result = timed("deliver", lambda: stage_deliver_queued(night()), locked=True)
         raise_if_undelivered(result["counts"])
         return result
 
@@ -125,7 +116,7 @@ def safeguarding_nightly() -> None:
         """The night's linkage report."""
         from safelink.pipeline import stage_report
 
-        return timed("report", lambda: stage_report(night()))
+        return timed("report", lambda: stage_report(night()), locked=True)
 
     @task(task_id="publish")
     def publish(drop: dict[str, Any], ingested: list[dict[str, Any]], combined: dict[str, Any],
@@ -137,9 +128,10 @@ def safeguarding_nightly() -> None:
         flat = [drop, *ingested, combined, linked, detected, sent, reported]
         stages = {r["stage"]: r["counts"] for r in flat}
         durations = {r["stage"]: r["duration_s"] for r in flat}
-        return stage_publish(night(), stages, durations)
+        return timed("publish", lambda: stage_publish(night(), stages, durations), locked=True)["counts"]
 
-    waited = wait_for_drop()
+    waited = DropSensor(task_id="wait_for_drop", poke_interval=WAIT_POKE_S, timeout=WAIT_TIMEOUT_S,
+                        soft_fail=True, **OUTSIDE_RETRY_ARGS)
     drop = check_drop()
     sources = list_sources()
     ingested = validate_source.expand(source=sources)
