@@ -48,12 +48,15 @@ def safeguarding_nightly() -> None:
 
     @task(task_id="check_drop", trigger_rule=TriggerRule.NONE_FAILED, **OUTSIDE_RETRY_ARGS)
     def check_drop() -> dict[str, Any]:
-        """After the wait (or its timeout): fail without a drop folder, else note whether it is complete."""
+        """After the wait (or its timeout): check every configuration, fail without a drop folder, else note
+        whether the drop is complete."""
         import logging
 
-        from safelink.pipeline import stage_wait
+        from safelink.pipeline import stage_wait, validate_configuration
 
-        result = timed("wait", lambda: stage_wait(night(allow_incomplete=True)), locked=True)
+        n = night(allow_incomplete=True)
+        timed("configuration", lambda: validate_configuration(n))  # a typo stops the night before it opens
+        result = timed("wait", lambda: stage_wait(n), locked=True)
         if not result["counts"]["complete_drop"]:
             logging.getLogger(__name__).warning(
                 "no _SUCCESS marker after waiting %ss: running on the sources present", WAIT_TIMEOUT_S)

@@ -54,6 +54,11 @@ class NightLayout:
         return self.landing / "mentions.parquet"
 
     @property
+    def drop(self) -> Path:
+        """``landing/drop.json``: whether the drop was complete; sources expected, present, missing, failed."""
+        return self.landing / "drop.json"
+
+    @property
     def files(self) -> Path:
         """``landing/files.parquet``: one row per file read."""
         return self.landing / "files.parquet"

@@ -15,7 +15,10 @@ from sqlalchemy import Engine, delete, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from ground import outputs
+from ground.errors import OperatorError
+from ground.exit_codes import EXIT_FAILED
 from ground.layout import NightLayout
+from ground.logs import log_fields
 from ground.state import open_state
 from linkage.review_decisions import OVERRIDE_OF, latest_decisions
 from report import charts, sections
@@ -57,6 +60,8 @@ class ReportResult:
     precision: float | None = None
     recall: float | None = None
     unavailable: list[str] = field(default_factory=list)
+    failed_sections: list[str] = field(default_factory=list)
+    complete_drop: bool | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (paths as strings)."""
@@ -78,14 +83,52 @@ def _env() -> Environment:
     return env
 
 
-def _guarded(name: str, unavailable: list[str], call: Callable[[], Any], default: Any) -> Any:
-    """Run one section; a failure is logged and the section shown as not available (never the whole report)."""
-    try:
-        return call()
-    except Exception:
-        log.warning("report section %s failed", name, exc_info=True)
-        unavailable.append(f"{name} (error)")
-        return default
+class ReportSectionsFailed(OperatorError):
+    """Sections of the report failed: ``report.html`` was written without them and names them at the top.
+
+    The report stage then fails (non-zero exit; in Airflow the task fails and the failure mail fires) so
+    that a partial report is never taken for a whole one.
+
+    Args:
+        failed: each failed section's name and its exception type (no values, so no person data).
+        report: the report written without them.
+    """
+
+    def __init__(self, failed: dict[str, str], report: Path) -> None:
+        named = ", ".join(f"{name} ({kind})" for name, kind in failed.items())
+        super().__init__(f"report: section(s) failed: {named}; {report.name} was written without them and names them "
+                         "at the top, and the night is not marked complete: fix the cause (redacted traceback in the "
+                         "log) and run the night again", EXIT_FAILED)
+        self.failed = failed
+
+
+@dataclass
+class _Sections:
+    """Runs each section; a failure is logged, listed, and the section shown as not available."""
+
+    unavailable: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    first_error: Exception | None = None  # chained to the stage's error, so a task log shows its traceback
+
+    def run(self, name: str, call: Callable[[], Any], default: Any) -> Any:
+        try:
+            return call()
+        except Exception as exc:
+            log.warning("report section failed", extra={"section": name, "error": type(exc).__name__})
+            log.debug("report section %s failed", name, exc_info=True)  # the traceback: debug log only
+            self.unavailable.append(f"{name} (error)")
+            self.failed[name] = type(exc).__name__
+            self.first_error = self.first_error or exc
+            return default
+
+
+def _drop_notes(night: NightFiles, dq: dict[str, Any]) -> dict[str, Any]:
+    """What the top of the report says about the drop: complete or not, sources missing or failed."""
+    drop = night.drop or {}
+    complete = drop.get("complete_drop")
+    return {"complete": None if complete is None else bool(complete),
+            "missing": sorted(set(dq.get("missing") or []) | set(drop.get("sources_missing") or [])),
+            "failed": sorted(set(dq.get("failed") or []) | set(drop.get("sources_failed") or []))}
 
 
 def _id_events(engine: Engine, extract_date: date) -> dict[str, int] | None:
@@ -172,7 +215,8 @@ def build_report(
 ) -> ReportResult:
     """Write ``night_dir/report.html`` and ``night_dir/review/review_pairs.csv``; record tonight's metrics.
 
-    Every input is optional: a section whose files are missing says it is not available tonight.
+    Every input is optional: a section whose files are missing says it is not available tonight. A
+    section that fails is left out, the page names it at the top, and then the call raises.
 
     Args:
         night_dir: ``<output>/<YYYY-MM-DD>``.
@@ -180,20 +224,19 @@ def build_report(
         state_url: the state database URL.
         extract_date: the night.
         truth_dir: optional ground truth (``persons.csv``, ``findings.csv``) for measured precision and recall.
+
+    Raises:
+        ReportSectionsFailed: a section failed (after ``report.html`` was written, saying which).
     """
-    night_dir = Path(night_dir)
-    config_dir = Path(config_dir)
+    night_dir, config_dir = Path(night_dir), Path(config_dir)
+    # Dates are normalised at the boundary: Airflow hands a pendulum Date, which SQLite cannot bind.
+    extract_date = date(extract_date.year, extract_date.month, extract_date.day)
     night_dir.mkdir(parents=True, exist_ok=True)
-    unavailable: list[str] = []
     night = NightFiles.load(night_dir)
     sources = expected_sources(config_dir)
     prev_records, prev_findings = _previous_night(night_dir, extract_date)
-
-    na: dict[str, Any] = {"available": False}
-
-    def guarded(name: str, call: Callable[[], Any], default: Any) -> Any:
-        return _guarded(name, unavailable, call, default)
-
+    done = _Sections()
+    guarded, na = done.run, {"available": False}
     dq: dict[str, Any] = guarded("data quality", lambda: sections.data_quality(night, sources), na)
     lk: dict[str, Any] = guarded("linkage", lambda: sections.linkage_summary(night, sources), {})
     model: dict[str, Any] | None = guarded("model", lambda: sections.load_model(config_dir, night_dir), None)
@@ -226,19 +269,26 @@ def build_report(
         engine.dispose()
 
     figures = _figures(lk, model, trend, guarded)
-
-    unavailable += _missing_sections(dq, lk, model, fs)
-
-    html = _env().get_template("report.html.j2").render(
-        extract_date=extract_date.isoformat(), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        dq=dq, lk=lk, model=model, ex=ex, fs=fs, acc=acc, review=review, trend=trend, figures=figures,
-        answered=answered, unavailable=unavailable,
-    )
+    done.unavailable += _missing_sections(dq, lk, model, fs)
+    drop = _drop_notes(night, dq)
     report = NightLayout(night_dir).report
-    outputs.write_text(report, html)
-    result = _result(report, review_file, dq, lk, fs, acc, review, trend, unavailable)
-    log.info("report %s: %s", extract_date, {k: v for k, v in result.summary().items() if k != "report"})
+    outputs.write_text(report, _render(
+        extract_date, dq=dq, lk=lk, model=model, ex=ex, fs=fs, acc=acc, review=review, trend=trend,
+        figures=figures, answered=answered, unavailable=done.unavailable, failed_sections=list(done.failed),
+        drop=drop))
+    result = _result(report, review_file, dq, lk, fs, acc, review, trend, done.unavailable)
+    result.failed_sections, result.complete_drop = list(done.failed), drop["complete"]
+    log.info("report written", extra={"extract_date": extract_date.isoformat(), **log_fields(
+        {k: v for k, v in result.summary().items() if k not in ("report", "review_file")})})
+    if done.failed:
+        raise ReportSectionsFailed(done.failed, report) from done.first_error
     return result
+
+
+def _render(extract_date: date, **parts: Any) -> str:
+    """The page: every section's figures, what is missing, the drop's state at the top."""
+    return _env().get_template("report.html.j2").render(
+        extract_date=extract_date.isoformat(), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), **parts)
 
 
 def _result(report: Path, review_file: Path | None, dq: dict[str, Any], lk: dict[str, Any], fs: dict[str, Any],

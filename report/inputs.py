@@ -118,6 +118,7 @@ class NightFiles:
     records: pl.DataFrame | None = None
     pairs: pl.DataFrame | None = None
     findings: pl.DataFrame | None = None
+    drop: dict[str, Any] | None = None  # landing/drop.json: complete or not, sources missing and failed
 
     @classmethod
     def load(cls, night_dir: Path, people: bool = True) -> NightFiles:
@@ -137,6 +138,7 @@ class NightFiles:
         findings = read_parquet(night.findings)
         if findings is None:
             findings = read_csv(night.findings_csv)
+        drop = read_json(night.drop)
         return cls(
             night_dir=night_dir,
             files=read_parquet(night.files),
@@ -147,4 +149,5 @@ class NightFiles:
             records=read_parquet(night.linked_records),
             pairs=read_parquet(night.pairs),
             findings=findings,
+            drop=drop if isinstance(drop, dict) else None,
         )

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from ground.config import ConfigError
 from ground.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_READY, EXIT_UNDELIVERED
 from ground.settings import DEFAULT_CONFIG_DIR
 
@@ -58,6 +57,7 @@ def _one_line(text: str) -> str:
 
 def _classify(exc: BaseException, debug_log: str) -> tuple[int, str]:
     """The exit status and the one line (what went wrong, and the fix) for an exception."""
+    from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
     from alerts.smtp import SmtpConfigError
@@ -66,6 +66,8 @@ def _classify(exc: BaseException, debug_log: str) -> tuple[int, str]:
     from landing.ingest import DropIncomplete
     from safelink.pipeline import UndeliveredMessages
 
+    if isinstance(exc, ValidationError) and exc.title.endswith("Settings"):
+        return EXIT_CONFIG, f"environment setting {_one_line(_settings_error(exc))}"
     if isinstance(exc, ConfigError | SmtpConfigError):
         return EXIT_CONFIG, f"configuration: {_one_line(str(exc))} (fix it, then run again; nothing was written)"
     if isinstance(exc, DropIncomplete):
@@ -138,7 +140,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug lo
 
 def _settings_error(exc: Any) -> str:
     first = exc.errors()[0]
-    name = "SAFELINK_" + "_".join(str(p) for p in first["loc"]).upper()
+    prefix = {"CaseViewSettings": "SAFELINK_CASE_VIEW_", "OidcSettings": "SAFELINK_OIDC_",
+              "SmtpSettings": "SAFELINK_SMTP_"}.get(exc.title, "SAFELINK_")
+    name = prefix + "_".join(str(p) for p in first["loc"]).upper()
     return f"{name}: {first['msg']} (fix the environment variable, then run again)"
 
 
@@ -386,9 +390,11 @@ def retry(
         console.print(f"[yellow]warning:[/] {result.stuck_claims} message(s) had been claimed by a run that stopped "
                       "before recording the result: sent again now (one may arrive twice, with the same Message-ID)")
     if result.claimed_elsewhere:
-        console.print(f"{result.claimed_elsewhere} message(s) are being sent by another run right now: left to it")
+        console.print(f"{result.claimed_elsewhere} message(s) claimed by another run less than "
+                      "SAFELINK_SMTP_CLAIM_TIMEOUT ago: left to it (if that run died, the next retry after the claim "
+                      "expires sends them, with the same Message-ID)")
     console.print(f"sent {result.sent}, written {result.written}, failed {result.failed}, "
-                  f"refused {result.refused}, still queued {result.still_queued}")
+                  f"refused {result.refused}, stuck claims {result.stuck_claims}, still queued {result.still_queued}")
     if result.still_queued:
         because = f" (last error: {result.last_error})" if result.last_error else ""
         console.print(f"[yellow]warning:[/] {result.still_queued} message(s) still queued{because}: "
@@ -411,21 +417,40 @@ def serve(
 
     from caseview.app import create_app
 
-    _require_output(output)
-    try:
+    with command_errors(output if output.is_dir() else None):
+        _require_output(output)
+        _require_free_port(host, port)
         web = create_app(output, _state_url(output), config)
-    except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
     console.print(f"case view on [bold]http://{host}:{port}/[/bold] for {output}")
     uvicorn.run(web, host=host, port=port, proxy_headers=True, forwarded_allow_ips=proxy, log_level="warning")
 
 
 def _require_output(output: Path) -> None:
+    from ground.errors import OperatorError
+
     if not output.is_dir():
-        console.print(f"[red]error:[/red] {output} is not a folder: give the deployment's output folder "
-                      "(where `safelink run` writes its nights)")
-        raise typer.Exit(2)
+        raise OperatorError(f"{output} is not a folder: give the deployment's output folder (where `safelink run` "
+                            "writes its nights)")
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Refuse, in one line, an address this machine cannot listen on (uvicorn would log and exit 1)."""
+    import socket
+
+    from ground.errors import OperatorError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise OperatorError(f"--host {host} is not an address of this machine: give an IP address or a host name "
+                            "it can listen on (127.0.0.1 behind a TLS proxy)") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise OperatorError(f"cannot listen on {host}:{port} ({exc.strerror or type(exc).__name__}): stop what "
+                                "is using the port, or choose another --port") from None
 
 
 users_app = typer.Typer(help="Case view accounts.", no_args_is_help=True)
@@ -441,25 +466,24 @@ def users_add(
     config: Annotated[Path, typer.Option(help="Configuration folder (leads.yaml).")] = DEFAULT_CONFIG_DIR,
 ) -> None:
     """Add a case view account; the password is read from standard input (one line)."""
-    import sys
-
     from alerts.leads import load_leads
     from caseview.accounts import AccountError, add_user
     from caseview.settings import CaseViewSettings
+    from ground.errors import OperatorError
     from ground.state import open_state
 
-    _require_output(output)
-    password = sys.stdin.readline().rstrip("\r\n")
-    try:
+    with command_errors(output if output.is_dir() else None):
+        _require_output(output)
+        password = sys.stdin.readline().rstrip("\r\n")
         keys = set(load_leads(config).leads)
+        minimum = CaseViewSettings().min_password_length
         engine = open_state(_state_url(output))
         try:
-            user = add_user(engine, email, role, password, lead, keys, CaseViewSettings().min_password_length)
+            user = add_user(engine, email, role, password, lead, keys, minimum)
+        except AccountError as exc:
+            raise OperatorError(str(exc)) from None
         finally:
             engine.dispose()
-    except (AccountError, ConfigError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
     console.print(f"account added: {user.email} ({user.role}{': ' + user.lead_key if user.lead_key else ''})")
 
 

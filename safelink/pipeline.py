@@ -86,8 +86,9 @@ class Night:
 def validate_configuration(night: Night) -> dict[str, Any]:
     """Load and validate every configuration the night will use, before anything is read or written.
 
-    Sources, checks, linkage (settings and model), rules, leads and the SMTP settings: a typo in any of
-    them stops the run here, not at the stage that reads it after the findings were written.
+    Sources, checks, linkage (settings and model), rules, leads, the information-sharing matrix and the
+    SMTP settings: a typo in any of them stops the run here, not at the stage that reads it after the
+    findings were written.
 
     Args:
         night: the night.
@@ -99,6 +100,7 @@ def validate_configuration(night: Night) -> dict[str, Any]:
     from alerts.digests import check_demo_addresses
     from alerts.leads import load_leads
     from alerts.rules.config import load_rules
+    from alerts.sharing import load_sharing
     from alerts.smtp import load_smtp_settings
     from checks.config import load_checks
     from ground.config import ConfigError
@@ -119,10 +121,11 @@ def validate_configuration(night: Night) -> dict[str, Any]:
                           "file or one written by `safelink train`") from None
     rules = load_rules(night.config_dir)
     leads = load_leads(night.config_dir)
+    sharing = load_sharing(night.config_dir, rules=list(rules.enabled()))
     smtp = load_smtp_settings()
     check_demo_addresses(leads, smtp)
     return {"sources": len(sources.sources), "rules": len(rules.enabled()), "leads": len(leads.leads),
-            "smtp": smtp.configured}
+            "sharing_rules": len(sharing.rules), "smtp": smtp.configured}
 
 
 def stage_wait(night: Night) -> dict[str, Any]:

@@ -5,8 +5,10 @@ Each case runs the real command in a subprocess (rows 2 and 12 of issue #15).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +143,94 @@ def test_progress_display_per_stage_instead_of_library_log_lines(tmp_path: Path)
     assert "level=info" not in done.stderr  # library INFO lines went to the debug log only
     debug = (tmp_path / "out" / "logs" / "debug.log").read_text(encoding="utf-8")
     assert 'msg="stage done" stage=link' in debug and "duration_s=" in debug
+
+
+def test_broken_sharing_matrix_is_found_before_any_night_folder_is_written(tmp_path: Path) -> None:
+    config = config_copy(tmp_path)
+    sharing = config / "sharing.yaml"
+    sharing.write_text(sharing.read_text(encoding="utf-8").replace("  cumulative_concern:", "  cumulative_concrn:", 1),
+                       encoding="utf-8")
+    done = safelink("run", "--landing", SAMPLE_LANDING, "--date", DATE, "--output", tmp_path / "out",
+                    "--config", config)
+    assert done.returncode == EXIT_CONFIG
+    line = one_line(done.stderr)
+    assert line.startswith(f"error: configuration: {sharing}: ")
+    assert "cumulative_concrn" in line and line.endswith("(fix it, then run again; nothing was written)")
+    assert not (tmp_path / "out" / DATE).exists()
+
+
+def test_serve_errors_are_one_line(tmp_path: Path) -> None:
+    nowhere = safelink("serve", "--output", tmp_path / "nowhere")
+    assert nowhere.returncode == EXIT_CONFIG
+    assert one_line(nowhere.stderr) == (f"error: {tmp_path / 'nowhere'} is not a folder: give the deployment's output "
+                                        "folder (where `safelink run` writes its nights)")
+    assert not (tmp_path / "nowhere").exists()
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = safelink("serve", "--output", out, "--port", str(port))
+    assert busy.returncode == EXIT_CONFIG
+    assert one_line(busy.stderr).startswith(f"error: cannot listen on 127.0.0.1:{port} (Address already in use): ")
+
+    config = config_copy(tmp_path)
+    leads = config / "leads.yaml"
+    leads.write_text(leads.read_text(encoding="utf-8").replace("designated_professional:", "designated_profesional:"),
+                     encoding="utf-8")
+    broken = safelink("serve", "--output", out, "--port", str(free_port()), "--config", config)
+    assert broken.returncode == EXIT_CONFIG
+    assert one_line(broken.stderr).startswith(f"error: configuration: {leads}: invalid configuration")
+
+
+def test_users_add_errors_are_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def add(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("SAFELINK_")}
+        return subprocess.run([sys.executable, "-m", "safelink.cli", "users", "add", *args],
+                              input="a long passphrase\n", capture_output=True, text=True,
+                              env=clean | {"PYTHONPATH": str(ROOT)} | (env or {}), timeout=300, check=False)
+
+    role = add("dr.a@nhs.net", "--role", "admiral", "--output", str(out))
+    assert role.returncode == EXIT_CONFIG
+    assert one_line(role.stderr) == "error: role must be one of lead, designated, engineer"
+
+    setting = add("dr.a@nhs.net", "--role", "engineer", "--output", str(out),
+                  env={"SAFELINK_CASE_VIEW_MIN_PASSWORD_LENGTH": "many"})
+    assert setting.returncode == EXIT_CONFIG
+    assert one_line(setting.stderr).startswith("error: environment setting SAFELINK_CASE_VIEW_MIN_PASSWORD_LENGTH: ")
+
+    url = f"postgresql+psycopg://postgres:s3cret@127.0.0.1:{free_port()}/nothing"
+    database = add("dr.a@nhs.net", "--role", "engineer", "--output", str(out), env={"SAFELINK_STATE_URL": url})
+    assert database.returncode == EXIT_FAILED
+    assert one_line(database.stderr).startswith("error: state database error (OperationalError): ")
+    assert "s3cret" not in database.stderr
+
+    nowhere = add("dr.a@nhs.net", "--role", "engineer", "--output", str(tmp_path / "nowhere"))
+    assert nowhere.returncode == EXIT_CONFIG
+    assert "is not a folder" in one_line(nowhere.stderr)
+
+    done = add("dr.a@nhs.net", "--role", "engineer", "--output", str(out))
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "account added: dr.a@nhs.net (engineer)" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_a_failed_report_section_fails_the_run_in_one_line_naming_it(tmp_path: Path) -> None:
+    from ground.outputs import mark_complete
+
+    out = tmp_path / "out"
+    past = out / (SAMPLE_DATE - dt.timedelta(days=1)).isoformat()
+    (past / "landing").mkdir(parents=True)
+    pl.DataFrame({"x": [1]}).write_parquet(past / "landing" / "files.parquet")  # written by another version
+    mark_complete(past, {})
+    done = safelink("run", "--landing", SAMPLE_LANDING, "--date", DATE, "--output", out)
+    assert done.returncode == EXIT_FAILED, done.stderr
+    assert one_line(done.stderr).startswith("error: report: section(s) failed: trends (ColumnNotFoundError); "
+                                            "report.html was written without them and names them at the top")
+    assert 'id="sections-failed"' in (out / DATE / "report.html").read_text(encoding="utf-8")
+    assert (out / DATE / "findings.csv").is_file() and not (out / DATE / "_COMPLETE").exists()
