@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "SAFELINK_DB_PASSWORD", "
            "AIRFLOW_FERNET_KEY", "SAFELINK_CASE_VIEW_SECRET_KEY", "REDIS_PASSWORD")
 FILES = ("docker-compose.yml", "docker-compose.celery.yml")
 DEMO = read_env_file(ROOT / ".env.demo")
+CELERY_EXTRA = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+    "optional-dependencies"]["celery"]
 
 
 def _stack(files: tuple[str, ...], env: dict[str, str]) -> dict[str, Any]:
@@ -213,7 +216,7 @@ def test_celery_variant_is_what_the_celery_test_runs(celery: dict[str, Any]) -> 
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"] == broker, name
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == backend, name
-        assert "celery" in celery[name]["build"]["args"]["EXTRA_PIP"], name
+        assert celery[name]["build"]["args"]["EXTRA_PIP"].split() == CELERY_EXTRA, name
     assert celery["redis"]["command"] == ["redis-server", "--requirepass", DEMO["REDIS_PASSWORD"]]
     worker = celery["airflow-worker"]
     assert worker["command"] == ["celery", "worker", "--queues", QUEUES]
