@@ -43,7 +43,8 @@ from ground.state import open_state
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DigestResult", "digest_subject", "night_figures", "render_digest", "retry_outbox", "send_digests",
+__all__ = ["DigestResult", "digest_subject", "night_delivery", "night_figures", "render_digest", "retry_outbox",
+           "send_digests",
            "send_failure_notice"]
 DESIGNATED_FINDINGS_FILE = "designated_findings"
 
@@ -463,6 +464,29 @@ def retry_outbox(output_dir: Path, config_dir: Path, state_url: str, *,
     return result
 
 
+def night_delivery(state_url: str, night: dt.date) -> dict[str, int]:
+    """Whether a night's digests were built, and its messages by delivery status (counts only).
+
+    Args:
+        state_url: the state database URL.
+        night: the night.
+
+    Returns:
+        ``built`` (1 when the night's digests and summary were built), then ``queued``, ``sending``,
+        ``sent`` and ``written`` message counts for that night.
+    """
+    engine = open_state(state_url)
+    try:
+        with Session(engine) as session:
+            built = session.get(AlertNight, night) is not None
+            rows = session.execute(select(AlertMessage.status, func.count()).where(AlertMessage.night == night)
+                                   .group_by(AlertMessage.status)).all()
+    finally:
+        engine.dispose()
+    counts = {"queued": 0, "sending": 0, "sent": 0, "written": 0} | {str(status): int(n) for status, n in rows}
+    return {"built": int(built), **counts}
+
+
 # What building a night's digests found (recorded in alerts_night when built; a rerun builds nothing).
 BUILD_FIGURES = ("findings", "routed", "unrouted", "new", "updated", "no_longer_found", "digests_built")
 
@@ -472,7 +496,7 @@ def night_figures(state_url: str, extract_date: dt.date) -> dict[str, int]:
 
     A rerun of a night builds nothing (the digests were built once), so its :class:`DigestResult` reads
     zeros; these are the figures the night's ``run_summary.json`` keeps. ``sent`` and ``written`` count
-    the night's messages delivered so far (by any run), ``still_queued`` those of the night not yet.
+    the night's messages delivered so far (by any run), ``night_still_queued`` those of the night not yet.
 
     Args:
         state_url: the state database URL.
@@ -485,18 +509,14 @@ def night_figures(state_url: str, extract_date: dt.date) -> dict[str, int]:
     try:
         with Session(engine) as session:
             built = session.get(AlertNight, extract_date)
-            if built is None:
-                return {}
-            figures = {k: int(built.counts.get(k, 0) or 0) for k in BUILD_FIGURES}
-            by_status: dict[str, int] = {status: n for status, n in session.execute(
-                select(AlertMessage.status, func.count()).where(AlertMessage.night == extract_date)
-                .group_by(AlertMessage.status)).all()}
+            stored = dict(built.counts) if built is not None else None
     finally:
         engine.dispose()
-    figures["sent"] = int(by_status.get("sent", 0))
-    figures["written"] = int(by_status.get("written", 0))
-    figures["night_still_queued"] = int(by_status.get("queued", 0)) + int(by_status.get("sending", 0))
-    return figures
+    if stored is None:
+        return {}
+    delivery = night_delivery(state_url, extract_date)
+    return {**{k: int(stored.get(k, 0) or 0) for k in BUILD_FIGURES}, "sent": delivery["sent"],
+            "written": delivery["written"], "night_still_queued": delivery["queued"] + delivery["sending"]}
 
 
 _DATE_LIKE = re.compile(r"\b(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})\b")

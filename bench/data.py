@@ -49,14 +49,16 @@ def ensure_county(households: int, seed: int) -> tuple[County, float | None]:
     folder = DATA / f"{households}-{seed}"
     county = County(households, seed, folder)
     marker = folder / "_generated.json"
-    if marker.exists():
+    from synth import GENERATOR_VERSION, generate_county
+
+    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")).get("generator") == GENERATOR_VERSION:
         return county, None
-    from synth import generate_county
 
     started = time.perf_counter()
     result = generate_county(folder, FIRST_NIGHT, households, seed, NIGHTS)
     secs = round(time.perf_counter() - started, 2)
     marker.write_text(json.dumps({"households": households, "seed": seed, "nights": NIGHTS, "people": result.people,
+                                  "generator": GENERATOR_VERSION,
                                   "seconds": secs}), encoding="utf-8")
     return county, secs
 

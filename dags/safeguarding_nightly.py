@@ -14,13 +14,17 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
 from safelink_dag_support import (
+    FINDINGS,
     LONDON,
     MAX_ACTIVE_RUNS,
     OUTSIDE_RETRY_ARGS,
+    REPORT,
     TASK_TIMEOUT,
     WAIT_POKE_S,
     WAIT_TIMEOUT_S,
     DropSensor,
+    announce_night,
+    metrics_target,
     night,
     notify_failure,
     timed,
@@ -121,17 +125,22 @@ def safeguarding_nightly() -> None:
 
         return timed("report", lambda: stage_report(night()), locked=True)
 
-    @task(task_id="publish")
+    @task(task_id="publish", outlets=[FINDINGS, REPORT])
     def publish(drop: dict[str, Any], ingested: list[dict[str, Any]], combined: dict[str, Any],
                 linked: dict[str, Any], detected: dict[str, Any], sent: dict[str, Any],
                 reported: dict[str, Any]) -> dict[str, Any]:
-        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order."""
+        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order; mark the night
+        complete; send its counts as StatsD metrics; emit the findings and report asset events."""
         from safelink.pipeline import stage_publish
 
         flat = [drop, *ingested, combined, linked, detected, sent, reported]
         stages = {r["stage"]: r["counts"] for r in flat}
         durations = {r["stage"]: r["duration_s"] for r in flat}
-        return timed("publish", lambda: stage_publish(night(), stages, durations), locked=True)["counts"]
+        n = night()
+        result = timed("publish", lambda: stage_publish(n, stages, durations, metrics=metrics_target()),
+                       locked=True)["counts"]
+        announce_night(n.extract_date, n.night_dir)
+        return result
 
     waited = DropSensor(task_id="wait_for_drop", poke_interval=WAIT_POKE_S, timeout=WAIT_TIMEOUT_S,
                         soft_fail=True, **OUTSIDE_RETRY_ARGS)

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import Asset, BaseSensorOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from safelink.metrics import StatsdTarget
     from safelink.pipeline import Night
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,49 @@ OUTSIDE_RETRY_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": dt.timedelta(minutes=30),
 }
+
+
+# What a complete night publishes, for downstream DAGs to schedule on (``schedule=[FINDINGS]``): an event per
+# completed night, its extra naming the extract date and the night's folder (no person data).
+FINDINGS = Asset(name="safeguarding_findings", uri="safelink://safeguarding_nightly/findings")
+REPORT = Asset(name="safeguarding_report", uri="safelink://safeguarding_nightly/report")
+
+# Digests are due by 07:00 Europe/London the morning after the extract date: the safeguarding_digests_due DAG
+# checks then (docs/operations.md says why it is a check and not an Airflow Deadline Alert).
+DIGESTS_DUE = os.environ.get("SAFELINK_DIGESTS_DUE", "07:00").strip() or "07:00"
+
+
+def metrics_target() -> StatsdTarget | None:
+    """Where the night's counts go: ``SAFELINK_STATSD_HOST`` if set, else Airflow's own ``[metrics]`` StatsD.
+
+    None when neither is configured (``[metrics] statsd_on`` false): no metrics are sent.
+    """
+    from airflow.sdk.configuration import conf
+
+    from safelink.metrics import StatsdTarget, statsd_target_from_settings
+
+    own = statsd_target_from_settings()
+    if own is not None:
+        return own
+    if not conf.getboolean("metrics", "statsd_on", fallback=False):
+        return None
+    return StatsdTarget(host=conf.get("metrics", "statsd_host", fallback="localhost"),
+                        port=conf.getint("metrics", "statsd_port", fallback=8125),
+                        prefix=conf.get("metrics", "statsd_prefix", fallback="airflow") or None)
+
+
+def announce_night(extract_date: dt.date, night_dir: Path) -> None:
+    """Name the night in the asset events the running task emits (its ``outlets``).
+
+    Args:
+        extract_date: the night.
+        night_dir: its folder.
+    """
+    from airflow.sdk import get_current_context
+
+    events = get_current_context()["outlet_events"]
+    for asset in (FINDINGS, REPORT):
+        events[asset].extra = {"extract_date": extract_date.isoformat(), "night": str(night_dir)}
 
 
 def setting(name: str, default: str | None = None) -> str | None:
@@ -119,15 +163,20 @@ class NoLogicalDate(RuntimeError):
             "(airflow dags trigger safeguarding_nightly --logical-date YYYY-MM-DDT02:00, London time)")
 
 
-def extract_date(context: Mapping[str, Any]) -> dt.date:
+def extract_date(context: Mapping[str, Any], date_param: bool = False) -> dt.date:
     """The extract date a run processes: the London day of its logical date (see the module docstring).
 
     Args:
         context: the task's Airflow context.
+        date_param: honour an ``extract_date`` run parameter (the checking DAG ``safeguarding_digests_due``
+            declares one; the nightly DAG does not: its runs are one per night, selected by logical date).
 
     Raises:
-        NoLogicalDate: the run was triggered without a logical date.
+        NoLogicalDate: the run was triggered without a logical date (and, with ``date_param``, no date).
     """
+    override = (context.get("params") or {}).get("extract_date") if date_param else None
+    if override:
+        return dt.date.fromisoformat(str(override))
     logical = context.get("logical_date")
     if logical is None:
         raise NoLogicalDate()
@@ -145,11 +194,12 @@ def drop_marker(context: Mapping[str, Any]) -> Path:
     return drop_dir(_required_path(ENV_LANDING), extract_date(context)) / SUCCESS_MARKER
 
 
-def night(allow_incomplete: bool = False) -> Night:
+def night(allow_incomplete: bool = False, date_param: bool = False) -> Night:
     """The :class:`safelink.pipeline.Night` of the running task.
 
     Args:
         allow_incomplete: run on the files present when ``_SUCCESS`` is absent.
+        date_param: honour an ``extract_date`` run parameter (see :func:`extract_date`).
     """
     from airflow.sdk import get_current_context
 
@@ -163,7 +213,7 @@ def night(allow_incomplete: bool = False) -> Night:
     return Night(
         landing=_required_path(ENV_LANDING),
         output=output_dir(),
-        extract_date=extract_date(get_current_context()),
+        extract_date=extract_date(get_current_context(), date_param),
         config_dir=config_dir(),
         state_url=setting(ENV_STATE_URL, "") or "",
         allow_incomplete=allow_incomplete,
@@ -283,7 +333,8 @@ def notify_failure(context: Mapping[str, Any]) -> None:
     if map_index is not None and map_index >= 0:
         task_id = f"{task_id}[{map_index}]"
     try:
-        run_date = extract_date(context).isoformat()
+        declared = getattr(context.get("dag"), "params", None) or {}
+        run_date = extract_date(context, date_param="extract_date" in declared).isoformat()
     except Exception:
         run_date = "?"
     try:

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # finding to <case_view_url>/findings/<finding_id> (empty: reply instructions instead); an https:// URL
     # also marks the case view's session cookie Secure.
     case_view_url: str = ""
+    # StatsD for the night's counts (safelink/metrics.py); empty host: none sent. Under Airflow, Airflow's own
+    # [metrics] StatsD settings are used when this is empty.
+    statsd_host: str = ""
+    statsd_port: int = Field(default=8125, ge=1, le=65535)
+    statsd_prefix: str = ""
 
 
 def load_settings() -> Settings:

@@ -1,8 +1,12 @@
 """Candidate pairs: several blocking passes as polars self-joins, deduplicated.
 
-Every pass joins records agreeing on its key columns; keys shared by more than ``max_block_size``
-records are skipped (and counted) so the pair count stays near-linear in the number of records.
-The result is what recordlinkage's ``Block`` indexer would produce pass by pass, unioned.
+Every pass joins records agreeing on its key columns. How common a key is comes from tonight's data:
+a key shared by more than the pass's cap (``max_block_size``) of records on either side is not joined
+whole but subdivided by the pass's refinement keys, one after another (a common postcode by birth
+year, then by surname), until each sub-block is under the cap; a sub-block still over it after the
+last refinement key is skipped. Both are counted per pass, so the pair count stays near-linear in the
+number of records and the run says what blocking left out. Within a block the result is what
+recordlinkage's ``Block`` indexer would produce pass by pass, unioned.
 """
 
 from __future__ import annotations
@@ -19,42 +23,49 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BlockingPass:
-    """One blocking rule: left keys must equal right keys (the same columns unless ``right`` is set)."""
+    """One blocking rule: left keys must equal right keys (the same columns unless ``right`` is set).
+
+    ``refine`` lists the columns that subdivide a block over the cap, in order (the same column on both
+    sides); ``max_block_size`` overrides the configuration's cap for this pass.
+    """
 
     name: str
     keys: tuple[str, ...]
     right: tuple[str, ...] | None = None
+    refine: tuple[str, ...] = ()
+    max_block_size: int | None = None
 
 
 #: Generic passes: any pair on which two of name, date of birth and address agree (a name through its
 #: phonetic key or nickname group, so through typos) meets in at least one pass, whichever field is
 #: missing or mistyped. No pass depends on one field being present.
 DEFAULT_PASSES: tuple[BlockingPass, ...] = (
-    BlockingPass("nhs", ("nhs",)),
+    BlockingPass("nhs", ("nhs",), refine=("dob_y",)),
     # name + date of birth
-    BlockingPass("dob_surname_phonetic", ("dob_s", "sn_ph")),
-    BlockingPass("dob_forename", ("dob_s", "fn_key")),
-    BlockingPass("dob_forename_phonetic", ("dob_s", "fn_ph")),
-    BlockingPass("names_birth_year", ("fn_key", "sn_ph", "dob_y")),
-    BlockingPass("names_birth_day_month", ("fn_ph", "sn_ph", "dob_dm")),
-    BlockingPass("name_starts_birth_year", ("fn3", "sn3", "dob_y")),
+    BlockingPass("dob_surname_phonetic", ("dob_s", "sn_ph"), refine=("pc_out", "fn3")),
+    BlockingPass("dob_forename", ("dob_s", "fn_key"), refine=("pc_out", "sn3")),
+    BlockingPass("dob_forename_phonetic", ("dob_s", "fn_ph"), refine=("pc_out", "sn3")),
+    BlockingPass("names_birth_year", ("fn_key", "sn_ph", "dob_y"), refine=("pc_out", "dob_m")),
+    BlockingPass("names_birth_day_month", ("fn_ph", "sn_ph", "dob_dm"), refine=("pc_out", "dob_y")),
+    BlockingPass("name_starts_birth_year", ("fn3", "sn3", "dob_y"), refine=("pc_out", "dob_m")),
     # name + address
-    BlockingPass("postcode_forename", ("pc", "fn_key")),
-    BlockingPass("names_outward", ("fn_ph", "sn_ph", "pc_out")),
-    BlockingPass("names_street", ("fn_ph", "sn_ph", "street4")),
-    BlockingPass("name_starts_street", ("fn3", "sn3", "street4")),
-    BlockingPass("name_starts_house", ("fn3", "sn3", "addr_num")),
-    BlockingPass("forename_house", ("fn_key", "addr_num", "street4")),
-    BlockingPass("surname_house", ("sn_ph", "addr_num", "street4")),
+    BlockingPass("postcode_forename", ("pc", "fn_key"), refine=("dob_y", "sn3")),
+    BlockingPass("names_outward", ("fn_ph", "sn_ph", "pc_out"), refine=("pc_sector", "dob_y")),
+    BlockingPass("names_street", ("fn_ph", "sn_ph", "street4"), refine=("pc_out", "dob_y")),
+    BlockingPass("name_starts_street", ("fn3", "sn3", "street4"), refine=("pc_out", "dob_y")),
+    BlockingPass("name_starts_house", ("fn3", "sn3", "addr_num"), refine=("pc_out", "dob_y")),
+    BlockingPass("forename_house", ("fn_key", "addr_num", "street4"), refine=("pc_out", "dob_y")),
+    BlockingPass("surname_house", ("sn_ph", "addr_num", "street4"), refine=("pc_out", "dob_y")),
     # date of birth + address
-    BlockingPass("postcode_birth_year", ("pc", "dob_y")),
-    BlockingPass("dob_street", ("dob_s", "street4")),
-    BlockingPass("dob_house", ("dob_s", "addr_num")),
+    BlockingPass("postcode_birth_year", ("pc", "dob_y"), refine=("dob_m", "sn3")),
+    BlockingPass("dob_street", ("dob_s", "street4"), refine=("pc_out", "sn3")),
+    BlockingPass("dob_house", ("dob_s", "addr_num"), refine=("pc_out", "sn3")),
     # names swapped
-    BlockingPass("swapped_names_dob", ("fn_ph", "sn_ph", "dob_s"), ("sn_ph", "fn_ph", "dob_s")),
-    BlockingPass("swapped_forename_postcode", ("fn_ph", "pc"), ("sn_ph", "pc")),
-    BlockingPass("swapped_surname_dob", ("sn_ph", "dob_s"), ("fn_ph", "dob_s")),
-    BlockingPass("swapped_names_house", ("fn_ph", "addr_num", "street4"), ("sn_ph", "addr_num", "street4")),
+    BlockingPass("swapped_names_dob", ("fn_ph", "sn_ph", "dob_s"), ("sn_ph", "fn_ph", "dob_s"), refine=("pc_out",)),
+    BlockingPass("swapped_forename_postcode", ("fn_ph", "pc"), ("sn_ph", "pc"), refine=("dob_y",)),
+    BlockingPass("swapped_surname_dob", ("sn_ph", "dob_s"), ("fn_ph", "dob_s"), refine=("pc_out",)),
+    BlockingPass("swapped_names_house", ("fn_ph", "addr_num", "street4"), ("sn_ph", "addr_num", "street4"),
+                 refine=("pc_out", "dob_y")),
 )
 
 
@@ -64,8 +75,20 @@ class BlockingStats:
 
     pairs_by_pass: dict[str, int] = field(default_factory=dict)
     skipped_keys_by_pass: dict[str, int] = field(default_factory=dict)
+    subdivided_keys_by_pass: dict[str, int] = field(default_factory=dict)
+    cap_by_pass: dict[str, int] = field(default_factory=dict)
+    block_pairs_cap_by_pass: dict[str, int] = field(default_factory=dict)
     total_pairs: int = 0
     pass_names: tuple[str, ...] = ()
+
+    def by_pass(self) -> dict[str, dict[str, int]]:
+        """Per pass: ``pairs``, its ``cap`` (records per key), ``block_pairs_cap`` (pairs per block from
+        tonight's budget, 0 for none), keys too common ``subdivided`` by refinement keys, and (sub-)blocks
+        still too common ``skipped``."""
+        return {name: {"pairs": self.pairs_by_pass.get(name, 0), "cap": self.cap_by_pass.get(name, 0),
+                       "block_pairs_cap": self.block_pairs_cap_by_pass.get(name, 0),
+                       "subdivided_keys": self.subdivided_keys_by_pass.get(name, 0),
+                       "skipped_keys": self.skipped_keys_by_pass.get(name, 0)} for name in self.pass_names}
 
 
 def pass_coverage(pairs: pl.DataFrame, pass_names: tuple[str, ...]) -> dict[str, dict[str, float | int]]:
@@ -97,30 +120,72 @@ def passes_from_config(config: LinkageConfig) -> tuple[BlockingPass, ...]:
     raw = config.blocking.passes
     if not raw:
         return DEFAULT_PASSES
-    return tuple(BlockingPass(p.name, tuple(p.keys), tuple(p.right) if p.right else None) for p in raw)
+    return tuple(BlockingPass(p.name, tuple(p.keys), tuple(p.right) if p.right else None, tuple(p.refine),
+                              p.max_block_size) for p in raw)
 
 
-def _one_pass(records: pl.LazyFrame, bp: BlockingPass, max_block: int) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    left_keys = list(bp.keys)
-    right_keys = list(bp.right or bp.keys)
-    lk = [f"_k{i}" for i in range(len(left_keys))]
-    left = records.select("uid", *[pl.col(c).cast(pl.Utf8).alias(k) for c, k in zip(left_keys, lk, strict=True)])
-    left = left.drop_nulls(lk)
-    right = records.select(
-        pl.col("uid"), *[pl.col(c).cast(pl.Utf8).alias(k) for c, k in zip(right_keys, lk, strict=True)]
-    ).drop_nulls(lk)
-    sizes_l = left.group_by(lk).agg(pl.len().alias("_nl"))
-    sizes_r = right.group_by(lk).agg(pl.len().alias("_nr"))
-    sizes = sizes_l.join(sizes_r, on=lk, how="inner")
-    big = sizes.filter((pl.col("_nl") > max_block) | (pl.col("_nr") > max_block))
-    ok = sizes.filter((pl.col("_nl") <= max_block) & (pl.col("_nr") <= max_block)).select(lk)
-    left = left.join(ok, on=lk, how="semi")
-    right = right.join(ok, on=lk, how="semi")
-    joined = left.join(right, on=lk, how="inner", suffix="_r").select(
-        pl.min_horizontal("uid", "uid_r").alias("uid_l"), pl.max_horizontal("uid", "uid_r").alias("uid_r")
-    )
-    joined = joined.filter(pl.col("uid_l") != pl.col("uid_r"))
-    return joined, big.select(pl.len().alias("n"))
+def _keyed(records: pl.DataFrame, cols: list[str], names: list[str], required: int) -> pl.DataFrame:
+    frame = records.select("uid", *[pl.col(c).cast(pl.Utf8).alias(k) for c, k in zip(cols, names, strict=True)])
+    return frame.drop_nulls(names[:required])
+
+
+def _pair_threshold(sizes: pl.DataFrame, budget: float | None) -> int | None:
+    """The smallest block, in pairs, that must be subdivided for the rest of the pass to fit ``budget``.
+
+    Blocks sorted largest first: every block from the largest down to the last one whose pairs, with all
+    smaller blocks', still exceed the budget. None when the pass fits (or no budget).
+    """
+    if budget is None or sizes.is_empty():
+        return None
+    p = sizes["_p"].sort(descending=True)
+    over = p.filter(p.reverse().cum_sum().reverse() > budget)
+    return int(over.min()) if over.len() else None  # type: ignore[arg-type]
+
+
+def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
+              budget: float | None) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Pairs of one pass, subdividing too common keys by the refinement keys.
+
+    A key is too common when more than ``cap`` records share it on either side, or when its block holds
+    at least the pairs :func:`_pair_threshold` finds for the pass to fit ``budget`` (tonight's data).
+
+    Returns:
+        ``(pairs, counts)``: unique pairs ``uid_l < uid_r``; ``subdivided_keys`` (keys too common, split),
+        ``skipped_keys`` ((sub-)blocks still too common after the last refinement key, left out) and
+        ``block_pairs_cap`` (the pair threshold, 0 for none).
+    """
+    n = len(bp.keys)
+    names = [f"_k{i}" for i in range(n + len(bp.refine))]
+    left = _keyed(records, [*bp.keys, *bp.refine], names, n)
+    right = _keyed(records, [*(bp.right or bp.keys), *bp.refine], names, n)
+    block_pairs = pl.col("_nl") * (pl.col("_nl") - 1) // 2 if bp.right is None else pl.col("_nl") * pl.col("_nr")
+    parts: list[pl.DataFrame] = []
+    counts = {"subdivided_keys": 0, "skipped_keys": 0, "block_pairs_cap": 0}
+    threshold: int | None = None
+    for level in range(len(bp.refine) + 1):
+        lk = names[: n + level]
+        if level:
+            left, right = left.drop_nulls(lk[-1]), right.drop_nulls(lk[-1])
+        sizes = left.group_by(lk).agg(pl.len().alias("_nl")).join(
+            right.group_by(lk).agg(pl.len().alias("_nr")), on=lk, how="inner").with_columns(block_pairs.alias("_p"))
+        if level == 0:
+            threshold = _pair_threshold(sizes, budget)
+            counts["block_pairs_cap"] = threshold or 0
+        over = (pl.col("_nl") > cap) | (pl.col("_nr") > cap)
+        if threshold is not None:
+            over = over | (pl.col("_p") >= threshold)
+        ok, big = sizes.filter(~over).select(lk), sizes.filter(over).select(lk)
+        joined = left.join(ok, on=lk, how="semi").join(right.join(ok, on=lk, how="semi"), on=lk, suffix="_r")
+        parts.append(joined.select(pl.min_horizontal("uid", "uid_r").alias("uid_l"),
+                                   pl.max_horizontal("uid", "uid_r").alias("uid_r"))
+                     .filter(pl.col("uid_l") != pl.col("uid_r")))
+        if big.is_empty() or level == len(bp.refine):
+            counts["skipped_keys"] = big.height
+            break
+        if level == 0:
+            counts["subdivided_keys"] = big.height
+        left, right = left.join(big, on=lk, how="semi"), right.join(big, on=lk, how="semi")
+    return pl.concat(parts).unique(), counts
 
 
 def candidate_pairs(
@@ -128,32 +193,44 @@ def candidate_pairs(
     passes: tuple[BlockingPass, ...] = DEFAULT_PASSES,
     max_block_size: int = 200,
     dedupe_sources: frozenset[str] = frozenset(),
+    max_pairs_per_record: float | None = None,
 ) -> tuple[pl.DataFrame, BlockingStats]:
     """All candidate pairs over the standardised records.
 
     Args:
         records: standardised records (``uid``, ``source`` and the key columns).
         passes: the blocking passes.
-        max_block_size: keys shared by more records than this are skipped in that pass.
+        max_block_size: the cap: a key shared by more records than this (on either side) is subdivided by
+            the pass's refinement keys, and a sub-block still over it is skipped (a pass may set its own).
         dedupe_sources: sources within which two records may be the same person (kept for the
             signature; pairs within every source are candidates, flagged ``same_source``).
+        max_pairs_per_record: a pass's pair budget, per record tonight (at least the pairs of one block at
+            the cap): when a pass would exceed it, its largest blocks are subdivided (or skipped) until the
+            rest fits. None: no budget.
 
     Returns:
         ``(pairs, stats)``: pairs with ``uid_l < uid_r`` (unique), ``passes`` (bit mask of the passes that
-        found the pair) and ``same_source``; and per-pass counts.
+        found the pair) and ``same_source``; and per-pass counts (pairs, cap, subdivided and skipped keys).
     """
     if len(passes) > 62:
         raise ValueError("at most 62 blocking passes")
     stats = BlockingStats(pass_names=tuple(bp.name for bp in passes))
-    lf = records.lazy()
     frames = []
     for i, bp in enumerate(passes):
-        if not set(bp.keys) | set(bp.right or ()) <= set(records.columns):
+        if not set(bp.keys) | set(bp.right or ()) | set(bp.refine) <= set(records.columns):
             raise ValueError(f"blocking pass {bp.name!r} uses a key that is not a standardised column")
-        joined, big = _one_pass(lf, bp, max_block_size)
-        part = joined.unique().collect()
+        cap = bp.max_block_size or max_block_size
+        # the budget never bites below the pairs one block at the record cap holds (a small night is cheap)
+        budget = None if max_pairs_per_record is None else max(max_pairs_per_record * records.height,
+                                                               cap * (cap - 1) / 2)
+        part, counts = _one_pass(records, bp, cap, budget)
         stats.pairs_by_pass[bp.name] = part.height
-        stats.skipped_keys_by_pass[bp.name] = int(big.collect()["n"][0])
+        stats.cap_by_pass[bp.name] = cap
+        stats.block_pairs_cap_by_pass[bp.name] = counts["block_pairs_cap"]
+        stats.subdivided_keys_by_pass[bp.name] = counts["subdivided_keys"]
+        stats.skipped_keys_by_pass[bp.name] = counts["skipped_keys"]
+        if counts["skipped_keys"]:
+            log.info("blocking: pass %s left out %d blocks too common tonight", bp.name, counts["skipped_keys"])
         frames.append(part.with_columns(pl.lit(1 << i, dtype=pl.Int64).alias("passes")))
     empty = pl.DataFrame(schema={"uid_l": pl.Int64, "uid_r": pl.Int64, "passes": pl.Int64})
     pairs = (pl.concat(frames).group_by("uid_l", "uid_r").agg(pl.col("passes").sum())

@@ -38,36 +38,42 @@ CLOSE_JW = 0.88
 SPELT_ALIKE = ("jaro_winkler_92", "one_edit")
 
 
-def _arr(s: pd.Series) -> np.ndarray:
-    return s.to_numpy(dtype=object)
+def _arr(s: pd.Series | np.ndarray) -> np.ndarray:
+    return np.asarray(s, dtype=object)
 
 
 def _present(a: np.ndarray) -> np.ndarray:
-    return pd.notna(a)
+    """Not missing: values are strings or None (``frames.to_recordlinkage`` turns every missing value into
+    None). One element-wise comparison, not ``pd.notna``, which inspects each object's type."""
+    return a != None  # noqa: E711 (an element-wise test, not an identity test)
 
 
 def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _present(a) & _present(b) & (a == b)
 
 
+def _text(a: np.ndarray) -> np.ndarray:
+    """A fixed-width unicode array, ``""`` where missing (for numpy's vectorised string functions)."""
+    return np.where(_present(a), a, "").astype(str)
+
+
 def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Jaro-Winkler similarity over two aligned arrays (0 where either side is missing)."""
     if len(a) == 0:
         return np.zeros(0)
-    fa = np.where(_present(a), a, "").astype(str)
-    fb = np.where(_present(b), b, "").astype(str)
-    sim = process.cpdist(fa, fb, scorer=JaroWinkler.normalized_similarity, workers=-1)
-    return np.where(_present(a) & _present(b), sim, 0.0)
+    pa, pb = _present(a), _present(b)
+    sim = process.cpdist(np.where(pa, a, ""), np.where(pb, b, ""), scorer=JaroWinkler.normalized_similarity,
+                         workers=-1)
+    return np.where(pa & pb, sim, 0.0)
 
 
 def _osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Optimal-string-alignment distance (edits incl. adjacent transposition); large when missing."""
     if len(a) == 0:
         return np.zeros(0, dtype=np.int64)
-    fa = np.where(_present(a), a, "").astype(str)
-    fb = np.where(_present(b), b, "").astype(str)
-    d = process.cpdist(fa, fb, scorer=OSA.distance, workers=-1)
-    return np.where(_present(a) & _present(b), d, 99)
+    pa, pb = _present(a), _present(b)
+    d = process.cpdist(np.where(pa, a, ""), np.where(pb, b, ""), scorer=OSA.distance, workers=-1)
+    return np.where(pa & pb, d, 99)
 
 
 def _spelt_close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -76,12 +82,20 @@ def _spelt_close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (_jw(a, b) >= CLOSE_JW) | (_osa(a, b) <= 1)
 
 
+def _joined_in(a: np.ndarray, b: np.ndarray, pairs: frozenset[str]) -> np.ndarray:
+    """``"a|b"`` is one of ``pairs`` (a nickname pair), element by element."""
+    if len(a) == 0 or not pairs:
+        return np.zeros(len(a), dtype=bool)
+    keys = np.strings.add(np.strings.add(_text(a), "|"), _text(b))
+    return np.isin(keys, np.array(sorted(pairs)))
+
+
 def _initial(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """One side is a single letter, the other's first letter."""
-    sa = pd.Series(np.where(_present(a), a, ""), dtype=object).astype(str)
-    sb = pd.Series(np.where(_present(b), b, ""), dtype=object).astype(str)
-    one = ((sa.str.len() == 1) | (sb.str.len() == 1)) & (sa.str.len() > 0) & (sb.str.len() > 0)
-    return (one & (sa.str[0] == sb.str[0])).to_numpy()
+    ta, tb = _text(a), _text(b)
+    la, lb = np.strings.str_len(ta), np.strings.str_len(tb)
+    one = ((la == 1) | (lb == 1)) & (la > 0) & (lb > 0)
+    return one & (ta.astype("U1") == tb.astype("U1"))
 
 
 def grade_names(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
@@ -120,7 +134,7 @@ def _swapped(
 
         def near(x: np.ndarray, y: np.ndarray) -> np.ndarray:
             # spelt closely or nicknames (not merely sounding alike: Tilly / Doyle)
-            nick = (pd.Series(x).astype(str) + "|" + pd.Series(y).astype(str)).isin(nickname_pairs).to_numpy()
+            nick = _joined_in(x, y, nickname_pairs)
             return _eq(x, y) | _spelt_close(x, y) | nick
 
         out[idx] = near(fa[idx], sb[idx]) & near(sa[idx], fb[idx])
@@ -164,23 +178,24 @@ class ForenameLevels(BaseCompareFeature):
         fa, alta, pha, sna, fb, altb, phb, snb = (_arr(s) for s in args)
         both = _present(fa) & _present(fb)
         exact = _eq(fa, fb)
-        keys = pd.Series(fa).astype(str) + "|" + pd.Series(fb).astype(str)
-        nick = keys.isin(self.nickname_pairs).to_numpy()
+        nick = _joined_in(fa, fb, self.nickname_pairs)
         alt = _eq(alta, fb) | _eq(fa, altb) | _eq(alta, altb)
         # one name a prefix of the other (Alf / Alfie, Jo / Joanne), at least two letters
-        sa = pd.Series(np.where(both, fa, ""), dtype=object).astype(str)
-        sb = pd.Series(np.where(both, fb, ""), dtype=object).astype(str)
-        short = np.where(sa.str.len() <= sb.str.len(), sa, sb)
-        long_ = np.where(sa.str.len() <= sb.str.len(), sb, sa)
-        prefix = (np.char.str_len(short.astype(str)) >= 2) & np.char.startswith(long_.astype(str), short.astype(str))
+        ta, tb = np.where(both, _text(fa), ""), np.where(both, _text(fb), "")
+        la, lb = np.strings.str_len(ta), np.strings.str_len(tb)
+        short, long_ = np.where(la <= lb, ta, tb), np.where(la <= lb, tb, ta)
+        ls, ll = np.minimum(la, lb), np.maximum(la, lb)
+        prefix = (ls >= 2) & np.strings.startswith(long_, short)
         graded = grade_names(fa, fb, pha, phb)
         close = graded >= NAME_LEVELS.index("jaro_winkler_92")
         # a consonant abbreviation (Mtt / Matthew, Zc / Zachary): same first letter, no vowel after
         # it, letters in order (so twins Mia / Matilda stay different)
         abbrev = np.zeros(len(fa), dtype=bool)
-        ss, ls = pd.Series(short, dtype=object).astype(str), pd.Series(long_, dtype=object).astype(str)
-        maybe_abbrev = ((ss.str.len() >= 2) & (ss.str[0] == ls.str[0]) & (ss.str.len() <= ls.str.len() - 2)
-                        & ~ss.str[1:].str.contains("[aeiouy]")).to_numpy()
+        tail = np.strings.slice(short, 1, None)
+        vowel = np.zeros(len(fa), dtype=bool)
+        for v in "aeiouy":
+            vowel |= np.strings.find(tail, v) >= 0
+        maybe_abbrev = (ls >= 2) & (short.astype("U1") == long_.astype("U1")) & (ls <= ll - 2) & ~vowel
         rest = np.nonzero(both & ~exact & ~nick & ~alt & ~prefix & ~close)[0]
         for i in np.nonzero(both & ~exact & ~nick & ~alt & ~prefix & ~close & maybe_abbrev)[0]:
             it = iter(long_[i])
@@ -237,29 +252,26 @@ class DobLevels(BaseCompareFeature):
     def _compute_vectorized(self, a: pd.Series, b: pd.Series) -> np.ndarray:
         da, db = _arr(a), _arr(b)
         both = _present(da) & _present(db)
-        fa = np.where(both, da, "00000000").astype(str)
-        fb = np.where(both, db, "00000000").astype(str)
-        exact = both & (fa == fb)
-        sa, sb = pd.Series(fa), pd.Series(fb)
-        swap = both & ~exact & ((sa.str[2:4] + sa.str[0:2] + sa.str[4:]) == sb).to_numpy()
-        hd = np.zeros(len(fa), dtype=np.int64)
-        if len(fa):
-            ua = np.frombuffer("".join(fa).encode(), dtype=np.uint8).reshape(-1, 8)
-            ub = np.frombuffer("".join(fb).encode(), dtype=np.uint8).reshape(-1, 8)
-            hd = (ua != ub).sum(axis=1)
-            # adjacent transposition: exactly two differing positions next to each other, swapped
-            diff = ua != ub
-            two = hd == 2
-            trans = np.zeros(len(fa), dtype=bool)
-            for j in range(7):
-                pos = two & diff[:, j] & diff[:, j + 1]
-                trans |= pos & (ua[:, j] == ub[:, j + 1]) & (ua[:, j + 1] == ub[:, j])
-        else:
-            trans = np.zeros(0, dtype=bool)
+        fa = np.where(both, da, "00000000")
+        fb = np.where(both, db, "00000000")
+        # the eight digits of each side as a byte matrix: every test below is whole-array
+        ua = np.frombuffer("".join(fa).encode(), dtype=np.uint8).reshape(-1, 8)
+        ub = np.frombuffer("".join(fb).encode(), dtype=np.uint8).reshape(-1, 8)
+        diff = ua != ub
+        hd = diff.sum(axis=1)
+        exact = both & (hd == 0)
+        swap = both & ~exact & (ua[:, [2, 3, 0, 1, 4, 5, 6, 7]] == ub).all(axis=1)
+        # adjacent transposition: exactly two differing positions next to each other, swapped
+        two = hd == 2
+        trans = np.zeros(len(fa), dtype=bool)
+        for j in range(7):
+            pos = two & diff[:, j] & diff[:, j + 1]
+            trans |= pos & (ua[:, j] == ub[:, j + 1]) & (ua[:, j + 1] == ub[:, j])
         one = both & ~exact & ((hd == 1) | trans)
-        year = both & (sa.str[4:] == sb.str[4:]).to_numpy()
-        years_apart = np.abs(pd.to_numeric(sa.str[4:], errors="coerce").to_numpy()
-                             - pd.to_numeric(sb.str[4:], errors="coerce").to_numpy())
+        year = both & ~diff[:, 4:].any(axis=1)
+        place = np.array([1000, 100, 10, 1])
+        years_apart = np.abs(((ua[:, 4:].astype(np.int64) - 48) * place).sum(axis=1)
+                             - ((ub[:, 4:].astype(np.int64) - 48) * place).sum(axis=1))
         levels = LEVELS["dob"]
         out = np.full(len(fa), MISSING, dtype=np.int8)
         out[both] = levels.index("different")

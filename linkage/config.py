@@ -23,17 +23,24 @@ class Thresholds(_Strict):
 
 
 class BlockingPass(_Strict):
-    """One blocking pass: records agreeing on ``keys`` (or ``keys`` against ``right``) are compared."""
+    """One blocking pass: records agreeing on ``keys`` (or ``keys`` against ``right``) are compared.
+
+    A key shared by more records than the cap is subdivided by ``refine`` (standardised columns, tried in
+    order); ``max_block_size`` overrides ``blocking.max_block_size`` for this pass.
+    """
 
     name: str
     keys: list[str] = Field(min_length=1)
     right: list[str] | None = None
+    refine: list[str] = []
+    max_block_size: int | None = Field(default=None, gt=1)
 
 
 class Blocking(_Strict):
     """Candidate-pair generation."""
 
     max_block_size: int = Field(default=300, gt=1)
+    max_pairs_per_record: float | None = Field(default=1.0, gt=0)
     passes: list[BlockingPass] | None = None
 
 

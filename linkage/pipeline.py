@@ -56,6 +56,7 @@ class LinkResult:
     model_version: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     pairs_by_pass: dict[str, int] = field(default_factory=dict)
+    blocking_by_pass: dict[str, dict[str, int]] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     pass_coverage: dict[str, dict[str, float | int]] = field(default_factory=dict)
@@ -356,6 +357,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         model_version=model.version,
         stage_seconds={k: round(v, 3) for k, v in secs.items()},
         pairs_by_pass=dict(sc.blocking.pairs_by_pass),
+        blocking_by_pass=sc.blocking.by_pass(),
         model=check["model"],
         drift=check["drift"],
         pass_coverage=pass_coverage(links.join(sc.pairs.select("uid_l", "uid_r", "passes"), on=["uid_l", "uid_r"],

@@ -61,6 +61,7 @@ def standardise_block_compare(people: pl.DataFrame, config: LinkageConfig, confi
         passes_from_config(config),
         max_block_size=config.blocking.max_block_size,
         dedupe_sources=frozenset(config.dedupe_within_sources),
+        max_pairs_per_record=config.blocking.max_pairs_per_record,
     )
     secs["block"] = time.perf_counter() - t
     t = time.perf_counter()

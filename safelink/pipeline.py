@@ -20,6 +20,7 @@ from ground.settings import DEFAULT_CONFIG_DIR, load_settings
 from ground.sources import SourcesConfig, load_sources
 from ground.state import default_state_url
 from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
+from safelink.metrics import StatsdTarget, emit_night_metrics, statsd_target_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,40 @@ def raise_if_undelivered(send_counts: dict[str, Any]) -> None:
     undelivered = int(send_counts.get("still_queued", 0) or 0)
     if undelivered:
         raise UndeliveredMessages(undelivered, str(send_counts.get("last_error", "") or ""))
+
+
+class DigestsLate(RuntimeError):
+    """A night's digests were not all sent by their due time (the message says what is missing and what to do).
+
+    Args:
+        message: one line: the night, what was not sent, and the fix.
+    """
+
+
+def stage_check_delivered(night: Night, due: str = "07:00") -> dict[str, Any]:
+    """Check, at the digests' due time, that the night's digests were built and every message delivered.
+
+    Args:
+        night: the night.
+        due: the due time (Europe/London), for the message.
+
+    Raises:
+        DigestsLate: the night never reached the send stage, or some of its messages are still queued.
+    """
+    from alerts.digests import night_delivery
+
+    counts = night_delivery(night.state, night.extract_date)
+    counts["complete"] = int(outputs.night_complete(night.night_dir))
+    day = night.extract_date.isoformat()
+    if not counts["built"]:
+        raise DigestsLate(f"digests for {day} not sent by {due}: the night never reached the send stage (night "
+                          f"complete: {'yes' if counts['complete'] else 'no'}); see the nightly run's failure, fix "
+                          "it and run the night")
+    waiting = counts["queued"] + counts["sending"]
+    if waiting:
+        raise DigestsLate(f"digests for {day} not sent by {due}: {waiting} message(s) still queued; run "
+                          "`safelink retry --output <output>` once the mail server is reachable")
+    return counts
 
 
 @dataclass(frozen=True)
@@ -295,13 +330,16 @@ class RunSummary:
         return path
 
 
-def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: dict[str, float]) -> dict[str, Any]:
-    """Write ``run_summary.json``, then the night's completion marker: the last files of a run.
+def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: dict[str, float],
+                  metrics: StatsdTarget | None = None) -> dict[str, Any]:
+    """Write ``run_summary.json``, then the night's completion marker: the last files of a run; then send the
+    night's counts as StatsD metrics when a StatsD server is configured.
 
     Args:
         night: the night.
         stages: each stage's counts.
         durations_s: each stage's wall time in seconds.
+        metrics: where to send the counts (default: ``SAFELINK_STATSD_HOST``; none set: nothing is sent).
     """
     summary = RunSummary(extract_date=night.extract_date.isoformat(), stages=stages, durations_s=durations_s)
     path = summary.write(night.night_dir)
@@ -311,7 +349,9 @@ def stage_publish(night: Night, stages: dict[str, dict[str, Any]], durations_s: 
 
     log.info("night complete", extra={"extract_date": night.extract_date.isoformat(),
                                       **log_fields(durations_s, "duration_s.")})
-    return {"summary": str(path), "complete": True}
+    target = metrics if metrics is not None else statsd_target_from_settings()
+    sent = emit_night_metrics(stages, durations_s, target) if target is not None else {}
+    return {"summary": str(path), "complete": True, "metrics_sent": len(sent)}
 
 
 Progress = Callable[[str, str], None]

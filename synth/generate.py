@@ -11,6 +11,9 @@ from synth.drop import DropWriter
 from synth.population import Population
 from synth.sources import SourceBuilder
 
+#: Changes when the same seed starts giving a different county (caches of generated counties compare it).
+GENERATOR_VERSION = "2-geography"
+
 
 @dataclass
 class NightResult:

@@ -9,23 +9,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from synth import reference as ref
+from synth.geography import FATHER_NEARBY, Address, Gazetteer
 from synth.nhs import generate_nhs_numbers
 
+__all__ = ["Address", "Household", "Person", "Population"]
 
-@dataclass(slots=True)
-class Address:
-    """A postal address as the household really has it."""
-
-    number: int
-    street: str
-    locality: str
-    town: str
-    postcode: str
-
-    @property
-    def line1(self) -> str:
-        """First address line (number and street)."""
-        return f"{self.number} {self.street}"
+#: How unevenly surnames spread over districts: a surname's weight in a district is its county-wide
+#: weight times a log-normal factor of this spread (so each district has its own common names).
+SURNAME_SPREAD = 0.45
+#: Share of households whose surname is a neighbour's in the same postcode (family living close by).
+KIN_NEXT_DOOR = 0.06
 
 
 @dataclass(slots=True)
@@ -34,6 +27,7 @@ class Household:
 
     hid: str
     address: Address
+    area: int = 0  # the gazetteer area (a town's part of a postcode district) the household lives in
     prev_address: Address | None = None
     future_address: Address | None = None
     future_move: int | None = None  # date ordinal of a move within the generated nights
@@ -80,7 +74,9 @@ class Population:
         self.horizon = horizon
         self.people: list[Person] = []
         self.households: list[Household] = []
-        self._used_addr: set[tuple[int, str, str]] = set()
+        self.gazetteer = Gazetteer(self.r, households)
+        self._surname_cum: dict[int, list[float]] = {}
+        self._kin: dict[str, list[str]] = {}
         for _ in range(households):
             self._make_household()
         nhs = generate_nhs_numbers(self.rng, len(self.people))
@@ -89,20 +85,18 @@ class Population:
         self._plan_moves()
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _address(self) -> Address:
-        r = self.r
-        while True:
-            ti = r.choices(range(len(ref.TOWNS)), weights=ref.TOWN_WEIGHTS)[0]
-            town, locs, districts = ref.TOWNS[ti]
-            street = f"{r.choice(ref.STREET_NAMES)} {r.choice(ref.STREET_SUFFIXES)}"
-            number = r.randint(1, 150)
-            district = r.choice(districts)
-            key = (number, street, district)
-            if key in self._used_addr:
-                continue
-            self._used_addr.add(key)
-            pc = f"{district} {r.randint(1, 9)}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}"
-            return Address(number, street, r.choice(locs), town, pc)
+    def _surname_weights(self, area: int) -> list[float]:
+        """Cumulative surname weights of one area: county-wide (Zipf-like by list rank) times a local factor."""
+        cum = self._surname_cum.get(area)
+        if cum is None:
+            r = self.r
+            total = 0.0
+            cum = []
+            for rank in range(len(ref.SURNAMES)):
+                total += r.lognormvariate(0.0, SURNAME_SPREAD) / (rank + 1) ** 0.35
+                cum.append(total)
+            self._surname_cum[area] = cum
+        return cum
 
     def _dob(self, min_age: float, max_age: float) -> dt.date:
         days = int(self.r.uniform(min_age, max_age) * 365.25)
@@ -111,8 +105,11 @@ class Population:
     def _forename(self, sex: str) -> str:
         return self.r.choice(ref.MALE_FORENAMES if sex == "M" else ref.FEMALE_FORENAMES)
 
-    def _surname(self) -> str:
-        return self.r.choice(ref.SURNAMES)
+    def _surname(self, hh: Household) -> str:
+        kin = self._kin.get(hh.address.postcode)
+        if kin and self.r.random() < KIN_NEXT_DOOR:
+            return self.r.choice(kin)
+        return self.r.choices(ref.SURNAMES, cum_weights=self._surname_weights(hh.area))[0]
 
     @staticmethod
     def _gendered(sur: str, sex: str) -> str:
@@ -132,13 +129,16 @@ class Population:
             p.middle = ""
         self.people.append(p)
         hh.members.append(idx)
+        if role not in ("child", "adult_child"):
+            self._kin.setdefault(hh.address.postcode, []).append(sur)
         return p
 
-    def _new_household(self) -> Household:
-        hh = Household(f"H{len(self.households) + 1:06d}", self._address())
-        r = self.r
-        if r.random() < 0.08:
-            hh.prev_address = self._address()
+    def _new_household(self, near: Household | None = None) -> Household:
+        g = self.gazetteer
+        area = g.random_area() if near is None else g.nearby_area(near.area, FATHER_NEARBY)
+        hh = Household(f"H{len(self.households) + 1:06d}", g.take(area), area=area)
+        if self.r.random() < 0.08:
+            hh.prev_address = g.any_address(g.nearby_area(area), hh.address)
         self.households.append(hh)
         return hh
 
@@ -154,20 +154,20 @@ class Population:
         hh.risk = r.random() < 0.07
         if kind == "single":
             sex = r.choice("MF")
-            self._add(hh, "single", sex, self._dob(18, 84), self._surname())
+            self._add(hh, "single", sex, self._dob(18, 84), self._surname(hh))
             return
         if kind in ("couple", "adults3"):
-            sur = self._surname()
+            sur = self._surname(hh)
             a = self._add(hh, "adult", "M" if r.random() < 0.85 else "F", self._dob(19, 88), sur)
             age = (self.today - a.dob).days / 365.25
-            b_sur = sur if r.random() < 0.6 else self._surname()
+            b_sur = sur if r.random() < 0.6 else self._surname(hh)
             self._add(hh, "adult", "F", self._dob(max(19, age - 8), min(88, age + 5)), b_sur)
             if kind == "adults3":
                 self._add(hh, "adult", r.choice("MF"), self._dob(19, 40), sur)
             return
         # households with children
         mother_age = r.uniform(22, 50) if kind != "adult_children" else r.uniform(40, 69)
-        sur = self._surname()
+        sur = self._surname(hh)
         mother: Person | None = None
         father: Person | None = None
         partner: Person | None = None
@@ -177,10 +177,10 @@ class Population:
             fdob = min(fdob, self.today - dt.timedelta(days=int(20 * 365.25)))
             father = self._add(hh, "father", "M", fdob, sur)
         if kind != "lone_father":
-            msur = sur if father is not None and r.random() < 0.8 else self._surname()
+            msur = sur if father is not None and r.random() < 0.8 else self._surname(hh)
             mother = self._add(hh, "mother", "F", self._dob(mother_age, mother_age + 0.01), msur)
             if father is not None and msur == sur and r.random() < 0.25:
-                mother.prev_sur = self._surname()
+                mother.prev_sur = self._surname(hh)
             if father is not None and msur != sur and r.random() < 0.3:
                 # double-barrelled family surname for the children
                 child_sur = f"{msur}-{sur}"
@@ -189,14 +189,14 @@ class Population:
         if kind in ("lone_mother", "blended") and mother is not None:
             # absent father living elsewhere, sometimes in this county
             if r.random() < 0.55:
-                fh = self._new_household()
+                fh = self._new_household(near=hh)
                 fh.risk = hh.risk or r.random() < 0.1
-                father = self._add(fh, "single", "M", self._dob(mother_age - 3, mother_age + 6), self._surname())
+                father = self._add(fh, "single", "M", self._dob(mother_age - 3, mother_age + 6), self._surname(fh))
                 child_sur = father.sur if r.random() < 0.5 else mother.sur
             else:
                 child_sur = mother.sur
             if kind == "blended":
-                partner = self._add(hh, "partner", "M", self._dob(mother_age - 4, mother_age + 8), self._surname())
+                partner = self._add(hh, "partner", "M", self._dob(mother_age - 4, mother_age + 8), self._surname(hh))
         n_children = r.choices([1, 2, 3, 4], weights=[45, 33, 15, 7])[0]
         if kind == "adult_children":
             n_children = r.choices([1, 2], weights=[65, 35])[0]
@@ -244,5 +244,6 @@ class Population:
         r = self.r
         for hh in self.households:
             if r.random() < 0.004 * nights:
-                hh.future_address = self._address()
+                g = self.gazetteer
+                hh.future_address = g.take(g.nearby_area(hh.area))
                 hh.future_move = self.today.toordinal() + r.randint(1, nights)

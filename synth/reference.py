@@ -82,6 +82,13 @@ STREET_NAMES: tuple[str, ...] = (
     "Oak", "Ash", "Rowan", "Linden", "Larch", "Cedar", "Chestnut", "Lime", "Field", "Brook",
     "Spring", "Hope", "Moss", "Rectory", "Watling", "Gladstone", "Fernlea", "Parkgate", "Hartford",
     "Richmond", "York", "Stanley", "Liverpool", "Bridge", "High", "Glenville", "Willow", "Meadow",
+    "Alder", "Birch", "Hawthorn", "Hazel", "Elm", "Sycamore", "Poplar", "Laurel", "Heather", "Bramble",
+    "Orchard", "Windmill", "Castle", "Abbey", "Chapel", "Vicarage", "School", "Market", "Bank", "Water",
+    "Canal", "River", "Wharf", "Dock", "Forge", "Smithy", "Farm", "Hall", "Manor", "Lodge",
+    "Albert", "Alexandra", "Edward", "George", "Princess", "Windsor", "Balmoral", "Clarence", "Nelson",
+    "Wellington", "Milton", "Shelley", "Tennyson", "Wordsworth", "Darwin", "Newton", "Cromwell", "Grosvenor",
+    "Eaton", "Delamere", "Beeston", "Peckforton", "Dee", "Weaver", "Gowy", "Sandy", "Green", "Stone",
+    "Fox", "Badger", "Kingfisher", "Heron", "Swallow", "Lark", "Wren", "Sandown", "Kenilworth", "Ludlow",
 )
 STREET_SUFFIXES: tuple[str, ...] = (
     "Road", "Street", "Lane", "Avenue", "Close", "Court", "Drive", "Grove", "Way", "Crescent",

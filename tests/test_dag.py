@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
 NIGHTLY = "safeguarding_nightly"
 RETRAIN = "safeguarding_retrain"
+DUE = "safeguarding_digests_due"
 OUTSIDE_TASKS = ("wait_for_drop", "check_drop", "validate_source", "send_digests", "confirm_delivery")
 
 
@@ -31,7 +32,7 @@ def dagbag() -> Any:
 
 def test_no_import_errors(dagbag: Any) -> None:
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {NIGHTLY, RETRAIN}
+    assert set(dagbag.dag_ids) == {NIGHTLY, RETRAIN, DUE}
 
 
 def test_nightly_task_graph(dagbag: Any) -> None:
@@ -112,6 +113,10 @@ def test_extract_date_rules(dagbag: Any) -> None:
     # summer: a run triggered at 02:00 London (01:00 UTC) is that London day's night
     assert support.extract_date({"logical_date": pendulum.datetime(2026, 7, 1, 2, tz="Europe/London")}) == dt.date(
         2026, 7, 1)
+    # the checking DAG (safeguarding_digests_due) may name its night by parameter; the nightly DAG may not
+    with_param = {"logical_date": scheduled, "params": {"extract_date": "2026-11-20"}}
+    assert support.extract_date(with_param, date_param=True) == dt.date(2026, 11, 20)
+    assert support.extract_date(with_param) == dt.date(2026, 11, 25)
     # no logical date names no night: refused, with the command that names one
     with pytest.raises(support.NoLogicalDate, match=r"--logical-date YYYY-MM-DDT02:00"):
         support.extract_date({"logical_date": None})
@@ -253,7 +258,7 @@ def test_drop_trigger_fires_on_the_marker_or_at_its_deadline(tmp_path: Path) -> 
 
 
 def test_failure_callback_on_every_task(dagbag: Any) -> None:
-    for dag_id in (NIGHTLY, RETRAIN):
+    for dag_id in (NIGHTLY, RETRAIN, DUE):
         dag = dagbag.dags[dag_id]
         for t in dag.tasks:
             callbacks = t.on_failure_callback
@@ -300,3 +305,39 @@ def test_retrain_is_manual_and_separate(dagbag: Any) -> None:
     assert dag.catchup is False and dag.max_active_runs == 1
     nightly_source = (DAGS / "safeguarding_nightly.py").read_text(encoding="utf-8")
     assert "train_model" not in nightly_source  # the nightly job never retrains
+
+
+def test_publish_emits_the_findings_and_report_assets(dagbag: Any) -> None:
+    import safelink_dag_support as support
+    from airflow.sdk import Asset
+
+    dag = dagbag.dags[NIGHTLY]
+    assert dag.get_task("publish").outlets == [support.FINDINGS, support.REPORT]
+    assert Asset(name="safeguarding_findings", uri="safelink://safeguarding_nightly/findings") == support.FINDINGS
+    assert Asset(name="safeguarding_report", uri="safelink://safeguarding_nightly/report") == support.REPORT
+    assert [t.task_id for t in dag.tasks if t.outlets] == ["publish"]  # events only for a completed night
+
+
+def test_digests_due_checks_at_seven_london_time_for_the_previous_days_night(dagbag: Any) -> None:
+    """The 07:00 run of D+1 checks the night of D, winter and summer; no retry, a timeout, the failure mail."""
+    import safelink_dag_support as support
+    from airflow.sdk import CronDataIntervalTimetable
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    dag = dagbag.dags[DUE]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.timetable.expression == "0 7 * * *" and dag.timetable.timezone.name == "Europe/London"
+    assert dag.task_ids == ["check_digests_sent"] and dag.catchup is False
+    check = dag.get_task("check_digests_sent")
+    assert check.retries == 0 and check.execution_timeout == dt.timedelta(minutes=10)
+    scheduler_view = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    london = pendulum.timezone("Europe/London")
+    for day in (dt.date(2026, 11, 25), dt.date(2026, 7, 1)):
+        start = pendulum.datetime(day.year, day.month, day.day, 7, tz=london)
+        nxt = scheduler_view.timetable.next_dagrun_info(
+            last_automated_data_interval=DataInterval(start.subtract(days=1), start),
+            restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True))
+        assert nxt is not None
+        assert nxt.run_after.in_timezone(london) == start.add(days=1)  # runs at 07:00 the next morning
+        assert support.extract_date({"logical_date": nxt.logical_date}) == day  # and checks that night

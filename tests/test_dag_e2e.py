@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from tests.helpers.sample import generated_drop
+from tests.test_metrics import StatsdListener
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
@@ -104,8 +105,18 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 
 @pytest.fixture(scope="module")
+def statsd() -> Iterator[StatsdListener]:
+    """A UDP socket standing in for the StatsD daemon Airflow's [metrics] settings point at."""
+    listener = StatsdListener()
+    try:
+        yield listener
+    finally:
+        listener.sock.close()
+
+
+@pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dbs: dict[str, str],
-               mailbox: tuple[Mailbox, int]) -> dict[str, Any]:
+               mailbox: tuple[Mailbox, int], statsd: StatsdListener) -> dict[str, Any]:
     """A drop, a config whose leads accept real delivery, an Airflow home with migrated PostgreSQL metadata."""
     base = tmp_path_factory.mktemp("e2e")
     landing = generated_drop(base, EXTRACT, 60, 11)
@@ -140,12 +151,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dbs: dict[str,
         "SAFELINK_WAIT_POKE_S": "1",
         "SAFELINK_WAIT_TIMEOUT_S": "30",
         "SAFELINK_RETRIES": "0",
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
         "PYTHONPATH": str(ROOT),
     }
     started = time.perf_counter()
     _airflow(env, "db", "migrate", timeout=240)
-    return {"base": base, "env": env, "output": base / "output", "landing": landing,
-            "data_engineering": data_engineering, "migrate_s": time.perf_counter() - started}
+    return {"base": base, "env": env, "output": base / "output", "landing": landing, "config": config,
+            "data_engineering": data_engineering, "migrate_s": time.perf_counter() - started,
+            "metadata": postgres_dbs["airflow"]}
 
 
 def _airflow(env: dict[str, str], *args: str, timeout: int = RUN_TIMEOUT_S,
@@ -162,14 +178,43 @@ def _dags_test(env: dict[str, str], date: dt.date, check: bool = True) -> subpro
     return _airflow(env, "dags", "test", "safeguarding_nightly", date.isoformat(), check=check)
 
 
+def _asset_events(database: str) -> list[tuple[str, dict[str, Any]]]:
+    """The asset events in Airflow's metadata database: (asset URI, extra), oldest first."""
+    import psycopg
+
+    with psycopg.connect(_pg_url(database, "postgresql"), autocommit=True) as conn:
+        rows = conn.execute("SELECT a.uri, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+                            "ORDER BY e.id").fetchall()
+    return [(str(uri), dict(extra or {})) for uri, extra in rows]
+
+
 def test_nightly_run_end_to_end_then_rerun_sends_nothing_twice(deployment: dict[str, Any],
-                                                                mailbox: tuple[Mailbox, int]) -> None:
+                                                                mailbox: tuple[Mailbox, int],
+                                                                statsd: StatsdListener) -> None:
     box, _ = mailbox
     env, night_dir = deployment["env"], deployment["output"] / EXTRACT.isoformat()
 
     started = time.perf_counter()
     _dags_test(env, EXTRACT)
     first_s = time.perf_counter() - started
+
+    # the publish task sent the night's counts to the StatsD server of Airflow's [metrics] settings
+    lines = statsd.lines()
+    gauges = {name: int(value.split("|")[0]) for name, _, value in (line.partition(":") for line in lines)
+              if name.startswith("airflow.safelink.night.") and value.endswith("|g")}
+    stages = json.loads((night_dir / "run_summary.json").read_text(encoding="utf-8"))["stages"]
+    assert gauges["airflow.safelink.night.findings"] == stages["detect"]["findings"]
+    assert gauges["airflow.safelink.night.links"] == stages["link"]["links"]
+    assert gauges["airflow.safelink.night.review_pairs"] == stages["link"]["review_pairs"]
+    assert gauges["airflow.safelink.night.set_aside"] == stages["combine"]["quarantined"]
+    assert gauges["airflow.safelink.night.undelivered"] == 0
+    assert gauges["airflow.safelink.night.rows_read"] == sum(
+        row["rows_read"] for row in stages["combine"]["conservation"].values())
+    # downstream DAGs can schedule on the night's findings and report
+    events = _asset_events(deployment["metadata"])
+    night_extra = {"extract_date": EXTRACT.isoformat(), "night": str(night_dir)}
+    assert sorted(events, key=lambda e: e[0]) == [("safelink://safeguarding_nightly/findings", night_extra),
+                                                  ("safelink://safeguarding_nightly/report", night_extra)]
 
     for name in ("person_links.csv", "findings.csv", "report.html", "run_summary.json"):
         assert (night_dir / name).is_file(), name
@@ -192,6 +237,29 @@ def test_nightly_run_end_to_end_then_rerun_sends_nothing_twice(deployment: dict[
     assert {n: (night_dir / n).read_bytes() for n in outputs_first} == outputs_first  # same outputs
     logging.getLogger(__name__).info("migrate %.1fs, first run %.1fs, rerun %.1fs",
                                      deployment["migrate_s"], first_s, second_s)
+
+
+def test_digests_due_check_passes_a_sent_night_and_mails_engineers_for_a_missing_one(
+        deployment: dict[str, Any], mailbox: tuple[Mailbox, int]) -> None:
+    """The 07:00 check: the night above sent everything; a night that never ran fails the check and is mailed."""
+    box, _ = mailbox
+    if not (deployment["output"] / EXTRACT.isoformat() / "_COMPLETE").exists():
+        pytest.skip("needs the nightly run of this module first")
+    env = deployment["env"]
+    before = len(box.messages)
+    _airflow(env, "dags", "test", "safeguarding_digests_due", EXTRACT.isoformat())
+    assert len(box.messages) == before  # nothing late, nobody mailed
+
+    missing = EXTRACT + dt.timedelta(days=5)
+    _airflow(env, "dags", "test", "safeguarding_digests_due", missing.isoformat(), check=False)
+    notices = [m for m in box.messages[before:] if "failure" in str(m["Subject"]).lower()]
+    assert len(notices) == 1, [str(m["Subject"]) for m in box.messages[before:]]
+    assert deployment["data_engineering"] in notices[0]["X-Envelope-To"]
+    body = notices[0].get_payload(decode=True).decode("utf-8") if not notices[0].is_multipart() else str(notices[0])
+    assert "check_digests_sent" in body and missing.isoformat() in body
+    # the extract date is not person data: the failure mail shows it (#15 row 17)
+    assert (f"DigestsLate: digests for {missing.isoformat()} not sent by 07:00: the night never reached the send "
+            "stage") in body
 
 
 def test_failed_task_mails_data_engineering(deployment: dict[str, Any], mailbox: tuple[Mailbox, int]) -> None:
@@ -232,3 +300,33 @@ def test_retrain_writes_a_new_candidate_and_leaves_the_reviewed_model(deployment
     candidates = sorted((output / "models").glob("linkage_model_*Z.json"))
     assert len(candidates) == 1 and candidates[0].stat().st_size > 0
     assert (reviewed.read_bytes() if reviewed.exists() else None) == before
+
+
+def test_broken_configuration_fails_check_drop_at_once_and_opens_no_night(deployment: dict[str, Any],
+                                                                          mailbox: tuple[Mailbox, int]) -> None:
+    """A broken sharing.yaml: check_drop fails before the night's folder exists, without retrying."""
+    box, _ = mailbox
+    config = deployment["base"] / "broken-config"
+    shutil.copytree(deployment["config"], config)
+    sharing = config / "sharing.yaml"
+    sharing.write_text(sharing.read_text(encoding="utf-8").replace("  cumulative_concern:", "  cumulative_concrn:", 1),
+                       encoding="utf-8")
+    date = EXTRACT + dt.timedelta(days=2)
+    env = {**deployment["env"], "SAFELINK_CONFIG": str(config), "SAFELINK_RETRIES": "3",
+           "SAFELINK_RETRY_DELAY_S": "1", "SAFELINK_WAIT_TIMEOUT_S": "2"}
+    before = len(box.messages)
+
+    _dags_test(env, date, check=False)
+
+    assert not (deployment["output"] / date.isoformat()).exists()
+    import psycopg
+
+    with psycopg.connect(_pg_url(deployment["metadata"], "postgresql"), autocommit=True) as conn:
+        tries = conn.execute(
+            "SELECT ti.try_number, ti.state FROM task_instance ti JOIN dag_run r ON r.dag_id = ti.dag_id AND "
+            "r.run_id = ti.run_id WHERE ti.task_id = 'check_drop' AND r.logical_date::date = %s", (date,)).fetchall()
+    assert tries == [(1, "failed")]  # failed on its first try although it may retry three times
+    notices = [m for m in box.messages[before:] if "failure" in str(m["Subject"]).lower()]
+    assert len(notices) == 1, [str(m["Subject"]) for m in box.messages[before:]]  # one failure, not one per retry
+    body = notices[0].get_payload(decode=True).decode("utf-8") if not notices[0].is_multipart() else str(notices[0])
+    assert "check_drop" in body and "AirflowFailException" in body and "sharing.yaml" in body
