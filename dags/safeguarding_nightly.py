@@ -1,5 +1,8 @@
 """Nightly safeguarding linkage: wait for the drop, ingest each source, link, detect, send, report, publish.
 
+Linking is three steps (docs/scaling.md): ``block`` writes the night's scoring shards, ``score_shard`` is mapped
+over them on the ``linkage`` queue, ``cluster`` reads them all.
+
 Each task calls one ``safelink.pipeline`` stage (the same functions ``safelink run`` calls); XCom
 carries counts, paths and durations only. The run at 02:00 Europe/London on day D+1 processes the
 drop of day D; a run triggered with ``--logical-date 2026-11-25T02:00`` (London time), or
@@ -9,16 +12,19 @@ London day of the logical date, one run per night (see docs/operations.md and do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
+from airflow.sdk.definitions.xcom_arg import PlainXComArg
 from safelink_dag_support import (
     FINDINGS,
+    LINKAGE_QUEUE,
     LONDON,
     MAX_ACTIVE_RUNS,
     OUTSIDE_RETRY_ARGS,
     REPORT,
+    STAGE_KEY,
     TASK_TIMEOUT,
     WAIT_POKE_S,
     WAIT_TIMEOUT_S,
@@ -88,12 +94,35 @@ def safeguarding_nightly() -> None:
 
         return timed("combine", lambda: stage_combine(night(), bool(drop["counts"]["complete_drop"])))
 
-    @task(task_id="link")
-    def link() -> dict[str, Any]:
-        """Link people records into persons (stable person IDs) and resolve mentions."""
-        from safelink.pipeline import stage_link
+    @task(task_id="block")
+    def block() -> list[int]:
+        """Standardise and block tonight's records, choose the night's model, write the scoring shards
+        (``sharding.pairs_per_shard`` in linkage.yaml sets how many). Returns their indices, to map over; the
+        stage's counts go to the XCom key ``stage``."""
+        from airflow.sdk import get_current_context
 
-        return timed("link", lambda: stage_link(night()), locked=True)
+        from safelink.pipeline import stage_block
+
+        result = timed("link_block", lambda: stage_block(night()), locked=True)  # may fit and activate the model
+        get_current_context()["ti"].xcom_push(key=STAGE_KEY, value=result)
+        return [int(k) for k in result["counts"]["shards"]]
+
+    @task(task_id="score_shard", queue=LINKAGE_QUEUE, map_index_template="{{ shard_index }}")
+    def score_shard(shard: int) -> dict[str, Any]:
+        """Compare and score one shard's candidate pairs with the night's fixed model (the ``linkage`` queue)."""
+        from airflow.sdk import get_current_context
+
+        from safelink.pipeline import stage_score_shard
+
+        get_current_context()["shard_index"] = shard  # type: ignore[typeddict-unknown-key]
+        return timed("link_score", lambda: stage_score_shard(night(), shard))
+
+    @task(task_id="cluster")
+    def cluster() -> dict[str, Any]:
+        """Guards, clusters, stable person IDs and mentions over every scored shard (the ``link`` stage's counts)."""
+        from safelink.pipeline import stage_cluster
+
+        return timed("link", lambda: stage_cluster(night()), locked=True)
 
     @task(task_id="detect")
     def detect() -> dict[str, Any]:
@@ -127,13 +156,17 @@ def safeguarding_nightly() -> None:
 
     @task(task_id="publish", outlets=[FINDINGS, REPORT])
     def publish(drop: dict[str, Any], ingested: list[dict[str, Any]], combined: dict[str, Any],
-                linked: dict[str, Any], detected: dict[str, Any], sent: dict[str, Any],
-                reported: dict[str, Any]) -> dict[str, Any]:
-        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order; mark the night
-        complete; send its counts as StatsD metrics; emit the findings and report asset events."""
+                blocked: dict[str, Any], scored: list[dict[str, Any]], linked: dict[str, Any],
+                detected: dict[str, Any], sent: dict[str, Any], reported: dict[str, Any]) -> dict[str, Any]:
+        """Write ``run_summary.json`` from every task's counts and durations (XCom), in run order (the scoring
+        shards are one stage, ``link_score``, its duration their summed task time); mark the night complete; send
+        its counts as StatsD metrics; emit the findings and report asset events."""
         from safelink.pipeline import stage_publish
 
-        flat = [drop, *ingested, combined, linked, detected, sent, reported]
+        shards = list(scored)
+        score = {"stage": "link_score", "duration_s": round(sum(r["duration_s"] for r in shards), 3),
+                 "counts": {"shards": len(shards), "pairs": sum(int(r["counts"]["pairs"]) for r in shards)}}
+        flat = [drop, *ingested, combined, blocked, score, linked, detected, sent, reported]
         stages = {r["stage"]: r["counts"] for r in flat}
         durations = {r["stage"]: r["duration_s"] for r in flat}
         n = night()
@@ -148,12 +181,16 @@ def safeguarding_nightly() -> None:
     sources = list_sources()
     ingested = validate_source.expand(source=sources)
     combined = standardise(drop)
-    linked, detected, sent, reported = link(), detect(), send_digests(), build_report()
+    blocked = block()
+    scored = score_shard.expand(shard=blocked)
+    linked, detected, sent, reported = cluster(), detect(), send_digests(), build_report()
 
     waited >> drop >> sources
-    ingested >> combined >> linked >> detected >> [sent, reported]  # the report never waits on e-mail
-    published = publish(drop=drop, ingested=ingested, combined=combined, linked=linked, detected=detected,
-                        sent=sent, reported=reported)
+    ingested >> combined >> blocked
+    scored >> linked >> detected >> [sent, reported]  # the report never waits on e-mail
+    block_stage = cast(PlainXComArg, blocked)[STAGE_KEY]
+    published = publish(drop=drop, ingested=ingested, combined=combined, blocked=block_stage, scored=scored,
+                        linked=linked, detected=detected, sent=sent, reported=reported)
     published >> confirm_delivery()
 
 

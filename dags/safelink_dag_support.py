@@ -72,6 +72,13 @@ OUTSIDE_RETRY_ARGS: dict[str, Any] = {
 }
 
 
+#: The Celery queue the linkage scoring shards run on (``airflow celery worker --queues linkage`` on the machines
+#: sized for them); executors without queues ignore it.
+LINKAGE_QUEUE = os.environ.get("SAFELINK_LINKAGE_QUEUE", "").strip() or "linkage"
+#: The XCom key of a task's stage counts when its return value is what the next task maps over.
+STAGE_KEY = "stage"
+
+
 # What a complete night publishes, for downstream DAGs to schedule on (``schedule=[FINDINGS]``): an event per
 # completed night, its extra naming the extract date and the night's folder (no person data).
 FINDINGS = Asset(name="safeguarding_findings", uri="safelink://safeguarding_nightly/findings")

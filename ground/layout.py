@@ -133,6 +133,55 @@ class NightLayout:
         return self.linkage / "mentions.parquet"
 
     @property
+    def shards(self) -> Path:
+        """``linkage/shards/``: the link stage's working files between blocking, scoring and clustering."""
+        return self.linkage / "shards"
+
+    @property
+    def shard_plan(self) -> Path:
+        """``linkage/shards/plan.json``: the night's shards, model choice and blocking counts (no person data)."""
+        return self.shards / "plan.json"
+
+    @property
+    def shard_records(self) -> Path:
+        """``linkage/shards/records.parquet``: tonight's standardised records."""
+        return self.shards / "records.parquet"
+
+    @property
+    def shard_frequencies(self) -> Path:
+        """``linkage/shards/frequencies.parquet``: how common each name is tonight (term frequencies)."""
+        return self.shards / "frequencies.parquet"
+
+    @property
+    def shard_model(self) -> Path:
+        """``linkage/shards/model.json``: the model every shard scores with tonight."""
+        return self.shards / "model.json"
+
+    def candidates(self, shard: int) -> Path:
+        """``linkage/shards/candidates/part-<k>.parquet``: one shard's candidate pairs.
+
+        Args:
+            shard: the shard's index.
+        """
+        return self.shards / "candidates" / f"part-{shard:05d}.parquet"
+
+    def scored(self, shard: int) -> Path:
+        """``linkage/shards/scored/part-<k>.parquet``: one shard's scored pairs.
+
+        Args:
+            shard: the shard's index.
+        """
+        return self.shards / "scored" / f"part-{shard:05d}.parquet"
+
+    def scored_counts(self, shard: int) -> Path:
+        """``linkage/shards/scored/part-<k>.json``: one shard's counts and seconds (no person data).
+
+        Args:
+            shard: the shard's index.
+        """
+        return self.shards / "scored" / f"part-{shard:05d}.json"
+
+    @property
     def person_links(self) -> Path:
         """``person_links.csv``: the contract's file."""
         return self.root / "person_links.csv"

@@ -124,9 +124,18 @@ def passes_from_config(config: LinkageConfig) -> tuple[BlockingPass, ...]:
                               p.max_block_size) for p in raw)
 
 
-def _keyed(records: pl.DataFrame, cols: list[str], names: list[str], required: int) -> pl.DataFrame:
-    frame = records.select("uid", *[pl.col(c).cast(pl.Utf8).alias(k) for c, k in zip(cols, names, strict=True)])
-    return frame.drop_nulls(names[:required])
+def _keyed(records: pl.DataFrame, cols: list[str], required: int) -> pl.DataFrame:
+    """``uid`` and one 64-bit key per level: the pass's keys (``_h0``), then with each refinement key added
+    (``_h1`` ...), null where a key of that level is missing. One integer column joins and groups far faster
+    than several strings; two different keys sharing a hash (about one chance in 10^8 a night) could only
+    add a candidate pair, never lose one."""
+    text = [pl.col(c).cast(pl.Utf8).alias(f"_k{i}") for i, c in enumerate(cols)]
+    levels = []
+    for level in range(len(cols) - required + 1):
+        used = text[: required + level]
+        levels.append(pl.when(pl.all_horizontal([e.is_not_null() for e in used]))
+                      .then(pl.struct(used).hash(seed=0)).alias(f"_h{level}"))
+    return records.select("uid", *levels).drop_nulls("_h0")
 
 
 def _pair_threshold(sizes: pl.DataFrame, budget: float | None) -> int | None:
@@ -155,36 +164,41 @@ def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
         ``block_pairs_cap`` (the pair threshold, 0 for none).
     """
     n = len(bp.keys)
-    names = [f"_k{i}" for i in range(n + len(bp.refine))]
-    left = _keyed(records, [*bp.keys, *bp.refine], names, n)
-    right = _keyed(records, [*(bp.right or bp.keys), *bp.refine], names, n)
+    left = _keyed(records, [*bp.keys, *bp.refine], n)
+    right = left if bp.right is None else _keyed(records, [*bp.right, *bp.refine], n)
     block_pairs = pl.col("_nl") * (pl.col("_nl") - 1) // 2 if bp.right is None else pl.col("_nl") * pl.col("_nr")
     parts: list[pl.DataFrame] = []
     counts = {"subdivided_keys": 0, "skipped_keys": 0, "block_pairs_cap": 0}
     threshold: int | None = None
     for level in range(len(bp.refine) + 1):
-        lk = names[: n + level]
+        key = f"_h{level}"
         if level:
-            left, right = left.drop_nulls(lk[-1]), right.drop_nulls(lk[-1])
-        sizes = left.group_by(lk).agg(pl.len().alias("_nl")).join(
-            right.group_by(lk).agg(pl.len().alias("_nr")), on=lk, how="inner").with_columns(block_pairs.alias("_p"))
+            left = left.drop_nulls(key)
+            right = left if bp.right is None else right.drop_nulls(key)
+        sizes = left.group_by(key).agg(pl.len().alias("_nl"))
+        sizes = (sizes.with_columns(pl.col("_nl").alias("_nr")) if bp.right is None
+                 else sizes.join(right.group_by(key).agg(pl.len().alias("_nr")), on=key))
+        sizes = sizes.with_columns(block_pairs.alias("_p"))
         if level == 0:
             threshold = _pair_threshold(sizes, budget)
             counts["block_pairs_cap"] = threshold or 0
         over = (pl.col("_nl") > cap) | (pl.col("_nr") > cap)
         if threshold is not None:
             over = over | (pl.col("_p") >= threshold)
-        ok, big = sizes.filter(~over).select(lk), sizes.filter(over).select(lk)
-        joined = left.join(ok, on=lk, how="semi").join(right.join(ok, on=lk, how="semi"), on=lk, suffix="_r")
-        parts.append(joined.select(pl.min_horizontal("uid", "uid_r").alias("uid_l"),
-                                   pl.max_horizontal("uid", "uid_r").alias("uid_r"))
+        ok, big = sizes.filter(~over).select(key), sizes.filter(over).select(key)
+        l_ok = left.select("uid", key).join(ok, on=key, how="semi")
+        r_ok = l_ok if bp.right is None else right.select("uid", key).join(ok, on=key, how="semi")
+        parts.append(l_ok.join(r_ok, on=key, suffix="_r")
+                     .select(pl.min_horizontal("uid", "uid_r").alias("uid_l"),
+                             pl.max_horizontal("uid", "uid_r").alias("uid_r"))
                      .filter(pl.col("uid_l") != pl.col("uid_r")))
         if big.is_empty() or level == len(bp.refine):
             counts["skipped_keys"] = big.height
             break
         if level == 0:
             counts["subdivided_keys"] = big.height
-        left, right = left.join(big, on=lk, how="semi"), right.join(big, on=lk, how="semi")
+        left = left.join(big, on=key, how="semi")
+        right = left if bp.right is None else right.join(big, on=key, how="semi")
     return pl.concat(parts).unique(), counts
 
 

@@ -178,7 +178,9 @@ def cluster_links(
     Returns:
         The cluster label of each uid (0..k-1), and per link whether it was used and why not.
     """
-    parent = np.arange(n_records)
+    # plain lists, not numpy arrays: this loop reads one element at a time, and a numpy scalar per read
+    # costs more than the union-find itself
+    parent = list(range(n_records))
     src = records["source"].to_list()
     dob = records["dob"].to_list()
     nhs_v = [
@@ -196,7 +198,7 @@ def cluster_links(
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
-        return int(x)
+        return x
 
     def comp(r: int) -> _Comp:
         c = comps.get(r)
@@ -205,20 +207,22 @@ def cluster_links(
             comps[r] = c
         return c
 
-    order = np.argsort(-links["weight"].to_numpy(), kind="stable")
-    ul = links["uid_l"].to_numpy()
-    ur = links["uid_r"].to_numpy()
+    order = np.argsort(-links["weight"].to_numpy(), kind="stable").tolist()
+    ul = links["uid_l"].to_list()
+    ur = links["uid_r"].to_list()
     evidence = (
-        links["evidence"].to_numpy() if "evidence" in links.columns else np.full(links.height, np.inf)
+        links["evidence"].cast(pl.Float64).fill_null(float("nan")).to_list() if "evidence" in links.columns
+        else [np.inf] * links.height
     )
     forename_agrees = (
-        links["forename_agrees"].to_numpy() if "forename_agrees" in links.columns else np.zeros(links.height, bool)
+        links["forename_agrees"].fill_null(False).to_list() if "forename_agrees" in links.columns
+        else [False] * links.height
     )
     accepted = np.zeros(links.height, dtype=bool)
     reasons: list[str | None] = [None] * links.height
     counts: Counter = Counter()
     for i in order:
-        ra, rb = find(int(ul[i])), find(int(ur[i]))
+        ra, rb = find(ul[i]), find(ur[i])
         if ra == rb:
             accepted[i] = True
             continue

@@ -49,7 +49,7 @@ def _present(a: np.ndarray) -> np.ndarray:
 
 
 def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return _present(a) & _present(b) & (a == b)
+    return (a == b) & _present(a)  # equal to a present value, so present on both sides
 
 
 def _text(a: np.ndarray) -> np.ndarray:
@@ -82,20 +82,32 @@ def _spelt_close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (_jw(a, b) >= CLOSE_JW) | (_osa(a, b) <= 1)
 
 
+def _codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Both sides as integer codes into their shared distinct values (-1 where missing): work on a few
+    thousand distinct names, then index, instead of touching every pair's strings."""
+    codes, values = pd.factorize(np.concatenate([a, b]), use_na_sentinel=True)
+    return codes[: len(a)].astype(np.int64), codes[len(a):].astype(np.int64), list(values)
+
+
 def _joined_in(a: np.ndarray, b: np.ndarray, pairs: frozenset[str]) -> np.ndarray:
     """``"a|b"`` is one of ``pairs`` (a nickname pair), element by element."""
     if len(a) == 0 or not pairs:
         return np.zeros(len(a), dtype=bool)
-    keys = np.strings.add(np.strings.add(_text(a), "|"), _text(b))
-    return np.isin(keys, np.array(sorted(pairs)))
+    ca, cb, values = _codes(a, b)
+    index = {v: i for i, v in enumerate(values)}
+    n = len(values)
+    wanted = [index[x] * n + index[y] for x, _, y in (p.partition("|") for p in pairs) if x in index and y in index]
+    return (ca >= 0) & (cb >= 0) & np.isin(ca * n + cb, np.array(wanted, dtype=np.int64))
 
 
 def _initial(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """One side is a single letter, the other's first letter."""
-    ta, tb = _text(a), _text(b)
-    la, lb = np.strings.str_len(ta), np.strings.str_len(tb)
+    ca, cb, values = _codes(a, b)
+    length = np.array([len(v) for v in values] + [0])  # code -1 (missing) picks the last entry
+    first = np.array([v[:1] for v in values] + [""], dtype=object)
+    la, lb = length[ca], length[cb]
     one = ((la == 1) | (lb == 1)) & (la > 0) & (lb > 0)
-    return one & (ta.astype("U1") == tb.astype("U1"))
+    return one & (first[ca] == first[cb])
 
 
 def grade_names(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:

@@ -44,6 +44,17 @@ class Blocking(_Strict):
     passes: list[BlockingPass] | None = None
 
 
+class Sharding(_Strict):
+    """How tonight's candidate pairs are cut into scoring shards (docs/scaling.md).
+
+    Shards = candidate pairs / ``pairs_per_shard`` (rounded up), at least ``processes``, at most ``max_shards``.
+    """
+
+    pairs_per_shard: int = Field(default=1_000_000, ge=1)
+    max_shards: int = Field(default=256, ge=1, le=1024)
+    processes: int = Field(default=1, ge=1, le=256)
+
+
 class Guards(_Strict):
     """Merges a person would refuse."""
 
@@ -96,6 +107,7 @@ class LinkageConfig(_Strict):
     thresholds: Thresholds = Thresholds()
     dedupe_within_sources: list[str] = []
     blocking: Blocking = Blocking()
+    sharding: Sharding = Sharding()
     guards: Guards = Guards()
     training: Training = Training()
     mentions: Mentions = Mentions()

@@ -84,8 +84,15 @@ class FSModel:
         lam = min(2.0 * self.matches_per_record / max(n_records - 1, 1), 0.5)
         return math.log2(lam / (1.0 - lam))
 
-    def to_json(self) -> dict:
-        """The model as the JSON document written to disk."""
+    def to_json(self, exact: bool = False) -> dict:
+        """The model as the JSON document written to disk.
+
+        Args:
+            exact: keep every digit of m and u (a night's working copy scores exactly as the model in memory).
+        """
+        def r(x: float) -> float:
+            return x if exact else round(x, 8)
+
         return {
             "format": MODEL_FORMAT,
             "version": self.version,
@@ -96,24 +103,25 @@ class FSModel:
             "comparisons": {
                 c: {
                     "levels": LEVELS[c],
-                    "m": [round(x, 8) for x in self.m[c]],
-                    "u": [round(x, 8) for x in self.u[c]],
+                    "m": [r(x) for x in self.m[c]],
+                    "u": [r(x) for x in self.u[c]],
                     "weights": [round(float(w), 4) for w in self.weights(c)],
-                    "u_random": [round(x, 8) for x in self.u_random.get(c, self.u[c])],
+                    "u_random": [r(x) for x in self.u_random.get(c, self.u[c])],
                 }
                 for c in self.m
             },
             "info": self.info,
         }
 
-    def save(self, path: Path) -> Path:
+    def save(self, path: Path, exact: bool = False) -> Path:
         """Write the model JSON.
 
         Args:
             path: destination file.
+            exact: keep every digit (see :meth:`to_json`).
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        outputs.write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
+        outputs.write_text(path, json.dumps(self.to_json(exact), indent=2) + "\n")
         return path
 
     @classmethod
@@ -159,7 +167,8 @@ def pattern_counts(levels: pl.DataFrame, comparisons: list[str]) -> tuple[np.nda
     Returns:
         ``(patterns, counts)``: int array (n_patterns × n_comparisons) and counts.
     """
-    agg = levels.group_by(comparisons).agg(pl.len().alias("_n"))
+    # in a fixed order: EM sums over the patterns, and floating-point sums depend on their order
+    agg = levels.group_by(comparisons).agg(pl.len().alias("_n")).sort(comparisons)
     return agg.select(comparisons).to_numpy().astype(np.int64), agg["_n"].to_numpy().astype(float)
 
 
@@ -271,14 +280,54 @@ def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
     return vals.group_by(column).agg((pl.len() / n).alias("tf"))
 
 
-def score(levels: pl.DataFrame, records: pl.DataFrame, model: FSModel) -> pl.DataFrame:
+@dataclass(frozen=True)
+class Frequencies:
+    """What scoring needs to know about all of tonight's records when it sees only some of them."""
+
+    tables: dict[str, pl.DataFrame]
+    n_records: int
+
+    @classmethod
+    def of(cls, records: pl.DataFrame) -> Frequencies:
+        """Term frequencies of the adjusted name columns and the number of people records.
+
+        Args:
+            records: all of tonight's standardised records.
+        """
+        tables = {col: term_frequencies(records, col) for col, _ in TF_COMPARISONS.values() if col in records.columns}
+        return cls(tables, records.filter(pl.col("source") != "~mention").height)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One frame (``column``, ``value``, ``tf``) for a Parquet file; ``n_records`` goes elsewhere."""
+        parts = [t.select(pl.lit(col).alias("column"), pl.col(col).alias("value"), "tf")
+                 for col, t in self.tables.items()]
+        empty = pl.DataFrame(schema={"column": pl.Utf8, "value": pl.Utf8, "tf": pl.Float64})
+        return pl.concat(parts).sort("column", "value") if parts else empty
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame, n_records: int) -> Frequencies:
+        """The inverse of :meth:`to_frame`.
+
+        Args:
+            frame: ``column``, ``value``, ``tf``.
+            n_records: people records tonight.
+        """
+        tables = {str(col): frame.filter(pl.col("column") == col).select(pl.col("value").alias(str(col)), "tf")
+                  for col in frame["column"].unique(maintain_order=True).to_list()}
+        return cls(tables, n_records)
+
+
+def score(levels: pl.DataFrame, records: pl.DataFrame, model: FSModel,
+          frequencies: Frequencies | None = None) -> pl.DataFrame:
     """Add ``w_<comparison>``, ``weight`` and ``match_probability`` to comparison levels.
 
     Args:
         levels: ``uid_l``, ``uid_r`` and one level column per comparison.
-        records: the standardised records (for term frequencies).
+        records: the standardised records (at least those the pairs name).
         model: the Fellegi–Sunter model.
+        frequencies: term frequencies and record count over all of tonight's records (None: from ``records``).
     """
+    freq = frequencies or Frequencies.of(records)
     out = levels
     exprs = []
     for c in model.m:
@@ -297,7 +346,7 @@ def score(levels: pl.DataFrame, records: pl.DataFrame, model: FSModel) -> pl.Dat
             li = LEVELS[c].index(level)
             base_w = float(model.weights(c)[li])
             u_avg = (model.u_random.get(c) or model.u[c])[li]
-            tf = term_frequencies(records, col)
+            tf = freq.tables.get(col, pl.DataFrame(schema={col: pl.Utf8, "tf": pl.Float64}))
             vals = records.select(pl.col("uid").alias("uid_l"), pl.col(col).alias("_v"))
             adj = (pl.lit(u_avg) / pl.max_horizontal(pl.col("tf"), pl.lit(model.tf_min_u))).log(2)
             out = (
@@ -312,6 +361,6 @@ def score(levels: pl.DataFrame, records: pl.DataFrame, model: FSModel) -> pl.Dat
                 .drop("_v", "tf")
             )
     wcols = [f"w_{c}" for c in model.m if c in levels.columns]
-    prior = model.prior_weight(records.filter(pl.col("source") != "~mention").height)
+    prior = model.prior_weight(freq.n_records)
     out = out.with_columns((pl.sum_horizontal(wcols) + prior).alias("weight"))
     return out.with_columns((1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("weight")))).alias("match_probability"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -91,14 +92,15 @@ def fit_to_night(sc: Scored, start: FSModel, config: LinkageConfig, config_dir: 
                      sc.records.height, start, settings, provenance)
 
 
-def choose_model(models_dir: Path | None, starting: Path, sc: Scored, config: LinkageConfig, config_dir: Path,
-                 extract_date: date) -> ModelChoice:
+def choose_model(models_dir: Path | None, starting: Path, compared: Callable[[], Scored], config: LinkageConfig,
+                 config_dir: Path, extract_date: date) -> ModelChoice:
     """The model for tonight (see the module docstring).
 
     Args:
         models_dir: the deployment's model store (None: always the starting model).
         starting: the starting model file.
-        sc: tonight's prepared records and pairs.
+        compared: tonight's records and compared candidate pairs, called only when tonight fits a model (comparing
+            every pair in one place is what a fit needs; otherwise the scoring shards compare their own pairs).
         config: the linkage configuration.
         config_dir: the configuration folder.
         extract_date: the night.
@@ -116,7 +118,7 @@ def choose_model(models_dir: Path | None, starting: Path, sc: Scored, config: Li
     if models_dir is None or not config.model.fit_on_first_night:
         return ModelChoice(start, "starting", str(starting))
     try:
-        fitted = fit_to_night(sc, start, config, config_dir,
+        fitted = fit_to_night(compared(), start, config, config_dir,
                               {"nights": [extract_date.isoformat()], "how": "fitted on the first night"})
     except FitError as err:
         log.warning("linkage: no model fitted to this deployment's data and tonight's fit was refused (%s): "

@@ -1,4 +1,4 @@
-"""The linkage stage: ``link_night`` (score with a trained model) and ``train_model`` (EM)."""
+"""The linkage stage: ``link_night`` (block, score the shards, cluster), ``cluster_night`` and ``train_model``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from ground import outputs
+from ground.layout import NightLayout
 from ground.safe_csv import write_safe_csv
 from linkage.blocking import pass_coverage
 from linkage.cluster import cluster_links, pair_guards
@@ -24,9 +25,10 @@ from linkage.ids import persist_ids
 from linkage.mentions import resolve_mentions
 from linkage.model import FSModel, score
 from linkage.models import save_versioned
-from linkage.night_model import choose_model, fit_to_night, model_check, write_model_check
+from linkage.night_model import fit_to_night, model_check, write_model_check
 from linkage.prepare import Scored, load_config, nicknames_path, standardise_block_compare
 from linkage.review_decisions import review_overrides
+from linkage.shards import ShardPlan, block_night, read_scored, remove_work, score_shards
 from linkage.standardise import nickname_pairs, standardise_people
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class LinkResult:
     model: dict[str, Any] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     pass_coverage: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    shards: int = 1
 
 
 def _thresholds(model: FSModel, config: LinkageConfig) -> tuple[float, float]:
@@ -293,8 +296,9 @@ class NightInputs:
 
 
 def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: date, config_dir: Path,
-               models_dir: Path | None = None) -> LinkResult:
-    """Link one night's people records into persons and resolve mentions.
+               models_dir: Path | None = None, processes: int | None = None) -> LinkResult:
+    """Link one night's people records into persons and resolve mentions: :func:`linkage.shards.block_night`,
+    every shard through :func:`linkage.shards.score_shard`, then :func:`cluster_night`.
 
     Reads ``landing/people.parquet`` and ``landing/mentions.parquet`` under ``night_dir``; writes
     ``linkage/records.parquet``, ``linkage/pairs.parquet``, ``linkage/mentions.parquet``,
@@ -309,23 +313,58 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         models_dir: the deployment's model store (``<output>/models``): its active model scores the night;
             without one, the night fits one to its own records first (see :mod:`linkage.calibrate`). None:
             score with ``model_path`` as it is.
+        processes: local processes to score the shards in (None: ``sharding.processes`` in ``linkage.yaml``);
+            the outputs are the same whatever the number.
+
+    Returns:
+        Counts of what was done.
+    """
+    plan = block_night(night_dir, model_path, extract_date, config_dir, models_dir, processes)
+    workers = processes or load_config(config_dir).sharding.processes
+    t = time.perf_counter()
+    score_shards(night_dir, plan, config_dir, workers)
+    scoring_wall = time.perf_counter() - t
+    result = cluster_night(night_dir, state_url, extract_date, config_dir, models_dir)
+    result.stage_seconds["scoring_wall"] = round(scoring_wall, 3)
+    return result
+
+
+def _seconds(plan: ShardPlan, shard_counts: list[dict[str, Any]]) -> dict[str, float]:
+    """Tonight's link seconds: blocking's own, and the shards' compare and score summed (processor time)."""
+    secs = dict(plan.seconds)
+    for key in ("compare", "score"):
+        secs[key] = secs.get(key, 0.0) + sum(float(c["seconds"].get(key, 0.0)) for c in shard_counts)
+    secs["shard_io"] = sum(float(c["seconds"].get("read", 0.0)) + float(c["seconds"].get("write", 0.0))
+                           for c in shard_counts)
+    return secs
+
+
+def cluster_night(night_dir: Path, state_url: str, extract_date: date, config_dir: Path,
+                  models_dir: Path | None = None) -> LinkResult:
+    """Cluster tonight's scored shards: guards, clusters, stable person ids, outputs and mention resolution.
+
+    Args:
+        night_dir: the night's folder, every shard of it scored (:func:`linkage.shards.score_shard`).
+        state_url: SQLAlchemy URL of the state database.
+        extract_date: the extract date.
+        config_dir: the configuration folder.
+        models_dir: the deployment's model store: a model fitted tonight is kept and activated there.
 
     Returns:
         Counts of what was done.
     """
     night_dir = Path(night_dir)
+    layout = NightLayout(night_dir)
     config = load_config(config_dir)
+    plan = ShardPlan.read(layout)
+    scored, shard_counts = read_scored(layout, plan)
+    choice = plan.choice(FSModel.load(layout.shard_model))
+    model = choice.model
+    sc = Scored(records=pl.read_parquet(layout.shard_records), pairs=scored, blocking=plan.blocking_stats(),
+                seconds={})
     people, mentions = _read_night(night_dir)
     night = NightInputs(people=people, mentions=mentions)
-    sc = standardise_block_compare(people, config, config_dir)
-    secs = dict(sc.seconds)
-    t = time.perf_counter()
-    choice = choose_model(models_dir, Path(model_path), sc, config, config_dir, extract_date)
-    secs["model"] = time.perf_counter() - t
-    model = choice.model
-    t = time.perf_counter()
-    scored = score(sc.pairs, sc.records, model)
-    secs["score"] = time.perf_counter() - t
+    secs = _seconds(plan, shard_counts)
     t = time.perf_counter()
     evidence = guard_evidence(sc.records, _mentions_standardised(mentions, people, config_dir))
     records, kept, guard_counts = cluster_scored(sc.records, scored, model, config, _review_overrides(state_url),
@@ -339,13 +378,25 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
     write_model_check(night_dir, check)
     t = time.perf_counter()
     resolved = _resolve(night, sc, records, model, config, config_dir, extract_date)
-    resolved.write_parquet(night_dir / "linkage" / "mentions.parquet")
+    outputs.write_parquet(resolved, layout.resolved_mentions)
     secs["mentions"] = time.perf_counter() - t
+    result = _link_result(sc, records, kept, pairs_out, guard_counts, id_stats, resolved, check, model.version)
+    result.stage_seconds = {k: round(v, 3) for k, v in secs.items()}
+    result.shards = plan.shards
+    remove_work(layout)
+    log.info("linkage: records=%d persons=%d links=%d review_pairs=%d shards=%d model=%s origin=%s", result.records,
+             result.persons, result.links, result.review_pairs, plan.shards, model.version, check["model"]["origin"])
+    return result
+
+
+def _link_result(sc: Scored, records: pl.DataFrame, kept: pl.DataFrame, pairs_out: pl.DataFrame,
+                 guard_counts: Counter[str], id_stats: Any, resolved: pl.DataFrame, check: dict[str, Any],
+                 version: str) -> LinkResult:
     links = kept.filter(pl.col("decision") == "link")
-    result = LinkResult(
+    return LinkResult(
         records=records.height,
         persons=records["person_id"].n_unique(),
-        pairs_scored=scored.height,
+        pairs_scored=sc.pairs.height,
         links=int((pairs_out["decision"] == "link").sum()),
         review_pairs=int((pairs_out["decision"] == "review").sum()),
         guard_interventions=dict(sorted(guard_counts.items())),
@@ -354,8 +405,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         new_persons=id_stats.new,
         mentions=resolved.height,
         mentions_resolved=int(resolved["mentioned_person_id"].is_not_null().sum()) if resolved.height else 0,
-        model_version=model.version,
-        stage_seconds={k: round(v, 3) for k, v in secs.items()},
+        model_version=version,
         pairs_by_pass=dict(sc.blocking.pairs_by_pass),
         blocking_by_pass=sc.blocking.by_pass(),
         model=check["model"],
@@ -364,9 +414,6 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
                                                how="left").with_columns(pl.col("passes").fill_null(0)),
                                     sc.blocking.pass_names),
     )
-    log.info("linkage: records=%d persons=%d links=%d review_pairs=%d model=%s origin=%s", result.records,
-             result.persons, result.links, result.review_pairs, model.version, check["model"]["origin"])
-    return result
 
 
 def train_model(people_parquet_paths: list[Path], out_path: Path, config_dir: Path) -> Path:

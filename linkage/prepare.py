@@ -38,8 +38,8 @@ class Scored:
     seconds: dict[str, float]
 
 
-def standardise_block_compare(people: pl.DataFrame, config: LinkageConfig, config_dir: Path) -> Scored:
-    """Standardise the people table, make candidate pairs and compute comparison levels.
+def standardise_block(people: pl.DataFrame, config: LinkageConfig, config_dir: Path) -> Scored:
+    """Standardise the people table and make candidate pairs (not yet compared).
 
     Args:
         people: canonical people table.
@@ -64,9 +64,32 @@ def standardise_block_compare(people: pl.DataFrame, config: LinkageConfig, confi
         max_pairs_per_record=config.blocking.max_pairs_per_record,
     )
     secs["block"] = time.perf_counter() - t
-    t = time.perf_counter()
-    pdf, idx = to_recordlinkage(std, pairs)
+    return Scored(records=std, pairs=pairs, blocking=bstats, seconds=secs)
+
+
+def compare_levels(records: pl.DataFrame, pairs: pl.DataFrame, config_dir: Path) -> pl.DataFrame:
+    """The candidate pairs with one agreement-level column per comparison.
+
+    Args:
+        records: standardised records (at least those the pairs name).
+        pairs: candidate pairs (``uid_l``, ``uid_r`` and any further columns, kept in order).
+        config_dir: configuration folder (for the alias table).
+    """
+    pdf, idx = to_recordlinkage(records, pairs)
     levels = levels_to_polars(compare_pairs(idx, pdf, nickname_pairs(str(nicknames_path(config_dir)))))
-    levels = pairs.join(levels, on=["uid_l", "uid_r"], how="left", maintain_order="left")
-    secs["compare"] = time.perf_counter() - t
-    return Scored(records=std, pairs=levels, blocking=bstats, seconds=secs)
+    return pairs.join(levels, on=["uid_l", "uid_r"], how="left", maintain_order="left")
+
+
+def standardise_block_compare(people: pl.DataFrame, config: LinkageConfig, config_dir: Path) -> Scored:
+    """Standardise the people table, make candidate pairs and compute comparison levels.
+
+    Args:
+        people: canonical people table.
+        config: the linkage configuration.
+        config_dir: configuration folder (for the alias table).
+    """
+    sc = standardise_block(people, config, config_dir)
+    t = time.perf_counter()
+    sc.pairs = compare_levels(sc.records, sc.pairs, config_dir)
+    sc.seconds["compare"] = time.perf_counter() - t
+    return sc

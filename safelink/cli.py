@@ -64,7 +64,7 @@ def _classify(exc: BaseException, debug_log: str) -> tuple[int, str]:
     from ground.config import ConfigError
     from ground.errors import OperatorError
     from landing.ingest import DropIncomplete
-    from safelink.pipeline import UndeliveredMessages
+    from safelink.pipeline import DigestsLate, UndeliveredMessages
 
     if isinstance(exc, ValidationError) and exc.title.endswith("Settings"):
         return EXIT_CONFIG, f"environment setting {_one_line(_settings_error(exc))}"
@@ -72,7 +72,7 @@ def _classify(exc: BaseException, debug_log: str) -> tuple[int, str]:
         return EXIT_CONFIG, f"configuration: {_one_line(str(exc))} (fix it, then run again; nothing was written)"
     if isinstance(exc, DropIncomplete):
         return EXIT_NOT_READY, _one_line(str(exc))
-    if isinstance(exc, UndeliveredMessages):
+    if isinstance(exc, UndeliveredMessages | DigestsLate):
         return EXIT_UNDELIVERED, _one_line(str(exc))
     if isinstance(exc, OperatorError):
         return exc.exit_code, _one_line(str(exc))
@@ -182,12 +182,15 @@ def run(
     allow_incomplete: Annotated[bool, typer.Option(help="Run on the files present without _SUCCESS.")] = False,
     progress: Annotated[bool | None, typer.Option(help="Progress per stage (default: when stderr is a terminal).")]
     = None,
+    shards: Annotated[int | None, typer.Option(
+        min=1, max=256, help="Score the linkage shards in this many local processes (default: sharding.processes "
+        "in linkage.yaml); the outputs are the same whatever the number.")] = None,
 ) -> None:
     """Run the whole nightly job for one extract date."""
     from safelink.pipeline import Night, run_night
 
     night = Night(landing=landing, output=output, extract_date=_date(date), config_dir=config,
-                  allow_incomplete=allow_incomplete)
+                  allow_incomplete=allow_incomplete, processes=shards)
     show = sys.stderr.isatty() if progress is None else progress
     with command_errors(output), _stage_progress(show) as on_stage:
         summary = run_night(night, progress=on_stage)
@@ -396,11 +399,31 @@ def retry(
     console.print(f"sent {result.sent}, written {result.written}, failed {result.failed}, "
                   f"refused {result.refused}, stuck claims {result.stuck_claims}, still queued {result.still_queued}")
     if result.still_queued:
-        because = f" (last error: {result.last_error})" if result.last_error else ""
-        console.print(f"[yellow]warning:[/] {result.still_queued} message(s) still queued{because}: "
-                      "run `safelink retry` again once the mail server is reachable")
+        if result.last_error or result.still_queued > result.claimed_elsewhere:
+            because = f" (last error: {result.last_error})" if result.last_error else ""
+            fix = "run `safelink retry` again once the mail server is reachable"
+        else:
+            because, fix = " (claimed by another run)", "run `safelink retry` again after the claim expires"
+        console.print(f"[yellow]warning:[/] {result.still_queued} message(s) still queued{because}: {fix}")
         raise typer.Exit(EXIT_UNDELIVERED)
 
+
+
+@app.command("check-delivered")
+def check_delivered(
+    output: Annotated[Path, typer.Option(help="The deployment's output folder.")],
+    date: DateOption,
+    due: Annotated[str, typer.Option(help="The due time, for the message (the time you run this check).")] = "07:00",
+) -> None:
+    """Check a night's digests were all sent (what the 07:00 DAG checks): exit 3 with the reason if not."""
+    from safelink.pipeline import Night, stage_check_delivered
+
+    day = _date(date)
+    with command_errors(output if output.is_dir() else None):
+        _require_output(output)
+        night = Night(landing=output, output=output, extract_date=day, state_url=_state_url(output))
+        counts = stage_check_delivered(night, due)
+    console.print(f"digests for {day} all delivered: sent {counts['sent']}, written {counts['written']}")
 
 
 @app.command()

@@ -96,6 +96,7 @@ class Night:
     config_dir: Path = DEFAULT_CONFIG_DIR
     state_url: str = ""
     allow_incomplete: bool = False
+    processes: int | None = None  # local processes scoring the linkage shards (None: linkage.yaml's setting)
 
     def __post_init__(self) -> None:
         # Dates are normalised at the boundary: Airflow hands a pendulum Date, which database drivers and
@@ -244,8 +245,50 @@ def stage_link(night: Night) -> dict[str, Any]:
 
     adopt_library_loggers()  # recordlinkage attaches its own stderr handler when first imported
     result = link_night(night.night_dir, night.config_dir / "linkage_model.json", night.state,
-                        night.extract_date, night.config_dir, models_dir=night.output / "models")
+                        night.extract_date, night.config_dir, models_dir=night.output / "models",
+                        processes=night.processes)
     return _counts(result)
+
+
+def stage_block(night: Night) -> dict[str, Any]:
+    """The link stage's first step: standardise, block, choose the night's model, write the scoring shards.
+
+    Args:
+        night: the night.
+
+    Returns:
+        ``shards`` (the shard indices, for the DAG to map over), ``pairs`` and ``pairs_per_shard``.
+    """
+    from linkage import block_night
+
+    plan = block_night(night.night_dir, night.config_dir / "linkage_model.json", night.extract_date,
+                       night.config_dir, models_dir=night.output / "models", processes=night.processes)
+    return {"shards": list(range(plan.shards)), "pairs": plan.pairs, "pairs_per_shard": plan.pairs_per_shard,
+            "model_origin": plan.model["origin"], "seconds": plan.seconds}
+
+
+def stage_score_shard(night: Night, shard: int) -> dict[str, Any]:
+    """The link stage's second step, for one shard: compare and score its pairs with the night's model.
+
+    Args:
+        night: the night.
+        shard: the shard's index (one of :func:`stage_block`'s ``shards``).
+    """
+    from linkage import score_shard
+
+    return score_shard(night.night_dir, shard, night.config_dir)
+
+
+def stage_cluster(night: Night) -> dict[str, Any]:
+    """The link stage's last step: guards, clusters, stable person ids and mentions over every scored shard.
+
+    Args:
+        night: the night.
+    """
+    from linkage import cluster_night
+
+    return _counts(cluster_night(night.night_dir, night.state, night.extract_date, night.config_dir,
+                                 models_dir=night.output / "models"))
 
 
 def stage_detect(night: Night) -> dict[str, Any]:

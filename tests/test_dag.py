@@ -42,8 +42,10 @@ def test_nightly_task_graph(dagbag: Any) -> None:
         "check_drop": {"list_sources", "standardise", "publish"},
         "list_sources": {"validate_source"},
         "validate_source": {"standardise", "publish"},
-        "standardise": {"link", "publish"},
-        "link": {"detect", "publish"},
+        "standardise": {"block", "publish"},
+        "block": {"score_shard", "publish"},
+        "score_shard": {"cluster", "publish"},
+        "cluster": {"detect", "publish"},
         "detect": {"send_digests", "build_report", "publish"},
         "send_digests": {"publish"},
         "build_report": {"publish"},  # the report does not wait on e-mail
@@ -64,6 +66,20 @@ def test_nightly_maps_validation_over_configured_sources(dagbag: Any) -> None:
     assert set(validate.op_kwargs_expand_input.value) == {"source"}  # .expand(source=list_sources())
     assert dag.get_task("list_sources").task_id in validate.upstream_task_ids
     assert not isinstance(dag.get_task("standardise"), MappedOperator)
+
+
+def test_nightly_maps_scoring_over_the_shards_on_the_linkage_queue(dagbag: Any) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = dagbag.dags[NIGHTLY]
+    score = dag.get_task("score_shard")
+    assert isinstance(score, MappedOperator)
+    shards = score.op_kwargs_expand_input.value["shard"]  # .expand(shard=block())
+    assert (shards.operator.task_id, shards.key) == ("block", "return_value")
+    assert score.queue == "linkage"
+    for task_id in ("block", "cluster", "detect"):
+        assert not isinstance(dag.get_task(task_id), MappedOperator), task_id
+        assert dag.get_task(task_id).queue != "linkage", task_id
 
 
 def test_nightly_schedule_and_run_policy(dagbag: Any) -> None:
@@ -167,7 +183,7 @@ def test_outside_tasks_retry_with_exponential_backoff(dagbag: Any) -> None:
         assert t.retries >= 1, task_id
         assert t.retry_exponential_backoff and t.retry_exponential_backoff > 1, task_id
         assert t.max_retry_delay is not None, task_id
-    for task_id in ("standardise", "link", "detect", "build_report", "publish"):
+    for task_id in ("standardise", "block", "score_shard", "cluster", "detect", "build_report", "publish"):
         assert dag.get_task(task_id).retries == 0, task_id
 
 

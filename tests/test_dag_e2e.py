@@ -34,6 +34,7 @@ DAGS = ROOT / "dags"
 AIRFLOW = Path(sys.executable).parent / "airflow"
 PG_ADMIN = os.environ.get("SAFELINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 EXTRACT = dt.date(2026, 11, 25)
+PAIRS_PER_SHARD = 250
 RUN_TIMEOUT_S = 300  # generous: a shared CI machine; the suite budget is checked by --durations
 
 pytestmark = pytest.mark.slow
@@ -126,6 +127,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dbs: dict[str,
     leads = leads_path.read_text(encoding="utf-8")
     # the placeholder mailboxes are refused when an SMTP host is configured; the test server takes them
     leads_path.write_text(leads.replace("demo_addresses: true", "demo_addresses: false"), encoding="utf-8")
+    linkage_path = config / "linkage.yaml"  # a few hundred pairs per shard: tonight's scoring is several mapped tasks
+    linkage = linkage_path.read_text(encoding="utf-8")
+    assert "pairs_per_shard: 1000000" in linkage
+    linkage_path.write_text(linkage.replace("pairs_per_shard: 1000000", f"pairs_per_shard: {PAIRS_PER_SHARD}"),
+                            encoding="utf-8")
     data_engineering = yaml.safe_load(leads)["data_engineering"]["email"]
     home = base / "airflow"
     home.mkdir()
@@ -220,7 +226,7 @@ def test_nightly_run_end_to_end_then_rerun_sends_nothing_twice(deployment: dict[
         assert (night_dir / name).is_file(), name
     summary = json.loads((night_dir / "run_summary.json").read_text(encoding="utf-8"))
     assert summary["extract_date"] == EXTRACT.isoformat()  # dags test 2026-11-25 processes the 2026-11-25 drop
-    expected_stages = {"wait", "combine", "link", "detect", "send", "report"} | {
+    expected_stages = {"wait", "combine", "link_block", "link_score", "link", "detect", "send", "report"} | {
         f"ingest_{s}" for s in ("hv", "sn", "camhs", "gp", "dental", "tp", "amh")}
     assert expected_stages <= set(summary["stages"])
     assert set(summary["durations_s"]) == set(summary["stages"])
@@ -237,6 +243,53 @@ def test_nightly_run_end_to_end_then_rerun_sends_nothing_twice(deployment: dict[
     assert {n: (night_dir / n).read_bytes() for n in outputs_first} == outputs_first  # same outputs
     logging.getLogger(__name__).info("migrate %.1fs, first run %.1fs, rerun %.1fs",
                                      deployment["migrate_s"], first_s, second_s)
+
+
+def _score_shard_instances(postgres_dbs: dict[str, str]) -> dict[str, list[tuple[int, str]]]:
+    """Each DAG run's ``score_shard`` task instances as (map index, state), from Airflow's metadata database."""
+    import psycopg
+
+    with psycopg.connect(_pg_url(postgres_dbs["airflow"], "postgresql")) as conn:
+        rows = conn.execute("SELECT run_id, map_index, state FROM task_instance WHERE dag_id = %s AND task_id = %s "
+                            "ORDER BY run_id, map_index", ("safeguarding_nightly", "score_shard")).fetchall()
+    runs: dict[str, list[tuple[int, str]]] = {}
+    for run_id, map_index, state in rows:
+        runs.setdefault(str(run_id), []).append((int(map_index), str(state)))
+    return runs
+
+
+def test_mapped_shards_ran_and_the_cli_gives_the_same_outputs(deployment: dict[str, Any], postgres_dbs: dict[str, str],
+                                                               mailbox: tuple[Mailbox, int]) -> None:
+    """Runs after the nightly test (module order): its runs scored several mapped shards; ``safelink run`` in one
+    process on the same deployment gives the same files."""
+    import polars as pl
+
+    box, _ = mailbox
+    env, night_dir = deployment["env"], deployment["output"] / EXTRACT.isoformat()
+    if not (night_dir / "_COMPLETE").exists():
+        pytest.skip("needs the nightly run of this module first")
+    plan = json.loads((night_dir / "linkage" / "shards" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["shards"] == -(-plan["pairs"] // PAIRS_PER_SHARD) >= 2
+    summary = json.loads((night_dir / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["stages"]["link_score"] == {"shards": plan["shards"], "pairs": plan["pairs"]}
+    assert summary["stages"]["link_block"]["shards"] == list(range(plan["shards"]))
+    runs = _score_shard_instances(postgres_dbs)
+    assert runs and all(tis == [(k, "success") for k in range(plan["shards"])] for tis in runs.values()), runs
+    dag_files = {n: (night_dir / n).read_bytes() for n in ("person_links.csv", "findings.csv")}
+    dag_pairs = pl.read_parquet(night_dir / "linkage" / "pairs.parquet")
+    sent = len(box.messages)
+
+    cli = subprocess.run([sys.executable, "-m", "safelink.cli", "run", "--landing", str(deployment["landing"]),
+                          "--date", EXTRACT.isoformat(), "--output", str(deployment["output"]),
+                          "--config", env["SAFELINK_CONFIG"], "--shards", "1"],
+                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    assert cli.returncode == 0, cli.stdout[-2000:] + cli.stderr[-2000:]
+
+    assert {n: (night_dir / n).read_bytes() for n in dag_files} == dag_files
+    assert pl.read_parquet(night_dir / "linkage" / "pairs.parquet").equals(dag_pairs)
+    cli_link = json.loads((night_dir / "run_summary.json").read_text(encoding="utf-8"))["stages"]["link"]
+    assert (cli_link["shards"], cli_link["pairs_scored"]) == (plan["shards"], plan["pairs"])  # in one process
+    assert len(box.messages) == sent  # the ledger: nothing sent twice
 
 
 def test_digests_due_check_passes_a_sent_night_and_mails_engineers_for_a_missing_one(

@@ -50,3 +50,20 @@ def test_messages_still_queued_at_the_due_time_fail_the_check(tmp_path: Path,
         stage_check_delivered(night, "06:30")
     assert str(late.value) == (f"digests for 2026-11-25 not sent by 06:30: {queued} message(s) still queued; run "
                                "`safelink retry --output <output>` once the mail server is reachable")
+
+
+def test_check_delivered_command_for_cron_deployments(tmp_path: Path) -> None:
+    from ground.exit_codes import EXIT_OK, EXIT_UNDELIVERED
+    from tests.test_cli_errors import one_line, safelink
+
+    out = tmp_path / "out"
+    assert safelink("run", "--landing", SAMPLE_LANDING, "--date", SAMPLE_DATE.isoformat(), "--output", out
+                    ).returncode == EXIT_OK
+    sent = safelink("check-delivered", "--output", out, "--date", SAMPLE_DATE.isoformat())
+    assert sent.returncode == EXIT_OK, sent.stderr
+    assert f"digests for {SAMPLE_DATE} all delivered: sent 0, written " in sent.stdout + sent.stderr
+    late = safelink("check-delivered", "--output", out, "--date", "2026-11-26")
+    assert late.returncode == EXIT_UNDELIVERED
+    assert one_line(late.stderr) == ("warning: digests for 2026-11-26 not sent by 07:00: the night never reached the "
+                                     "send stage (night complete: no); see the nightly run's failure, fix it and "
+                                     "run the night")
