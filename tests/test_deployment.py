@@ -125,7 +125,8 @@ def test_first_run_then_rerun_with_the_guides_commands(deployment: AirflowDeploy
     started = time.perf_counter()
     assert d.wait_for_run(run["run_id"], RUN_TIMEOUT_S) == "success", d.task_states(run["run_id"])
     rerun_s = time.perf_counter() - started
-    tries = d.query("SELECT max(try_number) FROM task_instance WHERE run_id = %s AND task_id = 'link'", run["run_id"])
+    tries = d.query("SELECT max(try_number) FROM task_instance WHERE run_id = %s AND task_id = 'cluster'",
+                    run["run_id"])
     assert tries == [(2,)]
 
     assert {n: (night_dir / n).read_bytes() for n in OUTPUTS} == first
