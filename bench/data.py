@@ -39,25 +39,28 @@ class County:
         return self.folder / "truth" / self.night(k).isoformat() / "persons.csv"
 
 
-def ensure_county(households: int, seed: int) -> tuple[County, float | None]:
+def ensure_county(households: int, seed: int, nights: int = NIGHTS) -> tuple[County, float | None]:
     """Generate the county unless it is cached; return it and the generation time (None if cached).
 
     Args:
         households: households in the county.
         seed: generator seed.
+        nights: consecutive nightly drops wanted (a cached county with at least this many serves).
     """
     folder = DATA / f"{households}-{seed}"
     county = County(households, seed, folder)
     marker = folder / "_generated.json"
     from synth import GENERATOR_VERSION, generate_county
 
-    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")).get("generator") == GENERATOR_VERSION:
-        return county, None
+    if marker.exists():
+        cached = json.loads(marker.read_text(encoding="utf-8"))
+        if cached.get("generator") == GENERATOR_VERSION and int(cached.get("nights", NIGHTS)) >= nights:
+            return county, None
 
     started = time.perf_counter()
-    result = generate_county(folder, FIRST_NIGHT, households, seed, NIGHTS)
+    result = generate_county(folder, FIRST_NIGHT, households, seed, nights)
     secs = round(time.perf_counter() - started, 2)
-    marker.write_text(json.dumps({"households": households, "seed": seed, "nights": NIGHTS, "people": result.people,
+    marker.write_text(json.dumps({"households": households, "seed": seed, "nights": nights, "people": result.people,
                                   "generator": GENERATOR_VERSION,
                                   "seconds": secs}), encoding="utf-8")
     return county, secs

@@ -54,7 +54,8 @@ def _night(args: argparse.Namespace) -> Any:
     from safelink.pipeline import Night
 
     return Night(landing=Path(args.landing), output=Path(args.output), extract_date=dt.date.fromisoformat(args.date),
-                 config_dir=Path(args.config) if args.config else DEFAULT_CONFIG_DIR)
+                 config_dir=Path(args.config) if args.config else DEFAULT_CONFIG_DIR,
+                 processes=int(args.processes) if args.processes else None)
 
 
 def _post_combine() -> list[tuple[str, Callable[[Any], dict[str, Any]]]]:
@@ -85,6 +86,11 @@ def _stage_call(night: Any, name: str) -> Callable[[], dict[str, Any]]:
             complete = pipeline.stage_wait(night)["complete_drop"]
             return pipeline.stage_combine(night, complete)
         return combine
+    split = {"block": pipeline.stage_block, "cluster": pipeline.stage_cluster}
+    if name in split:
+        return lambda: split[name](night)
+    if name.startswith("score_shard:"):  # one scoring shard, as one mapped Airflow task runs it
+        return lambda: pipeline.stage_score_shard(night, int(name.removeprefix("score_shard:")))
     stages = dict(_post_combine())
     if name not in stages:
         raise KeyError(f"unknown stage {name!r}")
@@ -184,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--date", default="")
     ap.add_argument("--config", default="")
     ap.add_argument("--people", default="")
+    ap.add_argument("--processes", default="", help="local processes scoring the linkage shards (full mode)")
     ap.add_argument("--result", required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

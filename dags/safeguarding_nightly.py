@@ -143,7 +143,7 @@ def safeguarding_nightly() -> None:
         """Send what is still queued; fail (after the retries, so the failure mail fires) if any is left."""
         from safelink.pipeline import raise_if_undelivered, stage_deliver_queued
 
-        result = timed("deliver", lambda: stage_deliver_queued(night()), locked=True)
+        result = timed("deliver", lambda: stage_deliver_queued(night(), metrics=metrics_target()), locked=True)
         raise_if_undelivered(result["counts"])
         return result
 

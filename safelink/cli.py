@@ -386,9 +386,13 @@ def retry(
 ) -> None:
     """Send the messages still queued (each at most once, barring a crash mid-send: docs/operations.md)."""
     from alerts import retry_outbox
+    from safelink.metrics import emit_gauges, statsd_target_from_settings
 
     with command_errors(output):
         result = retry_outbox(output, config, _state_url(output))
+        target = statsd_target_from_settings()
+        if target is not None:  # the night's undelivered gauge, as it stands after this retry
+            emit_gauges({"undelivered": result.still_queued}, target)
     if result.stuck_claims:
         console.print(f"[yellow]warning:[/] {result.stuck_claims} message(s) had been claimed by a run that stopped "
                       "before recording the result: sent again now (one may arrive twice, with the same Message-ID)")

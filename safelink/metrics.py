@@ -106,18 +106,35 @@ def emit_night_metrics(stages: Mapping[str, Mapping[str, Any]], durations_s: Map
     Returns:
         The counts sent, by metric name (without the prefix and ``safelink.night.``).
     """
+    counts = night_metrics(stages)
+    return counts if _send(target, counts, durations_s) else {}
+
+
+def emit_gauges(values: Mapping[str, int], target: StatsdTarget) -> bool:
+    """Send a few of the night's gauges again after a later step changed them (``undelivered`` after a retry).
+
+    Args:
+        values: gauge values by metric name (as :func:`night_metrics` names them).
+        target: the StatsD server and prefix.
+
+    Returns:
+        Whether they were sent.
+    """
+    return _send(target, values, {})
+
+
+def _send(target: StatsdTarget, gauges: Mapping[str, int], durations_s: Mapping[str, float]) -> bool:
     from statsd import StatsClient
 
-    counts = night_metrics(stages)
     try:
         client = StatsClient(target.host, target.port, prefix=target.prefix)
         with client.pipeline() as pipe:
-            for name, value in counts.items():
+            for name, value in gauges.items():
                 pipe.gauge(f"{NIGHT}.{name}", value)
             for stage, seconds in durations_s.items():
                 pipe.timing(f"{NIGHT}.duration.{stage}", round(float(seconds) * 1000.0, 1))
     except OSError as exc:
         log.warning("metrics not sent", extra={"statsd_host": target.host, "error": type(exc).__name__})
-        return {}
-    log.info("metrics sent", extra={"statsd_host": target.host, "metrics": len(counts) + len(durations_s)})
-    return counts
+        return False
+    log.info("metrics sent", extra={"statsd_host": target.host, "metrics": len(gauges) + len(durations_s)})
+    return True

@@ -20,7 +20,7 @@ from ground.settings import DEFAULT_CONFIG_DIR, load_settings
 from ground.sources import SourcesConfig, load_sources
 from ground.state import default_state_url
 from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
-from safelink.metrics import StatsdTarget, emit_night_metrics, statsd_target_from_settings
+from safelink.metrics import StatsdTarget, emit_gauges, emit_night_metrics, statsd_target_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -318,15 +318,21 @@ def stage_send(night: Night) -> dict[str, Any]:
     return counts
 
 
-def stage_deliver_queued(night: Night) -> dict[str, Any]:
-    """Deliver every message still queued (``safelink retry``'s library call), counts only.
+def stage_deliver_queued(night: Night, metrics: StatsdTarget | None = None) -> dict[str, Any]:
+    """Deliver every message still queued (``safelink retry``'s library call), counts only; the ``undelivered``
+    gauge is sent again with what is left, when a StatsD server is configured.
 
     Args:
         night: the night (its output folder and configuration).
+        metrics: where to send the gauge (default: ``SAFELINK_STATSD_HOST``; none set: nothing is sent).
     """
     from alerts import retry_outbox
 
-    return _counts(retry_outbox(night.output, night.config_dir, night.state))
+    counts = _counts(retry_outbox(night.output, night.config_dir, night.state))
+    target = metrics if metrics is not None else statsd_target_from_settings()
+    if target is not None:
+        emit_gauges({"undelivered": int(counts.get("still_queued", 0) or 0)}, target)
+    return counts
 
 
 def stage_report(night: Night) -> dict[str, Any]:

@@ -32,6 +32,8 @@ class StatsdListener:
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # room for everything a run sends before it is read (Airflow's own metrics arrive too)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(5)
         self.port = int(self.sock.getsockname()[1])
@@ -125,3 +127,32 @@ def test_safelink_run_sends_the_nights_counts_when_a_statsd_host_is_set(tmp_path
     assert gauges["undelivered"] == stages["send"]["still_queued"] == 0
     assert gauges["complete_drop"] == 1
     assert {f"source.{s}.rows_read" for s in conservation} <= set(gauges)
+
+
+@pytest.mark.slow
+def test_undelivered_is_sent_again_after_a_retry_delivers(tmp_path: Path, listener: StatsdListener) -> None:
+    from ground.exit_codes import EXIT_UNDELIVERED
+    from tests.test_alerts_helpers import free_port, start_server
+    from tests.test_cli_errors import config_copy
+
+    config = config_copy(tmp_path)
+    leads = config / "leads.yaml"
+    leads.write_text(leads.read_text(encoding="utf-8").replace("demo_addresses: true", "demo_addresses: false"),
+                     encoding="utf-8")
+    port = free_port()  # the mail server is down for the night
+    env = {"SAFELINK_SMTP_HOST": "127.0.0.1", "SAFELINK_SMTP_PORT": str(port), "SAFELINK_SMTP_SECURITY": "none",
+           "SAFELINK_SMTP_FROM": "safelink@nhs.net", "SAFELINK_SMTP_TIMEOUT": "5",
+           "SAFELINK_STATSD_HOST": "127.0.0.1", "SAFELINK_STATSD_PORT": str(listener.port)}
+    out = tmp_path / "out"
+    night = safelink("run", "--landing", SAMPLE_LANDING, "--date", DATE, "--output", out, "--config", config, env=env)
+    assert night.returncode == EXIT_UNDELIVERED
+    queued = json.loads((out / DATE / "run_summary.json").read_text(encoding="utf-8"))["stages"]["send"]["still_queued"]
+    assert listener.gauges("safelink.night.")["undelivered"] == queued > 0
+
+    server = start_server(port)  # back up: the retry delivers everything
+    try:
+        retried = safelink("retry", "--output", out, "--config", config, env=env)
+    finally:
+        server.controller.stop()
+    assert retried.returncode == EXIT_OK, retried.stderr
+    assert listener.gauges("safelink.night.") == {"undelivered": 0}
