@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: run test test-fast lint typecheck check bench bench-rules system-deps clean migration
+.PHONY: run test test-celery test-fast lint typecheck check bench bench-rules system-deps clean migration
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +21,18 @@ test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not celery"
+
+## make test-celery: the nightly DAG on the CeleryExecutor, two workers (needs Redis on 127.0.0.1:6379 and PostgreSQL)
+test-celery: $(BIN)/.installed
+	$(BIN)/pytest -q -m celery --durations=5
 
 ## make test-fast: lint, typecheck, import contracts, then the tests not marked slow (no end-to-end runs, no Chromium)
 test-fast: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow"
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow and not celery"
 
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \

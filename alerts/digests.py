@@ -43,7 +43,8 @@ from ground.state import open_state
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DigestResult", "digest_subject", "night_delivery", "render_digest", "retry_outbox", "send_digests",
+__all__ = ["DigestResult", "digest_subject", "night_delivery", "night_figures", "render_digest", "retry_outbox",
+           "send_digests",
            "send_failure_notice"]
 DESIGNATED_FINDINGS_FILE = "designated_findings"
 
@@ -486,21 +487,61 @@ def night_delivery(state_url: str, night: dt.date) -> dict[str, int]:
     return {"built": int(built), **counts}
 
 
+# What building a night's digests found (recorded in alerts_night when built; a rerun builds nothing).
+BUILD_FIGURES = ("findings", "routed", "unrouted", "new", "updated", "no_longer_found", "digests_built")
+
+
+def night_figures(state_url: str, extract_date: dt.date) -> dict[str, int]:
+    """The night's own send figures, whichever run produced them: what its build found and what was delivered.
+
+    A rerun of a night builds nothing (the digests were built once), so its :class:`DigestResult` reads
+    zeros; these are the figures the night's ``run_summary.json`` keeps. ``sent`` and ``written`` count
+    the night's messages delivered so far (by any run), ``night_still_queued`` those of the night not yet.
+
+    Args:
+        state_url: the state database URL.
+        extract_date: the night.
+
+    Returns:
+        Counts only; empty when the night's digests were never built.
+    """
+    engine = open_state(state_url)
+    try:
+        with Session(engine) as session:
+            built = session.get(AlertNight, extract_date)
+            stored = dict(built.counts) if built is not None else None
+    finally:
+        engine.dispose()
+    if stored is None:
+        return {}
+    delivery = night_delivery(state_url, extract_date)
+    return {**{k: int(stored.get(k, 0) or 0) for k in BUILD_FIGURES}, "sent": delivery["sent"],
+            "written": delivery["written"], "night_still_queued": delivery["queued"] + delivery["sending"]}
+
+
 _DATE_LIKE = re.compile(r"\b(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})\b")
 _POSTCODE_LIKE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def mask_error(error: str, limit: int = 2000) -> str:
+def mask_error(error: str, limit: int = 2000, keep: tuple[str, ...] = ()) -> str:
     """Mask NHS-number-, date- and postcode-like text in an error message and bound its length.
 
     Args:
         error: the error text (callers should pass the exception type and message, not data).
         limit: the maximum length kept.
+        keep: ISO dates shown as they are (the run's extract date: when the night is, not about whom).
     """
-    text = redact(error)
+    kept = [k for k in keep if _ISO_DATE.fullmatch(k)]
+    text = error
+    for i, value in enumerate(kept):
+        text = text.replace(value, f"\x00{i}\x00")
+    text = redact(text)
     text = _DATE_LIKE.sub("[date]", text)
     text = _POSTCODE_LIKE.sub("[postcode]", text)
+    for i, value in enumerate(kept):
+        text = text.replace(f"\x00{i}\x00", value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -532,7 +573,7 @@ def send_failure_notice(config_dir: Path, dag_id: str, task_id: str, run_date: s
     safe_date = _SAFE_NAME.sub("_", run_date)[:40]
     subject = f"Safeguarding linkage pipeline failure: {_SAFE_NAME.sub('_', dag_id)[:60]} {safe_date}"
     text = render("failure.txt.j2", dag_id=dag_id, task_id=task_id, run_date=run_date,
-                  error=mask_error(error), log_url=log_url)
+                  error=mask_error(error, keep=(run_date,)), log_url=log_url)
     _, body = build_message(settings.sender, recipient, subject, text, None, "failure")
     if settings.configured and not config.demo_addresses:
         try:

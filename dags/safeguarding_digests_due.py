@@ -41,7 +41,7 @@ def safeguarding_digests_due() -> None:
         """The night's digests were built and every message of the night delivered."""
         from safelink.pipeline import stage_check_delivered
 
-        return timed("digests_due", lambda: stage_check_delivered(night(), DIGESTS_DUE))
+        return timed("digests_due", lambda: stage_check_delivered(night(date_param=True), DIGESTS_DUE))
 
     check_digests_sent()
 

@@ -5,8 +5,9 @@ over them on the ``linkage`` queue, ``cluster`` reads them all.
 
 Each task calls one ``safelink.pipeline`` stage (the same functions ``safelink run`` calls); XCom
 carries counts, paths and durations only. The run at 02:00 Europe/London on day D+1 processes the
-drop of day D; ``airflow dags test safeguarding_nightly 2026-11-25`` processes the 2026-11-25 drop
-(see docs/operations.md).
+drop of day D; a run triggered with ``--logical-date 2026-11-25T02:00`` (London time), or
+``airflow dags test safeguarding_nightly 2026-11-25``, processes the 2026-11-25 drop: the night is the
+London day of the logical date, one run per night (see docs/operations.md and docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, TriggerRule, dag, task
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
 from airflow.sdk.definitions.xcom_arg import PlainXComArg
 from safelink_dag_support import (
     FINDINGS,
     LINKAGE_QUEUE,
     LONDON,
+    MAX_ACTIVE_RUNS,
     OUTSIDE_RETRY_ARGS,
     REPORT,
     STAGE_KEY,
     TASK_TIMEOUT,
     WAIT_POKE_S,
     WAIT_TIMEOUT_S,
+    DropSensor,
     announce_night,
     metrics_target,
     night,
@@ -39,31 +42,19 @@ from safelink_dag_support import (
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone=LONDON),
     start_date=pendulum.datetime(2026, 1, 1, tz=LONDON),
     catchup=False,
-    max_active_runs=1,
+    # A run waiting for its drop must not hold back a run for another night (a manual rerun, a backfill):
+    # runs of different nights may be active together; the stages that write the state database take
+    # the output's run lock, and Airflow's unique logical date keeps it to one run per night.
+    max_active_runs=MAX_ACTIVE_RUNS,
     max_active_tasks=8,
     dagrun_timeout=pendulum.duration(hours=20),
     default_args={"owner": "data-engineering", "retries": 0, "on_failure_callback": notify_failure,
                   "execution_timeout": TASK_TIMEOUT},
-    params={
-        "extract_date": Param(
-            None, type=["null", "string"], format="date",
-            description="Extract date (YYYY-MM-DD) to process instead of the one the logical date gives.",
-        ),
-    },
     tags={"safeguarding", "safelink", "nightly"},
     doc_md=__doc__,
 )
 def safeguarding_nightly() -> None:
     """One night's job for one extract date."""
-
-    @task.sensor(task_id="wait_for_drop", mode="reschedule", poke_interval=WAIT_POKE_S, timeout=WAIT_TIMEOUT_S,
-                 soft_fail=True, **OUTSIDE_RETRY_ARGS)
-    def wait_for_drop() -> PokeReturnValue:
-        """Done when ``<landing>/<date>/_SUCCESS`` exists; skipped (not failed) when the wait times out."""
-        from landing.ingest import SUCCESS_MARKER, drop_dir
-
-        n = night()
-        return PokeReturnValue(is_done=(drop_dir(n.landing, n.extract_date) / SUCCESS_MARKER).exists())
 
     @task(task_id="check_drop", trigger_rule=TriggerRule.NONE_FAILED, **OUTSIDE_RETRY_ARGS)
     def check_drop() -> dict[str, Any]:
@@ -75,7 +66,7 @@ def safeguarding_nightly() -> None:
 
         n = night(allow_incomplete=True)
         timed("configuration", lambda: validate_configuration(n))  # a typo stops the night before it opens
-        result = timed("wait", lambda: stage_wait(n))
+        result = timed("wait", lambda: stage_wait(n), locked=True)
         if not result["counts"]["complete_drop"]:
             logging.getLogger(__name__).warning(
                 "no _SUCCESS marker after waiting %ss: running on the sources present", WAIT_TIMEOUT_S)
@@ -112,7 +103,7 @@ def safeguarding_nightly() -> None:
 
         from safelink.pipeline import stage_block
 
-        result = timed("link_block", lambda: stage_block(night()))
+        result = timed("link_block", lambda: stage_block(night()), locked=True)  # may fit and activate the model
         get_current_context()["ti"].xcom_push(key=STAGE_KEY, value=result)
         return [int(k) for k in result["counts"]["shards"]]
 
@@ -131,28 +122,28 @@ def safeguarding_nightly() -> None:
         """Guards, clusters, stable person IDs and mentions over every scored shard (the ``link`` stage's counts)."""
         from safelink.pipeline import stage_cluster
 
-        return timed("link", lambda: stage_cluster(night()))
+        return timed("link", lambda: stage_cluster(night()), locked=True)
 
     @task(task_id="detect")
     def detect() -> dict[str, Any]:
         """Apply the five safeguarding rules."""
         from safelink.pipeline import stage_detect
 
-        return timed("detect", lambda: stage_detect(night()))
+        return timed("detect", lambda: stage_detect(night()), locked=True)
 
     @task(task_id="send_digests", **OUTSIDE_RETRY_ARGS)
     def send_digests() -> dict[str, Any]:
         """One digest per named lead; the alerts ledger makes a rerun send nothing twice."""
         from safelink.pipeline import stage_send
 
-        return timed("send", lambda: stage_send(night()))
+        return timed("send", lambda: stage_send(night()), locked=True)
 
     @task(task_id="confirm_delivery", **OUTSIDE_RETRY_ARGS)
     def confirm_delivery() -> dict[str, Any]:
         """Send what is still queued; fail (after the retries, so the failure mail fires) if any is left."""
         from safelink.pipeline import raise_if_undelivered, stage_deliver_queued
 
-        result = timed("deliver", lambda: stage_deliver_queued(night(), metrics=metrics_target()))
+        result = timed("deliver", lambda: stage_deliver_queued(night(), metrics=metrics_target()), locked=True)
         raise_if_undelivered(result["counts"])
         return result
 
@@ -161,7 +152,7 @@ def safeguarding_nightly() -> None:
         """The night's linkage report."""
         from safelink.pipeline import stage_report
 
-        return timed("report", lambda: stage_report(night()))
+        return timed("report", lambda: stage_report(night()), locked=True)
 
     @task(task_id="publish", outlets=[FINDINGS, REPORT])
     def publish(drop: dict[str, Any], ingested: list[dict[str, Any]], combined: dict[str, Any],
@@ -179,11 +170,13 @@ def safeguarding_nightly() -> None:
         stages = {r["stage"]: r["counts"] for r in flat}
         durations = {r["stage"]: r["duration_s"] for r in flat}
         n = night()
-        result = stage_publish(n, stages, durations, metrics=metrics_target())
+        result = timed("publish", lambda: stage_publish(n, stages, durations, metrics=metrics_target()),
+                       locked=True)["counts"]
         announce_night(n.extract_date, n.night_dir)
         return result
 
-    waited = wait_for_drop()
+    waited = DropSensor(task_id="wait_for_drop", poke_interval=WAIT_POKE_S, timeout=WAIT_TIMEOUT_S,
+                        soft_fail=True, **OUTSIDE_RETRY_ARGS)
     drop = check_drop()
     sources = list_sources()
     ingested = validate_source.expand(source=sources)

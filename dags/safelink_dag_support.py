@@ -9,10 +9,12 @@ Extract date of a run (documented in docs/operations.md):
 * the DAG runs on a data-interval timetable at 02:00 Europe/London, so the run that starts at
   02:00 on day D+1 has the logical date D 02:00 and processes **the previous day's drop, D**
   (a drop is the extract of a whole day, written after the day ends);
-* ``airflow dags test safeguarding_nightly 2026-11-25`` (logical date 2026-11-25) processes
-  the 2026-11-25 drop; so does a backfill for that date;
-* the run parameter ``extract_date`` (``YYYY-MM-DD``), when set, overrides both;
-* a manual run with no logical date processes the day before it was triggered.
+* a run for a chosen night is triggered with that logical date
+  (``airflow dags trigger safeguarding_nightly --logical-date 2026-11-25T02:00``, London time), and
+  ``airflow dags test safeguarding_nightly 2026-11-25`` processes the 2026-11-25 drop too;
+* so the night is always the London day of the logical date: Airflow's unique key on
+  (DAG, logical date) makes it one run per night, and ``airflow tasks clear -s/-e`` selects it by date.
+  A run without a logical date is refused.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import Asset
+from airflow.sdk import Asset, BaseSensorOperator
 
 if TYPE_CHECKING:
+    from airflow.sdk import Context
+
     from safelink.metrics import StatsdTarget
     from safelink.pipeline import Night
 
@@ -55,6 +59,8 @@ def env_number(name: str, default: float) -> float:
 # Waiting for the drop and retrying the steps that touch the outside world (landing folder, SMTP).
 WAIT_POKE_S = env_number("SAFELINK_WAIT_POKE_S", 300)
 WAIT_TIMEOUT_S = env_number("SAFELINK_WAIT_TIMEOUT_S", 4 * 3600)
+# Runs of different nights that may be active at once (a waiting scheduled run, a manual one, a backfill).
+MAX_ACTIVE_RUNS = int(env_number("SAFELINK_MAX_ACTIVE_RUNS", 3))
 OUTSIDE_RETRIES = int(env_number("SAFELINK_RETRIES", 3))
 # No task may hold the run for ever (a hung task used to hold it for the whole dagrun_timeout).
 TASK_TIMEOUT = dt.timedelta(seconds=env_number("SAFELINK_TASK_TIMEOUT_S", 3 * 3600))
@@ -155,28 +161,52 @@ def output_dir() -> Path:
     return _required_path(ENV_OUTPUT)
 
 
-def extract_date(context: Mapping[str, Any]) -> dt.date:
-    """The extract date a run processes (see the module docstring).
+class NoLogicalDate(RuntimeError):
+    """A run without a logical date: it could not be selected by date, nor kept to one run per night."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this run has no logical date, so it names no night: trigger it with the night's logical date "
+            "(airflow dags trigger safeguarding_nightly --logical-date YYYY-MM-DDT02:00, London time)")
+
+
+def extract_date(context: Mapping[str, Any], date_param: bool = False) -> dt.date:
+    """The extract date a run processes: the London day of its logical date (see the module docstring).
+
+    Args:
+        context: the task's Airflow context.
+        date_param: honour an ``extract_date`` run parameter (the checking DAG ``safeguarding_digests_due``
+            declares one; the nightly DAG does not: its runs are one per night, selected by logical date).
+
+    Raises:
+        NoLogicalDate: the run was triggered without a logical date (and, with ``date_param``, no date).
+    """
+    override = (context.get("params") or {}).get("extract_date") if date_param else None
+    if override:
+        return dt.date.fromisoformat(str(override))
+    logical = context.get("logical_date")
+    if logical is None:
+        raise NoLogicalDate()
+    return pendulum.instance(logical).in_timezone(LONDON).date()
+
+
+def drop_marker(context: Mapping[str, Any]) -> Path:
+    """``<landing>/<extract date>/_SUCCESS`` for the running task.
 
     Args:
         context: the task's Airflow context.
     """
-    params = context.get("params") or {}
-    override = params.get("extract_date")
-    if override:
-        return dt.date.fromisoformat(str(override))
-    logical = context.get("logical_date")
-    if logical is not None:
-        return pendulum.instance(logical).in_timezone(LONDON).date()
-    run_after = context["dag_run"].run_after
-    return pendulum.instance(run_after).in_timezone(LONDON).date() - dt.timedelta(days=1)
+    from landing.ingest import SUCCESS_MARKER, drop_dir
+
+    return drop_dir(_required_path(ENV_LANDING), extract_date(context)) / SUCCESS_MARKER
 
 
-def night(allow_incomplete: bool = False) -> Night:
+def night(allow_incomplete: bool = False, date_param: bool = False) -> Night:
     """The :class:`safelink.pipeline.Night` of the running task.
 
     Args:
         allow_incomplete: run on the files present when ``_SUCCESS`` is absent.
+        date_param: honour an ``extract_date`` run parameter (see :func:`extract_date`).
     """
     from airflow.sdk import get_current_context
 
@@ -190,19 +220,22 @@ def night(allow_incomplete: bool = False) -> Night:
     return Night(
         landing=_required_path(ENV_LANDING),
         output=output_dir(),
-        extract_date=extract_date(get_current_context()),
+        extract_date=extract_date(get_current_context(), date_param),
         config_dir=config_dir(),
         state_url=setting(ENV_STATE_URL, "") or "",
         allow_incomplete=allow_incomplete,
     )
 
 
-def timed(stage: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def timed(stage: str, call: Callable[[], dict[str, Any]], locked: bool = False) -> dict[str, Any]:
     """Run one library stage; the XCom value is its name, counts and wall time (no person data).
 
     Args:
         stage: the stage's name in ``run_summary.json`` (as ``safelink.pipeline.run_night`` names it).
         call: the library call.
+        locked: hold the output's run lock (the one ``safelink run`` holds) during the call: stages that
+            write the state database never run at the same time as another night's (several runs may be
+            active; ``max_active_runs`` no longer serialises them) or a CLI run's.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -212,13 +245,72 @@ def timed(stage: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
     started = time.perf_counter()
     try:
-        counts = call()
-    except (ConfigError, SmtpConfigError, OperatorError) as exc:
+        counts = _locked(call) if locked else call()
+    except (ConfigError, SmtpConfigError, OperatorError, NoLogicalDate) as exc:
         # A retry cannot fix configuration: fail now (the failure mail names the fix), not after the retries.
         raise AirflowFailException(str(exc).splitlines()[0][:500]) from exc
     duration = round(time.perf_counter() - started, 3)
     log.info("stage=%s duration_s=%.3f counts=%s", stage, duration, counts)
     return {"stage": stage, "counts": counts, "duration_s": duration}
+
+
+def _locked(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    from ground.run_lock import run_lock
+    from ground.settings import load_settings
+
+    n = night()
+    with run_lock(n.output, n.state, load_settings().lock_wait_s):
+        return call()
+
+
+class DropSensor(BaseSensorOperator):
+    """Waits for ``<landing>/<date>/_SUCCESS`` in the triggerer (deferrable): no worker slot while waiting.
+
+    Done at once when the marker is there; otherwise it defers to :class:`safelink.triggers.DropTrigger`
+    (looking every ``poke_interval`` seconds) for at most ``timeout`` seconds; with ``soft_fail`` a timeout
+    skips the task. Deferring replaced the reschedule mode, which raced the scheduler at short poke
+    intervals (a poke re-queued before the previous one was recorded failed the run).
+    """
+
+    def poke(self, context: Context) -> bool:
+        """Whether the drop's marker exists.
+
+        Args:
+            context: the task's Airflow context.
+        """
+        return drop_marker(context).is_file()
+
+    def execute(self, context: Context) -> None:
+        """Done now, or defer to the triggerer until the marker appears or the timeout passes.
+
+        Args:
+            context: the task's Airflow context.
+        """
+        from safelink.triggers import DropTrigger
+
+        marker = drop_marker(context)
+        if marker.is_file():
+            return
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.timeout)
+        self.defer(trigger=DropTrigger(str(marker), deadline.isoformat(), self.poke_interval),
+                   method_name="execute_complete",
+                   timeout=dt.timedelta(seconds=self.timeout + 60))  # the trigger's own deadline comes first
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        """The trigger's event: the marker was found, or the wait timed out (skipped with ``soft_fail``).
+
+        Args:
+            context: the task's Airflow context.
+            event: ``{"found": bool}``.
+
+        Raises:
+            AirflowSensorTimeout: not found by the deadline.
+        """
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        if not (event or {}).get("found"):
+            raise AirflowSensorTimeout(f"no _SUCCESS marker within {self.timeout:g}s")
+        log.info("drop marker found")
 
 
 def _safe_error(exc: BaseException | None) -> str:
@@ -248,7 +340,8 @@ def notify_failure(context: Mapping[str, Any]) -> None:
     if map_index is not None and map_index >= 0:
         task_id = f"{task_id}[{map_index}]"
     try:
-        run_date = extract_date(context).isoformat()
+        declared = getattr(context.get("dag"), "params", None) or {}
+        run_date = extract_date(context, date_param="extract_date" in declared).isoformat()
     except Exception:
         run_date = "?"
     try:

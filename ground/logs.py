@@ -217,8 +217,7 @@ def configure_logging(
         handler.addFilter(RedactFilter())
     root.addHandler(handler)
     root.setLevel(level)
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    adopt_library_loggers()
     logging.captureWarnings(True)
     return handler
 
@@ -266,8 +265,30 @@ def set_console_level(level: int) -> None:
             handler.setLevel(level)
 
 
+def adopt_library_loggers() -> None:
+    """Route the chatty libraries' records through the host's handlers, at their true level.
+
+    recordlinkage attaches its own ``StreamHandler(sys.stderr)`` to its logger at import; under Airflow
+    everything on a task's stderr is logged at *error* level, so its INFO progress lines read as errors.
+    The library's own handlers are removed (its records propagate to the root handlers the CLI or Airflow
+    installed, with their level and the redaction filter) and the libraries in :data:`QUIET_LOGGERS` log
+    warnings and above, as in the CLI.
+    """
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if isinstance(h, logging.StreamHandler)
+                        and not isinstance(h, logging.FileHandler)]:
+            logger.removeHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = True
+
+
 def install_redaction() -> None:
-    """Add :class:`RedactFilter` to every root handler that lacks one (for handlers Airflow installed)."""
+    """Add :class:`RedactFilter` to every root handler that lacks one (for handlers Airflow installed).
+
+    Also :func:`adopt_library_loggers`: a task logs library lines at their true level.
+    """
+    adopt_library_loggers()
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactFilter) for f in handler.filters):
             handler.addFilter(RedactFilter())

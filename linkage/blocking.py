@@ -124,17 +124,23 @@ def passes_from_config(config: LinkageConfig) -> tuple[BlockingPass, ...]:
                               p.max_block_size) for p in raw)
 
 
-def _keyed(records: pl.DataFrame, cols: list[str], required: int) -> pl.DataFrame:
-    """``uid`` and one 64-bit key per level: the pass's keys (``_h0``), then with each refinement key added
-    (``_h1`` ...), null where a key of that level is missing. One integer column joins and groups far faster
-    than several strings; two different keys sharing a hash (about one chance in 10^8 a night) could only
-    add a candidate pair, never lose one."""
+def key_hash(cols: list[str]) -> pl.Expr:
+    """One 64-bit hash of ``cols`` (as text, by position), null when any of them is missing: a join key.
+
+    One integer column joins and groups far faster than several strings. Two different keys sharing a hash
+    (about one chance in 10^8 a night) could only add a candidate pair, never lose one.
+
+    Args:
+        cols: the key columns, in order (``["fn_ph", "pc"]`` hashes like ``["sn_ph", "pc"]`` on equal values).
+    """
     text = [pl.col(c).cast(pl.Utf8).alias(f"_k{i}") for i, c in enumerate(cols)]
-    levels = []
-    for level in range(len(cols) - required + 1):
-        used = text[: required + level]
-        levels.append(pl.when(pl.all_horizontal([e.is_not_null() for e in used]))
-                      .then(pl.struct(used).hash(seed=0)).alias(f"_h{level}"))
+    return pl.when(pl.all_horizontal([e.is_not_null() for e in text])).then(pl.struct(text).hash(seed=0))
+
+
+def _keyed(records: pl.DataFrame, cols: list[str], required: int) -> pl.DataFrame:
+    """``uid`` and one key per level: the pass's keys (``_h0``), then with each refinement key added
+    (``_h1`` ...), null where a key of that level is missing."""
+    levels = [key_hash(cols[: required + level]).alias(f"_h{level}") for level in range(len(cols) - required + 1)]
     return records.select("uid", *levels).drop_nulls("_h0")
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
-from linkage.blocking import BlockingPass
+from linkage.blocking import BlockingPass, key_hash
 from linkage.compare import COMPARISONS, CompareSpec, compare_pairs
 from linkage.frames import levels_to_polars, pairs_index, to_recordlinkage
 from linkage.model import FSModel, score
@@ -220,16 +220,11 @@ def _mention_people_frame(mentions: pl.DataFrame, people: pl.DataFrame, person_i
 def _mention_candidates(mstd: pl.DataFrame, pstd: pl.DataFrame) -> pl.DataFrame:
     frames = []
     for bp in MENTION_PASSES:
-        lk = list(bp.keys)
-        rk = list(bp.right or bp.keys)
-        keys = [f"_k{i}" for i in range(len(lk))]
-        left = mstd.select("uid", *[pl.col(c).cast(pl.Utf8).alias(k) for c, k in zip(lk, keys, strict=True)])
-        right = pstd.select("uid", *[pl.col(c).cast(pl.Utf8).alias(k) for c, k in zip(rk, keys, strict=True)])
-        left, right = left.drop_nulls(keys), right.drop_nulls(keys)
-        small = right.group_by(keys).agg(pl.len().alias("_n")).filter(pl.col("_n") <= MAX_CANDIDATES_PER_KEY)
-        right = right.join(small.select(keys), on=keys, how="semi")
-        frames.append(left.join(right, on=keys, suffix="_r").select(
-            pl.col("uid").alias("uid_l"), pl.col("uid_r")))
+        left = mstd.select("uid", key_hash(list(bp.keys)).alias("_h")).drop_nulls("_h")
+        right = pstd.select("uid", key_hash(list(bp.right or bp.keys)).alias("_h")).drop_nulls("_h")
+        small = right.group_by("_h").agg(pl.len().alias("_n")).filter(pl.col("_n") <= MAX_CANDIDATES_PER_KEY)
+        right = right.join(small.select("_h"), on="_h", how="semi")
+        frames.append(left.join(right, on="_h", suffix="_r").select(pl.col("uid").alias("uid_l"), pl.col("uid_r")))
     if not frames:
         return pl.DataFrame(schema={"uid_l": pl.Int64, "uid_r": pl.Int64})
     return pl.concat(frames).unique()

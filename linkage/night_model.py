@@ -129,8 +129,8 @@ def choose_model(models_dir: Path | None, starting: Path, compared: Callable[[],
 
 def model_check(choice: ModelChoice, sc: Scored, kept: pl.DataFrame, config: LinkageConfig,
                 models_dir: Path | None) -> dict[str, Any]:
-    """Tonight's model facts and drift; a model fitted tonight is kept (with tonight as its baseline) and
-    made the deployment's active model.
+    """Tonight's model facts, drift and blocking counts per pass; a model fitted tonight is kept (with
+    tonight as its baseline) and made the deployment's active model.
 
     Args:
         choice: the model scoring tonight.
@@ -155,7 +155,7 @@ def model_check(choice: ModelChoice, sc: Scored, kept: pl.DataFrame, config: Lin
              "link_threshold": model.link_threshold, "review_threshold": model.review_threshold}
     if drift["retrain_advised"]:
         log.warning("linkage: drift from the model's data on %s; %s", ",".join(drift["drifted"]), drift["advice"])
-    return {"model": facts, "drift": drift}
+    return {"model": facts, "drift": drift, "blocking": sc.blocking.by_pass()}
 
 
 def write_model_check(night_dir: Path, check: dict[str, Any]) -> Path:

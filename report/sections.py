@@ -133,6 +133,16 @@ MODEL_ORIGINS = {
 }
 
 
+def _blocking(raw: object) -> list[dict[str, Any]]:
+    """Blocking passes whose keys were too common tonight (subdivided or skipped), from ``model_check.json``."""
+    if not isinstance(raw, dict):
+        return []
+    rows = [{"pass": str(name), **{k: _int(v.get(k)) for k in ("pairs", "cap", "block_pairs_cap", "subdivided_keys",
+                                                               "skipped_keys")}}
+            for name, v in raw.items() if isinstance(v, dict)]
+    return [r for r in rows if r["subdivided_keys"] or r["skipped_keys"]]
+
+
 def load_model(config_dir: Path, night_dir: Path | None = None) -> dict[str, Any] | None:
     """The linkage model that scored the night as levels / m / u / weights per comparison plus thresholds,
     where it came from and tonight's drift (``linkage/model_check.json``).
@@ -200,6 +210,7 @@ def load_model(config_dir: Path, night_dir: Path | None = None) -> dict[str, Any
         "fitted_on": list(facts.get("fitted_on") or []),
         "refused": list(facts.get("refused") or []),
         "drift": check.get("drift") if isinstance(check.get("drift"), dict) else None,
+        "blocking": _blocking(check.get("blocking")),
         "lambda": lam,
         "prior_weight": prob_to_weight(float(lam)) if isinstance(lam, int | float) else None,
         "prior": prior_items,

@@ -245,8 +245,10 @@ def stage_link(night: Night) -> dict[str, Any]:
     Args:
         night: the night.
     """
+    from ground.logs import adopt_library_loggers
     from linkage import link_night
 
+    adopt_library_loggers()  # recordlinkage attaches its own stderr handler when first imported
     result = link_night(night.night_dir, night.config_dir / "linkage_model.json", night.state,
                         night.extract_date, night.config_dir, models_dir=night.output / "models",
                         processes=night.processes, cache_dir=night.linkage_cache)
@@ -312,9 +314,14 @@ def stage_send(night: Night) -> dict[str, Any]:
     Args:
         night: the night.
     """
-    from alerts import send_digests
+    from alerts.digests import night_figures, send_digests
 
-    return _counts(send_digests(night.night_dir, night.config_dir, night.state, night.extract_date))
+    result = send_digests(night.night_dir, night.config_dir, night.state, night.extract_date)
+    counts = _counts(result)
+    # The night's figures, not this call's: a rerun builds nothing and would otherwise read all zeros.
+    counts.update({"sent_this_run": result.sent, "written_this_run": result.written,
+                   **night_figures(night.state, night.extract_date)})
+    return counts
 
 
 def stage_deliver_queued(night: Night, metrics: StatsdTarget | None = None) -> dict[str, Any]:

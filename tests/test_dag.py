@@ -92,7 +92,9 @@ def test_nightly_schedule_and_run_policy(dagbag: Any) -> None:
     assert dag.timezone.name == "Europe/London"
     assert dag.start_date == pendulum.datetime(2026, 1, 1, tz="Europe/London")  # stored in UTC
     assert dag.catchup is False
-    assert dag.max_active_runs == 1
+    # a run waiting for its drop does not hold back another night's run (#15 row 17)
+    assert dag.max_active_runs >= 2
+    assert "extract_date" not in dag.params  # the night is the logical date's: one run per night, clear by date
     assert {"safeguarding", "nightly"} <= set(dag.tags)
 
 
@@ -124,14 +126,54 @@ def test_extract_date_rules(dagbag: Any) -> None:
     # scheduled run at 2026-11-26 02:00 London: logical date = data interval start
     scheduled = pendulum.datetime(2026, 11, 25, 2, tz="Europe/London")
     assert support.extract_date({"logical_date": scheduled}) == dt.date(2026, 11, 25)
-    # the run parameter wins
-    assert support.extract_date({"logical_date": scheduled, "params": {"extract_date": "2026-11-20"}}) == dt.date(
-        2026, 11, 20)
+    # summer: a run triggered at 02:00 London (01:00 UTC) is that London day's night
+    assert support.extract_date({"logical_date": pendulum.datetime(2026, 7, 1, 2, tz="Europe/London")}) == dt.date(
+        2026, 7, 1)
+    # the checking DAG (safeguarding_digests_due) may name its night by parameter; the nightly DAG may not
+    with_param = {"logical_date": scheduled, "params": {"extract_date": "2026-11-20"}}
+    assert support.extract_date(with_param, date_param=True) == dt.date(2026, 11, 20)
+    assert support.extract_date(with_param) == dt.date(2026, 11, 25)
+    # no logical date names no night: refused, with the command that names one
+    with pytest.raises(support.NoLogicalDate, match=r"--logical-date YYYY-MM-DDT02:00"):
+        support.extract_date({"logical_date": None})
 
-    class Run:
-        run_after = pendulum.datetime(2026, 11, 26, 9, 30, tz=utc)
 
-    assert support.extract_date({"logical_date": None, "dag_run": Run()}) == dt.date(2026, 11, 25)
+def test_a_run_without_logical_date_fails_fast(dagbag: Any) -> None:
+    import safelink_dag_support as support
+    from airflow.sdk.exceptions import AirflowFailException
+
+    def no_date() -> dict[str, Any]:
+        raise support.NoLogicalDate()
+
+    with pytest.raises(AirflowFailException, match="this run has no logical date"):
+        support.timed("wait", no_date)
+
+
+def test_state_writing_stages_hold_the_output_run_lock(dagbag: Any, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of two nights may be active together: their state-writing stages take the CLI's run lock."""
+    import safelink_dag_support as support
+
+    from ground.run_lock import LOCK_FILE, run_lock
+    from safelink.pipeline import Night
+
+    night = Night(landing=tmp_path / "landing", output=tmp_path / "out", extract_date=dt.date(2026, 11, 25))
+    monkeypatch.setattr(support, "night", lambda allow_incomplete=False: night)
+    monkeypatch.setenv("SAFELINK_LOCK_WAIT_S", "0.2")
+    seen: list[bool] = []
+
+    def stage() -> dict[str, Any]:
+        seen.append((tmp_path / "out" / LOCK_FILE).exists())
+        return {"n": 1}
+
+    assert support.timed("link", stage, locked=True)["counts"] == {"n": 1}
+    assert seen == [True]
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with run_lock(night.output, night.state, 1), pytest.raises(AirflowFailException,
+                                                               match="another safelink run is using"):
+        support.timed("link", stage, locked=True)  # another run (a CLI run, another night's task) holds it
+    assert seen == [True]
 
 
 def test_outside_tasks_retry_with_exponential_backoff(dagbag: Any) -> None:
@@ -170,17 +212,65 @@ def test_configuration_errors_fail_fast_without_retries(dagbag: Any) -> None:
         support.timed("deliver", undelivered)
 
 
-def test_wait_is_a_rescheduling_sensor_that_soft_fails(dagbag: Any) -> None:
+def test_wait_is_a_deferrable_sensor_that_soft_fails(dagbag: Any) -> None:
     from airflow.sdk import BaseSensorOperator, TriggerRule
 
     dag = dagbag.dags[NIGHTLY]
     sensor = dag.get_task("wait_for_drop")
     assert isinstance(sensor, BaseSensorOperator)
-    assert sensor.mode == "reschedule"
+    assert type(sensor).__name__ == "DropSensor"
     assert sensor.soft_fail is True
     assert sensor.timeout > 0
     # after a timed-out (skipped) wait, the run goes on with the sources present
     assert dag.get_task("check_drop").trigger_rule == TriggerRule.NONE_FAILED
+
+
+def test_drop_sensor_defers_to_the_triggerer_until_the_marker_exists(dagbag: Any, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
+
+    from safelink.triggers import DropTrigger
+
+    sensor = dagbag.dags[NIGHTLY].get_task("wait_for_drop")
+    monkeypatch.setenv("SAFELINK_LANDING", str(tmp_path))
+    context: Any = {"logical_date": pendulum.datetime(2026, 11, 25, 2, tz="Europe/London")}
+    marker = tmp_path / "2026-11-25" / "_SUCCESS"
+    before = dt.datetime.now(dt.UTC)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context)
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DropTrigger) and trigger.marker == str(marker)
+    assert trigger.poke_interval == sensor.poke_interval
+    deadline = dt.datetime.fromisoformat(trigger.deadline)
+    assert before + dt.timedelta(seconds=sensor.timeout) <= deadline <= dt.datetime.now(dt.UTC) + dt.timedelta(
+        seconds=sensor.timeout)
+    assert deferred.value.timeout is not None and deferred.value.timeout.total_seconds() > sensor.timeout
+    with pytest.raises(AirflowSensorTimeout):  # soft_fail turns it into a skip when resumed
+        sensor.execute_complete(context, {"found": False})
+    sensor.execute_complete(context, {"found": True})
+    marker.parent.mkdir()
+    marker.touch()
+    assert sensor.execute(context) is None  # there already: no deferral
+
+
+def test_drop_trigger_fires_on_the_marker_or_at_its_deadline(tmp_path: Path) -> None:
+    import asyncio
+
+    from safelink.triggers import DropTrigger
+
+    async def first_event(trigger: DropTrigger) -> Any:
+        return await anext(trigger.run())
+
+    marker = tmp_path / "_SUCCESS"
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.3)).isoformat()
+    started = dt.datetime.now(dt.UTC)
+    assert asyncio.run(first_event(DropTrigger(str(marker), soon, 0.1))).payload == {"found": False}
+    assert dt.datetime.now(dt.UTC) - started >= dt.timedelta(seconds=0.3)
+    marker.touch()
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    assert asyncio.run(first_event(DropTrigger(str(marker), later, 0.1))).payload == {"found": True}
+    classpath, kwargs = DropTrigger(str(marker), later, 2).serialize()
+    assert classpath == "safelink.triggers.DropTrigger" and DropTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
 def test_failure_callback_on_every_task(dagbag: Any) -> None:

@@ -52,6 +52,7 @@ def test_first_night_fits_a_model_and_later_nights_use_it(ingested: Path, tmp_pa
     assert fitted.info["nights"] == [DATE.isoformat()] and fitted.info["baseline"]["records"] == first.records
     check = json.loads((night / "linkage" / "model_check.json").read_text())
     assert check["model"]["origin"] == "fitted_tonight" and check["drift"]["drifted"] == []
+    assert check["blocking"] == first.blocking_by_pass and sum(p["pairs"] for p in check["blocking"].values()) > 0
     again = link_night(night, CONFIG / "linkage_model.json", state, DATE, CONFIG, models_dir=models)
     assert again.model["origin"] == "deployment"
     assert again.model_version == first.model_version

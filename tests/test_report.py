@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -144,6 +145,25 @@ def test_report_sections_and_numbers(built: tuple[ReportResult, str, Path]) -> N
     assert html.count('class="pair"') == 6 + 2
     assert "gp:204" in html and "hv:102" in html
     assert len(doc.tables["trend-table"]) == 3  # header + last night (from its folder) + tonight
+
+
+def test_report_lists_the_blocking_passes_with_too_common_keys(tmp_path: Path) -> None:
+    night = make_night(tmp_path)
+    counts = {"nhs": {"pairs": 12, "cap": 300, "block_pairs_cap": 0, "subdivided_keys": 0, "skipped_keys": 0},
+              "postcode_birth_year": {"pairs": 4000, "cap": 300, "block_pairs_cap": 28, "subdivided_keys": 51,
+                                      "skipped_keys": 2}}
+    (night / "linkage" / "model_check.json").write_text(json.dumps({"blocking": counts}), encoding="utf-8")
+    result = build_report(night, make_config(tmp_path), f"sqlite:///{tmp_path / 's.sqlite'}", TONIGHT)
+    doc = parse(result.report.read_text(encoding="utf-8"))
+    assert doc.tables["blocking"] == [
+        ["blocking pass", "pairs", "cap (records)", "cap (pairs per block)", "keys subdivided", "blocks left out"],
+        ["postcode_birth_year", "4,000", "300", "28", "51", "2"],
+    ]
+
+
+def test_report_without_too_common_keys_has_no_blocking_table(built: tuple[ReportResult, str, Path]) -> None:
+    _, html, _ = built
+    assert "blocking" not in parse(html).tables
 
 
 def test_report_has_no_person_data_and_escapes(built: tuple[ReportResult, str, Path]) -> None:
