@@ -153,6 +153,11 @@ class NightLayout:
         return self.shards / "frequencies.parquet"
 
     @property
+    def shard_keys(self) -> Path:
+        """``linkage/shards/keys.parquet``: each record's content key (for reusing comparisons the next night)."""
+        return self.shards / "keys.parquet"
+
+    @property
     def shard_model(self) -> Path:
         """``linkage/shards/model.json``: the model every shard scores with tonight."""
         return self.shards / "model.json"

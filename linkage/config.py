@@ -55,6 +55,12 @@ class Sharding(_Strict):
     processes: int = Field(default=1, ge=1, le=256)
 
 
+class Incremental(_Strict):
+    """What a night may take from the night before (:mod:`linkage.reuse`)."""
+
+    reuse_comparisons: bool = True
+
+
 class Guards(_Strict):
     """Merges a person would refuse."""
 
@@ -108,6 +114,7 @@ class LinkageConfig(_Strict):
     dedupe_within_sources: list[str] = []
     blocking: Blocking = Blocking()
     sharding: Sharding = Sharding()
+    incremental: Incremental = Incremental()
     guards: Guards = Guards()
     training: Training = Training()
     mentions: Mentions = Mentions()

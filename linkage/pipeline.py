@@ -27,6 +27,7 @@ from linkage.model import FSModel, score
 from linkage.models import save_versioned
 from linkage.night_model import fit_to_night, model_check, write_model_check
 from linkage.prepare import Scored, load_config, nicknames_path, standardise_block_compare
+from linkage.reuse import write_cache
 from linkage.review_decisions import review_overrides
 from linkage.shards import ShardPlan, block_night, read_scored, remove_work, score_shards
 from linkage.standardise import nickname_pairs, standardise_people
@@ -63,6 +64,8 @@ class LinkResult:
     drift: dict[str, Any] = field(default_factory=dict)
     pass_coverage: dict[str, dict[str, float | int]] = field(default_factory=dict)
     shards: int = 1
+    pairs_reused: int = 0
+    pairs_compared: int = 0
 
 
 def _thresholds(model: FSModel, config: LinkageConfig) -> tuple[float, float]:
@@ -296,7 +299,8 @@ class NightInputs:
 
 
 def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: date, config_dir: Path,
-               models_dir: Path | None = None, processes: int | None = None) -> LinkResult:
+               models_dir: Path | None = None, processes: int | None = None,
+               cache_dir: Path | None = None) -> LinkResult:
     """Link one night's people records into persons and resolve mentions: :func:`linkage.shards.block_night`,
     every shard through :func:`linkage.shards.score_shard`, then :func:`cluster_night`.
 
@@ -315,16 +319,18 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
             score with ``model_path`` as it is.
         processes: local processes to score the shards in (None: ``sharding.processes`` in ``linkage.yaml``);
             the outputs are the same whatever the number.
+        cache_dir: the deployment's comparison cache (``<output>/linkage_cache``, :mod:`linkage.reuse`): pairs of
+            records unchanged since the night before keep their comparison levels. None: compare every pair.
 
     Returns:
         Counts of what was done.
     """
-    plan = block_night(night_dir, model_path, extract_date, config_dir, models_dir, processes)
+    plan = block_night(night_dir, model_path, extract_date, config_dir, models_dir, processes, cache_dir)
     workers = processes or load_config(config_dir).sharding.processes
     t = time.perf_counter()
     score_shards(night_dir, plan, config_dir, workers)
     scoring_wall = time.perf_counter() - t
-    result = cluster_night(night_dir, state_url, extract_date, config_dir, models_dir)
+    result = cluster_night(night_dir, state_url, extract_date, config_dir, models_dir, cache_dir)
     result.stage_seconds["scoring_wall"] = round(scoring_wall, 3)
     return result
 
@@ -340,7 +346,7 @@ def _seconds(plan: ShardPlan, shard_counts: list[dict[str, Any]]) -> dict[str, f
 
 
 def cluster_night(night_dir: Path, state_url: str, extract_date: date, config_dir: Path,
-                  models_dir: Path | None = None) -> LinkResult:
+                  models_dir: Path | None = None, cache_dir: Path | None = None) -> LinkResult:
     """Cluster tonight's scored shards: guards, clusters, stable person ids, outputs and mention resolution.
 
     Args:
@@ -349,6 +355,7 @@ def cluster_night(night_dir: Path, state_url: str, extract_date: date, config_di
         extract_date: the extract date.
         config_dir: the configuration folder.
         models_dir: the deployment's model store: a model fitted tonight is kept and activated there.
+        cache_dir: the deployment's comparison cache: tonight's levels are kept there for the next night.
 
     Returns:
         Counts of what was done.
@@ -381,8 +388,15 @@ def cluster_night(night_dir: Path, state_url: str, extract_date: date, config_di
     outputs.write_parquet(resolved, layout.resolved_mentions)
     secs["mentions"] = time.perf_counter() - t
     result = _link_result(sc, records, kept, pairs_out, guard_counts, id_stats, resolved, check, model.version)
+    if cache_dir is not None and config.incremental.reuse_comparisons:
+        t = time.perf_counter()
+        write_cache(cache_dir, scored, pl.read_parquet(layout.shard_keys), plan.comparison_key,
+                    extract_date.isoformat())
+        secs["reuse"] = secs.get("reuse", 0.0) + time.perf_counter() - t
     result.stage_seconds = {k: round(v, 3) for k, v in secs.items()}
     result.shards = plan.shards
+    result.pairs_reused = plan.reused
+    result.pairs_compared = plan.pairs if plan.compared else sum(int(c["compared"]) for c in shard_counts)
     remove_work(layout)
     log.info("linkage: records=%d persons=%d links=%d review_pairs=%d shards=%d model=%s origin=%s", result.records,
              result.persons, result.links, result.review_pairs, plan.shards, model.version, check["model"]["origin"])

@@ -34,11 +34,13 @@ import polars as pl
 from ground import outputs
 from ground.layout import NightLayout
 from linkage.blocking import BlockingStats
+from linkage.compare import COMPARISONS
 from linkage.config import LinkageConfig
 from linkage.frames import COMPARE_COLUMNS
 from linkage.model import TF_COMPARISONS, Frequencies, FSModel, score
 from linkage.night_model import ModelChoice, choose_model
 from linkage.prepare import Scored, compare_levels, load_config, standardise_block
+from linkage.reuse import comparison_key, record_keys, with_cached_levels
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class ShardPlan:
     pairs_per_shard: list[int]
     n_records: int
     compared: bool
+    reused: int
+    comparison_key: str
     model: dict[str, Any]
     blocking: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
@@ -158,7 +162,8 @@ def _write_shards(layout: NightLayout, pairs: pl.DataFrame, shards: int) -> list
 
 
 def block_night(night_dir: Path, model_path: Path, extract_date: date, config_dir: Path,
-                models_dir: Path | None = None, processes: int | None = None) -> ShardPlan:
+                models_dir: Path | None = None, processes: int | None = None,
+                cache_dir: Path | None = None) -> ShardPlan:
     """Standardise and block tonight's records, choose the night's model and write the scoring shards.
 
     Args:
@@ -169,6 +174,8 @@ def block_night(night_dir: Path, model_path: Path, extract_date: date, config_di
         models_dir: the deployment's model store (see :func:`linkage.night_model.choose_model`); None: score
             with ``model_path`` as it is.
         processes: local processes that will score the shards (None: ``sharding.processes``).
+        cache_dir: the deployment's comparison cache (:mod:`linkage.reuse`; None or ``incremental.reuse_comparisons``
+            false: every pair is compared).
 
     Returns:
         The plan: the shard count, pairs per shard and the facts clustering needs (counts only).
@@ -192,7 +199,15 @@ def block_night(night_dir: Path, model_path: Path, extract_date: date, config_di
     sc.seconds["model"] = time.perf_counter() - t - sc.seconds.get("compare", 0.0)
     t = time.perf_counter()
     _fresh_folder(layout)
+    ckey = comparison_key(config_dir)
+    keys = record_keys(sc.records)
+    reused = 0
+    if not compared and config.incremental.reuse_comparisons:
+        sc.pairs, reused = with_cached_levels(sc.pairs, keys, cache_dir, ckey)
+    sc.seconds["reuse"] = time.perf_counter() - t
+    t = time.perf_counter()
     freq = Frequencies.of(sc.records)
+    outputs.write_parquet(keys, layout.shard_keys)
     outputs.write_parquet(sc.records, layout.shard_records)
     outputs.write_parquet(freq.to_frame(), layout.shard_frequencies)
     choice.model.save(layout.shard_model, exact=True)
@@ -201,15 +216,15 @@ def block_night(night_dir: Path, model_path: Path, extract_date: date, config_di
     sc.seconds["shard"] = time.perf_counter() - t
     plan = ShardPlan(
         token=uuid.uuid4().hex, shards=n, pairs=sc.pairs.height, pairs_per_shard=sizes, n_records=freq.n_records,
-        compared=compared,
+        compared=compared, reused=reused, comparison_key=ckey,
         model={"origin": choice.origin, "path": choice.path, "facts": choice.facts,
                "fitted_tonight": choice.fitted_tonight},
         blocking={**asdict(sc.blocking), "pass_names": list(sc.blocking.pass_names)},
         seconds={k: round(v, 3) for k, v in sc.seconds.items()},
     )
     plan.write(layout)
-    log.info("linkage: %d candidate pairs in %d shard(s), model %s (%s)", plan.pairs, n, choice.model.version,
-             choice.origin)
+    log.info("linkage: %d candidate pairs (%d with last night's comparisons) in %d shard(s), model %s (%s)",
+             plan.pairs, reused, n, choice.model.version, choice.origin)
     return plan
 
 
@@ -253,7 +268,7 @@ def score_shard(night_dir: Path, shard: int, config_dir: Path) -> dict[str, Any]
     freq = Frequencies.from_frame(pl.read_parquet(layout.shard_frequencies), plan.n_records)
     secs["read"] = time.perf_counter() - t
     t = time.perf_counter()
-    levels = pairs if plan.compared else compare_levels(records, pairs, config_dir)
+    levels, compared = _levels(pairs, records, config_dir)
     secs["compare"] = time.perf_counter() - t
     t = time.perf_counter()
     scored = score(levels, records, model, freq)
@@ -261,9 +276,24 @@ def score_shard(night_dir: Path, shard: int, config_dir: Path) -> dict[str, Any]
     t = time.perf_counter()
     outputs.write_parquet(scored, layout.scored(shard))
     secs["write"] = time.perf_counter() - t
-    counts = {"shard": shard, "pairs": scored.height, "seconds": {k: round(v, 3) for k, v in secs.items()}}
+    counts = {"shard": shard, "pairs": scored.height, "compared": compared,
+              "seconds": {k: round(v, 3) for k, v in secs.items()}}
     outputs.write_json(layout.scored_counts(shard), {**counts, "token": plan.token})
     return counts
+
+
+def _levels(pairs: pl.DataFrame, records: pl.DataFrame, config_dir: Path) -> tuple[pl.DataFrame, int]:
+    """A shard's pairs with their levels: those blocking found (a first night's, or last night's) and the rest
+    compared here. Returns the pairs in their order and how many were compared here."""
+    if COMPARISONS[0] not in pairs.columns:
+        return compare_levels(records, pairs, config_dir), pairs.height
+    known = pl.col(COMPARISONS[0]).is_not_null()
+    todo = pairs.filter(~known)
+    if todo.height == 0:
+        return pairs, 0
+    fresh = compare_levels(records, todo.drop([c for c in COMPARISONS if c in todo.columns]), config_dir)
+    merged = pl.concat([pairs.filter(known), fresh.select(pairs.columns)], how="vertical")
+    return merged.sort("uid_l", "uid_r"), todo.height
 
 
 def _child_start(umask: int) -> None:
@@ -333,5 +363,5 @@ def remove_work(layout: NightLayout) -> None:
     """
     for folder in (layout.shards / "candidates", layout.shards / "scored"):
         shutil.rmtree(folder, ignore_errors=True)
-    for path in (layout.shard_records, layout.shard_frequencies):
+    for path in (layout.shard_records, layout.shard_frequencies, layout.shard_keys):
         path.unlink(missing_ok=True)

@@ -110,6 +110,11 @@ class Night:
         return self.output / self.extract_date.isoformat()
 
     @property
+    def linkage_cache(self) -> Path:
+        """``<output>/linkage_cache``: the deployment's comparisons kept from the night before."""
+        return self.output / "linkage_cache"
+
+    @property
     def state(self) -> str:
         """The state database URL (embedded SQLite inside the output folder unless configured)."""
         return self.state_url or load_settings().state_url or default_state_url(self.output)
@@ -246,7 +251,7 @@ def stage_link(night: Night) -> dict[str, Any]:
     adopt_library_loggers()  # recordlinkage attaches its own stderr handler when first imported
     result = link_night(night.night_dir, night.config_dir / "linkage_model.json", night.state,
                         night.extract_date, night.config_dir, models_dir=night.output / "models",
-                        processes=night.processes)
+                        processes=night.processes, cache_dir=night.linkage_cache)
     return _counts(result)
 
 
@@ -262,9 +267,10 @@ def stage_block(night: Night) -> dict[str, Any]:
     from linkage import block_night
 
     plan = block_night(night.night_dir, night.config_dir / "linkage_model.json", night.extract_date,
-                       night.config_dir, models_dir=night.output / "models", processes=night.processes)
+                       night.config_dir, models_dir=night.output / "models", processes=night.processes,
+                       cache_dir=night.linkage_cache)
     return {"shards": list(range(plan.shards)), "pairs": plan.pairs, "pairs_per_shard": plan.pairs_per_shard,
-            "model_origin": plan.model["origin"], "seconds": plan.seconds}
+            "pairs_reused": plan.reused, "model_origin": plan.model["origin"], "seconds": plan.seconds}
 
 
 def stage_score_shard(night: Night, shard: int) -> dict[str, Any]:
@@ -288,7 +294,7 @@ def stage_cluster(night: Night) -> dict[str, Any]:
     from linkage import cluster_night
 
     return _counts(cluster_night(night.night_dir, night.state, night.extract_date, night.config_dir,
-                                 models_dir=night.output / "models"))
+                                 models_dir=night.output / "models", cache_dir=night.linkage_cache))
 
 
 def stage_detect(night: Night) -> dict[str, Any]:

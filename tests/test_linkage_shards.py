@@ -98,13 +98,13 @@ def test_shard_files_are_owner_only_and_hold_no_person_data_in_their_names(inges
     layout = NightLayout(night)
     files = sorted(p for p in layout.shards.rglob("*") if p.is_file())
     assert {p.relative_to(layout.shards).as_posix() for p in files} == {
-        "plan.json", "model.json", "records.parquet", "frequencies.parquet",
+        "plan.json", "model.json", "records.parquet", "frequencies.parquet", "keys.parquet",
         "candidates/part-00000.parquet", "candidates/part-00001.parquet",
         "scored/part-00000.parquet", "scored/part-00001.parquet", "scored/part-00000.json", "scored/part-00001.json"}
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)  # the scoring processes' files too
     written = json.loads(layout.shard_plan.read_text(encoding="utf-8"))
-    assert set(written) == {"token", "shards", "pairs", "pairs_per_shard", "n_records", "compared", "model",
-                            "blocking", "seconds", "format"}
+    assert set(written) == {"token", "shards", "pairs", "pairs_per_shard", "n_records", "compared", "reused",
+                            "comparison_key", "model", "blocking", "seconds", "format"}
 
 
 def test_cluster_refuses_a_shard_not_scored_or_scored_for_an_earlier_blocking(ingested: Path, tmp_path: Path) -> None:
