@@ -7,16 +7,37 @@ import numpy as np
 from ground.nhs import check_digits, is_valid_nhs_number
 
 
+def _test_range_capacity() -> int:
+    """How many distinct valid NHS numbers the test range holds (about 909 000)."""
+    stems = np.arange(1_000_000, dtype=np.int64)
+    digits = np.empty((stems.size, 9), dtype=np.int64)
+    digits[:, 0:3] = 9
+    rest = stems.copy()
+    for pos in range(8, 2, -1):
+        digits[:, pos] = rest % 10
+        rest //= 10
+    check = check_digits(digits)
+    full = (999_000_000 + stems) * 10 + check
+    return int(((check != 10) & (full != 9_999_999_999)).sum())
+
+
+#: Distinct valid numbers in the test range: a generated population larger than this cannot give every
+#: person a number of their own.
+TEST_RANGE_CAPACITY = _test_range_capacity()
+
+
 def generate_nhs_numbers(rng: np.random.Generator, n: int) -> list[str]:
     """Draw ``n`` distinct valid NHS numbers from the test range 999 000 0000 - 999 999 9999.
 
     Args:
         rng: numpy random generator.
-        n: how many numbers to draw.
+        n: how many numbers to draw (at most :data:`TEST_RANGE_CAPACITY`).
 
     Returns:
         List of 10-digit strings, all valid Modulus 11 and unique.
     """
+    if n > TEST_RANGE_CAPACITY:
+        raise ValueError(f"the NHS test range holds {TEST_RANGE_CAPACITY} valid numbers; {n} asked for")
     out: list[np.int64] = []
     seen: set[int] = set()
     have = 0

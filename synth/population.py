@@ -10,7 +10,7 @@ import numpy as np
 
 from synth import reference as ref
 from synth.geography import FATHER_NEARBY, Address, Gazetteer
-from synth.nhs import generate_nhs_numbers
+from synth.nhs import TEST_RANGE_CAPACITY, generate_nhs_numbers
 
 __all__ = ["Address", "Household", "Person", "Population"]
 
@@ -79,10 +79,21 @@ class Population:
         self._kin: dict[str, list[str]] = {}
         for _ in range(households):
             self._make_household()
-        nhs = generate_nhs_numbers(self.rng, len(self.people))
-        for p, n in zip(self.people, nhs, strict=True):
-            p.nhs = n
+        self._number_people()
         self._plan_moves()
+
+    def _number_people(self) -> None:
+        """Give everyone a test-range NHS number; beyond the range's capacity, a random subset only.
+
+        The test range holds about 909 000 valid numbers, so a region of a million households (about 2.9M
+        people) has people without one: their records carry no number (status 03, trace required).
+        """
+        people = self.people
+        if len(people) > TEST_RANGE_CAPACITY:
+            chosen = self.rng.choice(len(people), size=TEST_RANGE_CAPACITY, replace=False)
+            people = [self.people[int(i)] for i in np.sort(chosen)]
+        for p, n in zip(people, generate_nhs_numbers(self.rng, len(people)), strict=True):
+            p.nhs = n
 
     # -- helpers ---------------------------------------------------------------------------------
     def _surname_weights(self, area: int) -> list[float]:

@@ -203,6 +203,8 @@ class SourceBuilder:
         r = self.r
         if baby and src == "hv" and r.random() < 0.5:
             return "", "08", "blank"
+        if not p.nhs:  # a person beyond the test range's capacity (a region-sized population)
+            return "", "03", "blank"
         u = r.random()
         if u < self.BLANK_NHS[src]:
             return "", r.choice(("03", "07", "04")), "blank"

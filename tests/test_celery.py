@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,11 +61,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, drop: Path) -> Iterator
     config = base / "config"
     shutil.copytree(ROOT / "config", config)
     linkage = config / "linkage.yaml"
-    text = linkage.read_text(encoding="utf-8")
-    assert "pairs_per_shard: 1000000" in text and "max_shards: 256" in text
     # a tiny county still scores in SHARDS shards, so that both workers take some
-    linkage.write_text(text.replace("pairs_per_shard: 1000000", "pairs_per_shard: 1").replace(
-        "max_shards: 256", f"max_shards: {SHARDS}"), encoding="utf-8")
+    text, found = re.subn(r"(?m)^(\s+)pairs_per_shard: \d+$", r"\1pairs_per_shard: 1", linkage.read_text(
+        encoding="utf-8"))
+    text, also = re.subn(r"(?m)^(\s+)max_shards: \d+$", rf"\g<1>max_shards: {SHARDS}", text)
+    assert (found, also) == (1, 1), "config/linkage.yaml's sharding settings moved"
+    linkage.write_text(text, encoding="utf-8")
     settings = {
         "SAFELINK_LANDING": str(drop),
         "SAFELINK_OUTPUT": str(base / "output"),

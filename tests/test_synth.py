@@ -8,6 +8,7 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -116,7 +117,6 @@ def test_nhs_numbers_valid_unless_mistyped(county) -> None:
     assert all(is_valid_nhs(v) for v in people["nhs_number"].to_list())
 
 
-def test_nhs_generator() -> None:
     import numpy as np
 
     rng = np.random.default_rng(3)
@@ -241,3 +241,26 @@ def test_multi_night_stability(multi) -> None:
     first = dict(zip(peo[0]["true_person_id"], peo[0]["date_of_birth"], strict=True))
     last = dict(zip(peo[-1]["true_person_id"], peo[-1]["date_of_birth"], strict=True))
     assert all(last[k] == v for k, v in first.items())
+
+
+def test_the_test_range_capacity_is_every_valid_number_in_it() -> None:
+    from ground.nhs import is_valid_nhs_number
+    from synth.nhs import TEST_RANGE_CAPACITY
+
+    sample = range(9990000000, 9990000000 + 200_000, 10)  # every stem's number with its own check digit
+    valid_share = sum(any(is_valid_nhs_number(str(s + d)) for d in range(10)) for s in sample) / len(sample)
+    assert pytest.approx(1_000_000 * valid_share, rel=0.01) == TEST_RANGE_CAPACITY
+    with pytest.raises(ValueError, match="test range holds"):
+        generate_nhs_numbers(np.random.default_rng(1), TEST_RANGE_CAPACITY + 1)
+
+
+def test_a_population_beyond_the_test_range_numbers_a_random_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    import synth.population as population
+
+    monkeypatch.setattr(population, "TEST_RANGE_CAPACITY", 50)
+    pop = population.Population(60, 3, dt.date(2026, 11, 25), dt.date(2026, 12, 25))
+    numbered = [p.nhs for p in pop.people if p.nhs]
+    assert len(pop.people) > 50
+    assert len(numbered) == 50
+    assert len(set(numbered)) == 50
+    assert all(n.startswith("999") for n in numbered)
