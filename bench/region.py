@@ -20,6 +20,8 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,6 +93,17 @@ def one_process(county: County, output: Path) -> dict[str, Any]:
     return {"wall_s": m.wall_s, "cpu_s": m.cpu_s, "peak_rss_mb": m.peak_rss_mb, "stage_wall_s": stages}
 
 
+def _fresh(output: Path, model: Path | None) -> Path:
+    """An empty output folder; with ``model``, that model made active there by the product's own command."""
+    shutil.rmtree(output, ignore_errors=True)
+    output.mkdir(parents=True)
+    if model:
+        safelink = Path(sys.executable).with_name("safelink")
+        subprocess.run([str(safelink), "activate-model", str(model), "--output", str(output)], check=True,
+                       stdout=subprocess.DEVNULL)
+    return output
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -99,19 +112,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="scoring tasks at once (0: skip the task-by-task run)")
     ap.add_argument("--one-process", action="store_true", help="also run the night in one process")
     ap.add_argument("--work", type=Path, default=Path("bench/.region"))
+    ap.add_argument("--model", type=Path, default=None,
+                    help="a model JSON made active first (`safelink activate-model`): a deployment past its first "
+                         "night, whose shards compare as well as score")
     args = ap.parse_args(argv)
     county, gen_s = ensure_county(args.households, args.seed, nights=1)
     people = json.loads((county.folder / "_generated.json").read_text(encoding="utf-8"))
     result: dict[str, Any] = {"households": args.households, "seed": args.seed, "records": people.get("people"),
                               "generation_s": gen_s or people.get("seconds"), "cpus": os.cpu_count(),
                               "load_at_start": os.getloadavg()[0]}
+    result["model"] = str(args.model) if args.model else "fitted on the first night"
     if args.workers:
-        out = args.work / "airflow"
-        shutil.rmtree(out, ignore_errors=True)
+        out = _fresh(args.work / "airflow", args.model)
         result["as_airflow"] = as_airflow(county, out, args.workers)
     if args.one_process:
-        out = args.work / "one"
-        shutil.rmtree(out, ignore_errors=True)
+        out = _fresh(args.work / "one", args.model)
         result["one_process"] = one_process(county, out)
     result["load_at_end"] = os.getloadavg()[0]
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
