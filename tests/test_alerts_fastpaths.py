@@ -9,6 +9,8 @@ from dataclasses import asdict
 from alerts.need_to_know import FindingView, PersonLine, ServiceBlock
 from alerts.render import fill
 
+SHAPES = [("", "  ", 76), ("  ", "  ", 76), ("    ", "", 20), ("", "", 3), ("      ", "  ", 5), ("", "  ", 1)]
+
 
 def _textwrap_fill(text: str, indent: str, hanging: str, width: int) -> str:
     return textwrap.fill(" ".join(text.split()), width=width, initial_indent=indent,
@@ -21,7 +23,7 @@ def test_fill_equals_textwrap_on_short_long_and_awkward_paragraphs() -> None:
     cases = ["", " ", "\n\t", "one", "x" * 76, "x" * 77, "y" * 74 + " z"]
     cases += [" ".join(rng.choice(words) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
     for text in cases:
-        for indent, hanging, width in [("", "  ", 76), ("  ", "  ", 76), ("    ", "", 20), ("", "", 3), ("      ", "  ", 5), ("", "  ", 1)]:
+        for indent, hanging, width in SHAPES:
             assert fill(text, indent, hanging, width) == _textwrap_fill(text, indent, hanging, width), (text, indent)
 
 
