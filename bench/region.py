@@ -36,12 +36,15 @@ def _args(county: County, output: Path, mode: str, name: str = "", processes: in
 
 
 def _task(county: County, output: Path, name: str) -> dict[str, Any]:
-    m = run_worker(_args(county, output, "stage", name))
+    m = run_worker(_args(county, output, "stage", name), timeout_s=4 * 3600)
     payload = m.payload
     if m.returncode or payload.get("status") != "ok":
         raise RuntimeError(f"task {name} failed: {payload.get('error') or m.stderr_tail[-600:]}")
-    return {"task": name, "wall_s": m.wall_s, "cpu_s": m.cpu_s, "peak_rss_mb": m.peak_rss_mb,
-            "counts": payload.get("counts", {})}
+    done = {"task": name, "wall_s": m.wall_s, "cpu_s": m.cpu_s, "peak_rss_mb": m.peak_rss_mb,
+            "load": round(os.getloadavg()[0], 1), "counts": payload.get("counts", {})}
+    with (output.parent / f"{output.name}-tasks.jsonl").open("a", encoding="utf-8") as log:
+        log.write(json.dumps(done) + "\n")  # a long run leaves its figures task by task
+    return done
 
 
 def as_airflow(county: County, output: Path, workers: int) -> dict[str, Any]:
