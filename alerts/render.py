@@ -32,6 +32,9 @@ def fill(text: str, indent: str = "", hanging: str = "  ", width: int = TEXT_WID
     words = str(text).split()
     if width <= 0:  # textwrap's own error
         return textwrap.fill(" ".join(words), width=width)
+    flat = " ".join(words)
+    if len(indent) + len(flat) <= width:  # most paragraphs: one line, no loop
+        return indent + flat if flat else ""
     # The greedy fill textwrap does with these options (whole words, single spaces, trailing space dropped, a
     # word longer than the line on a line of its own), without its per-chunk overhead: tests compare the two.
     lines: list[str] = []
