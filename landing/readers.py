@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -419,52 +419,104 @@ def read_extract(
     width = len(header)
     essential = {header.index(c) for c in (expected_columns if essential_columns is None else essential_columns)
                  if c in header}
-    rows_read = blank = blanked = 0
-    rejects: list[dict[str, object]] = []
-    columns: list[list[str]] = [[] for _ in range(width)]
-    numbers: list[int] = []
-    too_long: list[str | None] = []
     check_nul = any("\x00" in line for line in text.lines)
+    rows = None
+    if not (text.bad_lines or check_nul or text.cr_mark):
+        rows = _clean_rows(text.lines, width, body_start)
+    if rows is None:
+        rows = _careful_rows(file, text, header, essential, body_start, check_nul)
+    if rows.blanked:
+        warnings.append(f"field_too_long: {rows.blanked} row(s) had a non-essential field over {MAX_FIELD_CHARS} "
+                        "characters; the value was blanked and the row kept (flag field_too_long)")
+    return RawFile(file=file, frame=_frame(header, expected_columns, rows.columns, rows.numbers, rows.too_long),
+                   rows_read=rows.rows_read, blank_lines=rows.blank, rejects=rows.rejects, warnings=warnings,
+                   header=header)
+
+
+@dataclass
+class _Rows:
+    """The data rows of a file as columns, with what was set aside, blank or blanked on the way."""
+
+    columns: Sequence[list[str] | pl.Series]
+    numbers: list[int]
+    too_long: list[str | None]
+    rows_read: int = 0
+    blank: int = 0
+    blanked: int = 0
+    rejects: list[dict[str, object]] = field(default_factory=list)
+
+
+def _is_blank(fields: list[str]) -> bool:
+    return len(fields) <= 1 and not "".join(fields).strip()
+
+
+def _clean_rows(lines: list[str], width: int, start: int) -> _Rows | None:
+    """The rows of a plain file split by polars in one pass; None unless the file is plain.
+
+    Plain means no quote character at all, no line over ``MAX_FIELD_CHARS`` characters, every line either
+    ``width`` fields or blank (whitespace only), and more than one column (the caller has ruled out NUL
+    bytes, undecodable lines and carriage returns inside lines). The csv module splits such a line at
+    each comma and nothing else, so rows, numbers and blank counts are exactly :func:`_careful_rows'`
+    (tests compare the two); anything else goes to the careful reader.
+    """
+    body = lines[start:]
+    if width < 2 or any(len(line) > MAX_FIELD_CHARS or '"' in line for line in body):
+        return None
+    split = pl.DataFrame({"line": body}, schema={"line": pl.String}).with_row_index("_i").with_columns(
+        pl.col("line").str.strip_chars_end("\r\n").alias("line"))
+    split = split.with_columns(pl.col("line").str.count_matches(",", literal=True).alias("_commas"))
+    no_comma = split.filter(pl.col("_commas") == 0).get_column("line").to_list()
+    if any(value.strip() for value in no_comma) or split.filter(
+            (pl.col("_commas") != 0) & (pl.col("_commas") != width - 1)).height:
+        return None
+    kept = split.filter(pl.col("_commas") == width - 1)
+    fields = kept.select(pl.col("line").str.split_exact(",", width - 1).struct.unnest())
+    return _Rows(columns=list(fields.get_columns()),
+                 numbers=(kept.get_column("_i").cast(pl.Int64) + start + 1).to_list(),
+                 too_long=[None] * kept.height, rows_read=kept.height, blank=len(no_comma))
+
+
+def _careful_rows(file: str, text: DecodedText, header: list[str], essential: set[int], body_start: int,
+                  check_nul: bool) -> _Rows:
+    """Every record judged on its own: set aside with its reason, blank, blanked (long field) or kept."""
+    width = len(header)
+    columns: list[list[str]] = [[] for _ in range(width)]
+    rows = _Rows(columns=columns, numbers=[], too_long=[])
     for record in iter_records(text.lines, width, body_start):
         fields = record.fields
-        if fields is not None and len(fields) <= 1 and not "".join(fields).strip() and record.span == 1 \
-                and record.first not in text.bad_lines:
-            blank += 1
+        if fields is not None and _is_blank(fields) and record.span == 1 and record.first not in text.bad_lines:
+            rows.blank += 1
             continue
-        rows_read += 1
+        rows.rows_read += 1
         number = record.first + 1
         if fields is None or len(fields) != width or text.bad_lines or check_nul:
             reason, description = _problem(text, record, width)
             if reason:
-                rejects.append(_reject(file, number, reason, description))
+                rows.rejects.append(_reject(file, number, reason, description))
                 continue
         fields = text.restore(fields or [])
         if len(text.lines[record.first]) > MAX_FIELD_CHARS or record.span > 1:
             long_fields = [i for i, v in enumerate(fields) if len(v) > MAX_FIELD_CHARS]
             if long_fields and essential.intersection(long_fields):
-                rejects.append(_reject(file, number, "field_too_long",
-                                       f"an essential field over {MAX_FIELD_CHARS} characters "
-                                       f"({', '.join(header[i] for i in long_fields)})"))
+                rows.rejects.append(_reject(file, number, "field_too_long",
+                                            f"an essential field over {MAX_FIELD_CHARS} characters "
+                                            f"({', '.join(header[i] for i in long_fields)})"))
                 continue
             if long_fields:
-                blanked += 1
+                rows.blanked += 1
                 for i in long_fields:
                     fields[i] = ""
-            too_long.append(";".join(header[i] for i in long_fields) if long_fields else None)
+            rows.too_long.append(";".join(header[i] for i in long_fields) if long_fields else None)
         else:
-            too_long.append(None)
-        numbers.append(number)
+            rows.too_long.append(None)
+        rows.numbers.append(number)
         for column, value in zip(columns, fields, strict=True):
             column.append(value)
-    if blanked:
-        warnings.append(f"field_too_long: {blanked} row(s) had a non-essential field over {MAX_FIELD_CHARS} "
-                        "characters; the value was blanked and the row kept (flag field_too_long)")
-    return RawFile(file=file, frame=_frame(header, expected_columns, columns, numbers, too_long),
-                   rows_read=rows_read, blank_lines=blank, rejects=rejects, warnings=warnings, header=header)
+    return rows
 
 
-def _frame(header: list[str], expected_columns: list[str], columns: list[list[str]], numbers: list[int],
-           too_long: list[str | None]) -> pl.DataFrame:
+def _frame(header: list[str], expected_columns: list[str], columns: Sequence[list[str] | pl.Series],
+           numbers: list[int], too_long: list[str | None]) -> pl.DataFrame:
     everything = pl.DataFrame(
         {f"_c{i}": pl.Series(values, dtype=pl.String) for i, values in enumerate(columns)}
     )

@@ -137,6 +137,16 @@ def _sources_of(found: pl.DataFrame) -> pl.Series:
     ).to_series()
 
 
+def _histories(session: Session, finding_ids: list[str], chunk: int = 500) -> dict[str, RuleFinding]:
+    """The stored history rows of these findings, in a few queries (not one round trip per finding)."""
+    found: dict[str, RuleFinding] = {}
+    for start in range(0, len(finding_ids), chunk):
+        part = finding_ids[start:start + chunk]
+        found.update((r.finding_id, r) for r in session.scalars(select(RuleFinding).where(
+            RuleFinding.finding_id.in_(part))))
+    return found
+
+
 def record_state(engine: Engine, found: pl.DataFrame, extract_date: dt.date,
                  sources_present: tuple[str, ...]) -> pl.DataFrame:
     """Compare tonight with the previous night, write tonight's rows and return statuses and first_seen.
@@ -165,6 +175,7 @@ def record_state(engine: Engine, found: pl.DataFrame, extract_date: dt.date,
                 RuleFindingNight.extract_date == prev_date, RuleFindingNight.status.in_(ALIVE)))
             previous = {r.finding_id: r for r in rows}
         session.execute(delete(RuleFindingNight).where(RuleFindingNight.extract_date == extract_date))
+        histories = _histories(session, [f["finding_id"] for f in tonight])
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
         for f in tonight:
@@ -177,12 +188,13 @@ def record_state(engine: Engine, found: pl.DataFrame, extract_date: dt.date,
                 status = "updated"
             else:
                 status = "unchanged"
-            history = session.get(RuleFinding, fid)
+            history = histories.get(fid)
             if history is None:
                 history = RuleFinding(finding_id=fid, rule=f["rule"], child_person_id=f["child_person_id"],
                                       adult_person_id=f["adult_person_id"], first_seen=extract_date,
                                       last_seen=extract_date)
                 session.add(history)
+                histories[fid] = history
             else:
                 history.first_seen = min(history.first_seen, extract_date)
                 history.last_seen = max(history.last_seen, extract_date)
