@@ -60,11 +60,15 @@ def root_capture() -> object:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
-    level = root.level
+    level, others = root.level, list(root.handlers)
+    for other in others:  # handlers an earlier test in this worker left (their streams may be closed)
+        root.removeHandler(other)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     yield stream
     root.removeHandler(handler)
+    for other in others:
+        root.addHandler(other)
     root.setLevel(level)
 
 
