@@ -12,6 +12,10 @@ import polars as pl
 WEIGHTS = np.arange(10, 1, -1, dtype=np.int64)
 TEST_RANGE = ("9990000000", "9999999999")
 
+# polars resolves its lazy numpy import on first use; two of its worker threads running the column check
+# below at once raced there ("'module' object does not support item assignment"), so resolve it now, once.
+pl.Series([0]).gather(np.zeros(1, dtype=np.int64))
+
 
 def check_digits(first_nine: np.ndarray) -> np.ndarray:
     """The Modulus 11 check digit of each row of nine digits (10: no valid number starts with them).
@@ -34,11 +38,11 @@ def valid_nhs_numbers(values: pl.Series, allow_test_range: bool = True) -> pl.Se
         allow_test_range: whether 999 000 0000–999 999 9999 (never issued) counts as valid.
     """
     text = values.cast(pl.String)
-    shaped = text.str.contains(r"^[0-9]{10}$").fill_null(False).to_numpy()
+    shaped_mask = text.str.contains(r"^[0-9]{10}$").fill_null(False)
     out = np.zeros(len(text), dtype=bool)
-    index = np.flatnonzero(shaped)
+    index = np.flatnonzero(shaped_mask.to_numpy())
     if len(index):
-        joined = "".join(text.gather(index).to_list())
+        joined = "".join(text.filter(shaped_mask).to_list())
         digits = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, 10).astype(np.int64) - 48
         ok = (check_digits(digits[:, :9]) == digits[:, 9]) & ~(digits == digits[:, :1]).all(axis=1)
         if not allow_test_range:
