@@ -7,9 +7,8 @@ import numpy as np
 from ground.nhs import check_digits, is_valid_nhs_number
 
 
-def _test_range_capacity() -> int:
-    """How many distinct valid NHS numbers the test range holds (about 909 000)."""
-    stems = np.arange(1_000_000, dtype=np.int64)
+def _valid_test_numbers(stems: np.ndarray) -> np.ndarray:
+    """The valid 10-digit numbers ``999 <stem> <check>`` of the given 6-digit stems, in their order."""
     digits = np.empty((stems.size, 9), dtype=np.int64)
     digits[:, 0:3] = 9
     rest = stems.copy()
@@ -17,13 +16,13 @@ def _test_range_capacity() -> int:
         digits[:, pos] = rest % 10
         rest //= 10
     check = check_digits(digits)
-    full = (999_000_000 + stems) * 10 + check
-    return int(((check != 10) & (full != 9_999_999_999)).sum())
+    full = ((999_000_000 + stems) * 10 + check)[check != 10]
+    return full[full != 9_999_999_999]
 
 
 #: Distinct valid numbers in the test range: a generated population larger than this cannot give every
 #: person a number of their own.
-TEST_RANGE_CAPACITY = _test_range_capacity()
+TEST_RANGE_CAPACITY = int(_valid_test_numbers(np.arange(1_000_000, dtype=np.int64)).size)
 
 
 def generate_nhs_numbers(rng: np.random.Generator, n: int) -> list[str]:
@@ -43,19 +42,7 @@ def generate_nhs_numbers(rng: np.random.Generator, n: int) -> list[str]:
     have = 0
     while have < n:
         k = int((n - have) * 1.25) + 16
-        stems = rng.integers(0, 1_000_000, size=k, dtype=np.int64)
-        digits = np.empty((k, 9), dtype=np.int64)
-        digits[:, 0:3] = 9
-        rest = stems.copy()
-        for pos in range(8, 2, -1):
-            digits[:, pos] = rest % 10
-            rest //= 10
-        check = check_digits(digits)
-        ok = check != 10
-        nums = 999_000_000 + stems
-        full = nums * 10 + check
-        full = full[ok]
-        full = full[full != 9_999_999_999]
+        full = _valid_test_numbers(rng.integers(0, 1_000_000, size=k, dtype=np.int64))
         for v in full.tolist():
             if v not in seen:
                 seen.add(v)
