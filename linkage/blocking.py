@@ -157,6 +157,12 @@ def _pair_threshold(sizes: pl.DataFrame, budget: float | None) -> int | None:
     return int(over.min()) if over.len() else None  # type: ignore[arg-type]
 
 
+def _pair_key(uid_l: pl.Expr, uid_r: pl.Expr) -> pl.Expr:
+    """A pair of record ids (each below 2**32) as one unsigned 64-bit ``pair``: ``uid_l << 32 | uid_r``. It sorts
+    as ``(uid_l, uid_r)`` do, and one integer key takes a third of the memory of a pair with its pass mask."""
+    return ((uid_l.cast(pl.UInt64) * (1 << 32)) + uid_r.cast(pl.UInt64)).alias("pair")
+
+
 def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
               budget: float | None) -> tuple[pl.DataFrame, dict[str, int]]:
     """Pairs of one pass, subdividing too common keys by the refinement keys.
@@ -165,7 +171,8 @@ def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
     at least the pairs :func:`_pair_threshold` finds for the pass to fit ``budget`` (tonight's data).
 
     Returns:
-        ``(pairs, counts)``: unique pairs ``uid_l < uid_r``; ``subdivided_keys`` (keys too common, split),
+        ``(pairs, counts)``: unique pairs ``uid_l < uid_r`` as one ``pair`` key (:func:`_pair_key`);
+        ``subdivided_keys`` (keys too common, split),
         ``skipped_keys`` ((sub-)blocks still too common after the last refinement key, left out) and
         ``block_pairs_cap`` (the pair threshold, 0 for none).
     """
@@ -194,10 +201,8 @@ def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
         ok, big = sizes.filter(~over).select(key), sizes.filter(over).select(key)
         l_ok = left.select("uid", key).join(ok, on=key, how="semi")
         r_ok = l_ok if bp.right is None else right.select("uid", key).join(ok, on=key, how="semi")
-        parts.append(l_ok.join(r_ok, on=key, suffix="_r")
-                     .select(pl.min_horizontal("uid", "uid_r").alias("uid_l"),
-                             pl.max_horizontal("uid", "uid_r").alias("uid_r"))
-                     .filter(pl.col("uid_l") != pl.col("uid_r")))
+        parts.append(l_ok.join(r_ok, on=key, suffix="_r").filter(pl.col("uid") != pl.col("uid_r"))
+                     .select(_pair_key(pl.min_horizontal("uid", "uid_r"), pl.max_horizontal("uid", "uid_r"))))
         if big.is_empty() or level == len(bp.refine):
             counts["skipped_keys"] = big.height
             break
@@ -234,6 +239,8 @@ def candidate_pairs(
     """
     if len(passes) > 62:
         raise ValueError("at most 62 blocking passes")
+    if records.height and not 0 <= int(records["uid"].min()) <= int(records["uid"].max()) < 1 << 32:  # type: ignore[arg-type]
+        raise ValueError("record ids (uid) must lie in 0 .. 2**32 - 1")
     stats = BlockingStats(pass_names=tuple(bp.name for bp in passes))
     frames = []
     for i, bp in enumerate(passes):
@@ -252,17 +259,19 @@ def candidate_pairs(
         if counts["skipped_keys"]:
             log.info("blocking: pass %s left out %d blocks too common tonight", bp.name, counts["skipped_keys"])
         frames.append(part.with_columns(pl.lit(1 << i, dtype=pl.Int64).alias("passes")))
-    empty = pl.DataFrame(schema={"uid_l": pl.Int64, "uid_r": pl.Int64, "passes": pl.Int64})
-    pairs = (pl.concat(frames).group_by("uid_l", "uid_r").agg(pl.col("passes").sum())
-             if frames else empty)
-    src = records.select("uid", "source")
+    empty = pl.DataFrame(schema={"pair": pl.UInt64, "passes": pl.Int64})
+    keyed = pl.concat(frames).group_by("pair").agg(pl.col("passes").sum()) if frames else empty
+    keyed = keyed.sort("pair")
+    del frames
     # pairs within one source are kept: a likely duplicate inside a system goes to clerical review
     # (linked only for ``dedupe_sources``), never silently dropped
+    src = records.select("uid", pl.col("source").rank("dense").alias("_s"))
     pairs = (
-        pairs.join(src.rename({"uid": "uid_l", "source": "_sl"}), on="uid_l")
-        .join(src.rename({"uid": "uid_r", "source": "_sr"}), on="uid_r")
+        keyed.select((pl.col("pair") // (1 << 32)).cast(pl.Int64).alias("uid_l"),
+                     (pl.col("pair") % (1 << 32)).cast(pl.Int64).alias("uid_r"), "passes")
+        .join(src.rename({"uid": "uid_l", "_s": "_sl"}), on="uid_l", how="left", maintain_order="left")
+        .join(src.rename({"uid": "uid_r", "_s": "_sr"}), on="uid_r", how="left", maintain_order="left")
         .select("uid_l", "uid_r", "passes", (pl.col("_sl") == pl.col("_sr")).alias("same_source"))
-        .sort("uid_l", "uid_r")
     )
     stats.total_pairs = pairs.height
     log.info("blocking: %d candidate pairs", pairs.height)

@@ -378,7 +378,7 @@ def build_compare(nickname_pairs: frozenset[str], spec: CompareSpec | None = Non
 
 
 def compare_pairs(
-    pairs: pd.MultiIndex, records: pd.DataFrame, nickname_pairs: frozenset[str], chunk: int = 2_000_000,
+    pairs: pd.MultiIndex, records: pd.DataFrame, nickname_pairs: frozenset[str], chunk: int = 200_000,
     spec: CompareSpec | None = None,
 ) -> pd.DataFrame:
     """Compute the level of every comparison for every candidate pair.

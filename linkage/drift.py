@@ -19,6 +19,36 @@ from linkage.compare import LEVELS, MISSING
 from linkage.config import Drift
 
 
+def level_counts(levels: pl.DataFrame) -> dict[str, list[int]]:
+    """Pairs per agreement level of every comparison (``missing`` first, then the levels in order): what
+    :func:`night_profile` needs from a set of pairs, summable over the parts of a night (its scoring shards).
+
+    Args:
+        levels: candidate pairs with one level column per comparison.
+    """
+    counts: dict[str, list[int]] = {}
+    for c in LEVELS:
+        if c not in levels.columns:
+            continue
+        found = levels.group_by(c).len()
+        by_level = dict(zip(found[c].to_list(), found["len"].to_list(), strict=True))
+        counts[c] = [int(by_level.get(i, 0)) for i in [MISSING, *range(len(LEVELS[c]))]]
+    return counts
+
+
+def add_level_counts(total: dict[str, list[int]], part: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Two :func:`level_counts` added level by level (a comparison in either is kept).
+
+    Args:
+        total: the counts so far.
+        part: one more part's counts.
+    """
+    out = {c: list(v) for c, v in total.items()}
+    for c, v in part.items():
+        out[c] = [a + b for a, b in zip(out[c], v, strict=True)] if c in out else list(v)
+    return out
+
+
 def night_profile(levels: pl.DataFrame, decisions: pl.DataFrame, n_records: int) -> dict[str, Any]:
     """The figures drift is measured on (counts and shares only, no person data).
 
@@ -27,17 +57,24 @@ def night_profile(levels: pl.DataFrame, decisions: pl.DataFrame, n_records: int)
         decisions: tonight's kept pairs with ``decision`` (``link`` / ``review`` / ``guarded``).
         n_records: records linked tonight.
     """
-    shares: dict[str, list[float]] = {}
-    total = max(levels.height, 1)
-    for c in LEVELS:
-        if c not in levels.columns:
-            continue
-        counts = levels.group_by(c).len()
-        by_level = dict(zip(counts[c].to_list(), counts["len"].to_list(), strict=True))
-        shares[c] = [round(by_level.get(i, 0) / total, 6) for i in [MISSING, *range(len(LEVELS[c]))]]
+    return profile_of_counts(level_counts(levels), levels.height, decisions, n_records)
+
+
+def profile_of_counts(counts: dict[str, list[int]], pairs: int, decisions: pl.DataFrame,
+                      n_records: int) -> dict[str, Any]:
+    """:func:`night_profile` from level counts summed over the night's parts (:func:`level_counts`).
+
+    Args:
+        counts: pairs per level of every comparison, over all of tonight's candidate pairs.
+        pairs: tonight's candidate pairs.
+        decisions: tonight's kept pairs with ``decision``.
+        n_records: records linked tonight.
+    """
+    total = max(pairs, 1)
+    shares = {c: [round(n / total, 6) for n in counts[c]] for c in LEVELS if c in counts}
     links = int((decisions["decision"] == "link").sum()) if decisions.height else 0
     review = int((decisions["decision"] == "review").sum()) if decisions.height else 0
-    return {"candidate_pairs": levels.height, "records": n_records, "level_shares": shares,
+    return {"candidate_pairs": pairs, "records": n_records, "level_shares": shares,
             "links_per_record": round(links / max(n_records, 1), 6),
             "review_per_record": round(review / max(n_records, 1), 6)}
 

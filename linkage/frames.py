@@ -24,11 +24,16 @@ def to_recordlinkage(records: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pd.Dat
         pairs as a pandas MultiIndex.
     """
     cols = [c for c in COMPARE_COLUMNS if c in records.columns]
-    pdf = records.select("uid", *cols).to_pandas(use_pyarrow_extension_array=False)
-    pdf = pdf.set_index("uid")
-    for c in cols:
-        pdf[c] = pdf[c].astype(object).where(pdf[c].notna(), None)
+    # a column at a time: a whole frame converted at once holds every column twice over on the way
+    pdf = pd.DataFrame({c: _objects(records[c]) for c in cols})
+    pdf.index = pd.Index(records["uid"].to_numpy(), name="uid")
     return pdf, pairs_index(pairs)
+
+
+def _objects(column: pl.Series) -> pd.Series:
+    """One column as pandas objects, None for missing (equal values share one object)."""
+    values = column.to_pandas(use_pyarrow_extension_array=False)
+    return values.astype(object).where(values.notna(), None)
 
 
 def pairs_index(pairs: pl.DataFrame) -> pd.MultiIndex:

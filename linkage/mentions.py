@@ -537,7 +537,9 @@ def resolve_mentions(
     best = pl.DataFrame(schema={"mid": pl.Int64, "pid": pl.Utf8, "conf": pl.Float64, "conf2": pl.Float64})
     scored_persons = pl.DataFrame(schema={"mid": pl.Int64, "person_id": pl.Utf8, "conf": pl.Float64})
     if cands.height:
-        allrec = pl.concat([people_std, mstd.drop("_borrowed", "mid")], how="diagonal_relaxed")
+        # only the person records some mention meets: comparing reads them into pandas, one object per value
+        named = people_std.join(cands.select(pl.col("uid_r").alias("uid")).unique(), on="uid", how="semi")
+        allrec = pl.concat([named, mstd.drop("_borrowed", "mid")], how="diagonal_relaxed")
         levels = _compare_candidates(allrec, cands, nickname_pairs)
         prior = model.prior_weight(people_std.height)
         scored = score(levels, people_std, model).select(

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from linkage.blocking import passes_from_config
+from linkage.blocking import BlockingStats, passes_from_config
 from linkage.calibrate import FitError, FitSettings, fit_model
 from linkage.compare import compare_pairs
 from linkage.config import LinkageConfig
-from linkage.drift import measure_drift, night_profile
+from linkage.drift import measure_drift
 from linkage.frames import levels_to_polars, to_recordlinkage
 from linkage.model import FSModel
 from linkage.models import activate, active, save_versioned
@@ -127,19 +127,18 @@ def choose_model(models_dir: Path | None, starting: Path, compared: Callable[[],
     return ModelChoice(fitted, "fitted_tonight", "", {"how": "fitted on the first night"}, fitted_tonight=True)
 
 
-def model_check(choice: ModelChoice, sc: Scored, kept: pl.DataFrame, config: LinkageConfig,
+def model_check(choice: ModelChoice, profile: dict[str, Any], blocking: BlockingStats, config: LinkageConfig,
                 models_dir: Path | None) -> dict[str, Any]:
     """Tonight's model facts, drift and blocking counts per pass; a model fitted tonight is kept (with
     tonight as its baseline) and made the deployment's active model.
 
     Args:
         choice: the model scoring tonight.
-        sc: tonight's prepared records and pairs.
-        kept: tonight's kept pairs with their decisions.
+        profile: tonight's :func:`linkage.drift.night_profile` (or ``profile_of_counts``).
+        blocking: tonight's blocking counts.
         config: the linkage configuration.
         models_dir: the deployment's model store.
     """
-    profile = night_profile(sc.pairs, kept, sc.records.height)
     model = choice.model
     path = choice.path
     if choice.fitted_tonight and models_dir is not None:
@@ -155,7 +154,7 @@ def model_check(choice: ModelChoice, sc: Scored, kept: pl.DataFrame, config: Lin
              "link_threshold": model.link_threshold, "review_threshold": model.review_threshold}
     if drift["retrain_advised"]:
         log.warning("linkage: drift from the model's data on %s; %s", ",".join(drift["drifted"]), drift["advice"])
-    return {"model": facts, "drift": drift, "blocking": sc.blocking.by_pass()}
+    return {"model": facts, "drift": drift, "blocking": blocking.by_pass()}
 
 
 def write_model_check(night_dir: Path, check: dict[str, Any]) -> Path:

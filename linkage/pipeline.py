@@ -19,17 +19,17 @@ from linkage.blocking import pass_coverage
 from linkage.cluster import cluster_links, pair_guards
 from linkage.compare import COMPARISONS, LEVELS, MISSING
 from linkage.config import LinkageConfig
-from linkage.drift import night_profile
+from linkage.drift import add_level_counts, level_counts, night_profile, profile_of_counts
 from linkage.evidence import GuardEvidence, guard_evidence
 from linkage.ids import persist_ids
 from linkage.mentions import resolve_mentions
 from linkage.model import FSModel, score
 from linkage.models import save_versioned
 from linkage.night_model import fit_to_night, model_check, write_model_check
-from linkage.prepare import Scored, load_config, nicknames_path, standardise_block_compare
+from linkage.prepare import load_config, nicknames_path, standardise_block_compare
 from linkage.reuse import write_cache
 from linkage.review_decisions import review_overrides
-from linkage.shards import ShardPlan, block_night, read_scored, remove_work, score_shards
+from linkage.shards import ShardPlan, block_night, check_scored, remove_work, score_shards
 from linkage.standardise import nickname_pairs, standardise_people
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ CERTAIN_GUARDS = ("twins", "namesake", "nhs_conflict")
 
 def _apply_pair_guards(std: pl.DataFrame, scored: pl.DataFrame, config: LinkageConfig, forced_link: pl.DataFrame,
                        forced_split: pl.DataFrame, evidence: GuardEvidence | None) -> pl.DataFrame:
-    """Scored pairs with ``pair_guard`` (enabled guards, within-source pairs, reviewers' splits) and ``_forced``."""
+    """Scored pairs with ``pair_guard`` (enabled guards, within-source pairs, reviewers' splits) and ``_forced``,
+    pair by pair: a part of the night's pairs is guarded as it would be among all of them."""
     g = pair_guards(scored, std, config.guards.namesake_min_years, evidence)
     enabled: set[str] = set(config.guards.pair_guards)
     if "namesake" in enabled:
@@ -139,7 +140,7 @@ def _apply_pair_guards(std: pl.DataFrame, scored: pl.DataFrame, config: LinkageC
         .when(pl.col("_split").fill_null(False)).then(pl.lit("review_split"))
         .otherwise(pl.col("pair_guard")).alias("pair_guard")
     ).drop("_split")
-    return g.with_row_index("_pid")
+    return g
 
 
 def _links_to_cluster(g: pl.DataFrame, forced_link: pl.DataFrame, link_t: float) -> pl.DataFrame:
@@ -186,14 +187,41 @@ def cluster_scored(
         ``link_confidence``; the kept pairs with ``decision`` (``link``, ``review``, or ``guarded`` where a
         pair guard shows two people) and ``guard``.
     """
-    link_t, review_t = _thresholds(model, config)
-    forced_link = _override_pairs(std, overrides, "force_link").with_columns(pl.lit(True).alias("_forced"))
-    forced_split = _override_pairs(std, overrides, "force_split")
+    forced_link, forced_split = _forced_pairs(std, overrides)
     g = _apply_pair_guards(std, scored, config, forced_link, forced_split, evidence)
+    return _cluster_guarded(std, g, _cannot_links(g), model, config, forced_link, forced_split)
+
+
+def _cannot_links(g: pl.DataFrame) -> pl.DataFrame:
+    """The guarded pairs clustering must keep apart (``uid_l``, ``uid_r``, ``pair_guard``), in ``g``'s order.
+
+    Within-source pairs are left out: clustering refuses to join two clusters holding one source before it
+    reads its cannot-links, and a night holds millions of such pairs.
+    """
+    return g.filter(pl.col("pair_guard").is_not_null() & (pl.col("pair_guard") != "same_source")).select(
+        "uid_l", "uid_r", "pair_guard")
+
+
+def _forced_pairs(std: pl.DataFrame, overrides: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Reviewers' forced links (with ``_forced``) and forced splits as ``uid_l < uid_r``."""
+    forced_link = _override_pairs(std, overrides, "force_link").with_columns(pl.lit(True).alias("_forced"))
+    return forced_link, _override_pairs(std, overrides, "force_split")
+
+
+def _cluster_guarded(std: pl.DataFrame, g: pl.DataFrame, cannot: pl.DataFrame, model: FSModel,
+                     config: LinkageConfig, forced_link: pl.DataFrame,
+                     forced_split: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str]]:
+    """:func:`cluster_scored` after the pair guards.
+
+    ``g`` holds at least every pair at or above the lower threshold and every forced pair; ``cannot`` is
+    :func:`_cannot_links` of all the pairs, above the thresholds or not.
+    """
+    link_t, review_t = _thresholds(model, config)
+    g = g.with_row_index("_pid")
     cannot = pl.concat([
-        g.filter(pl.col("pair_guard").is_not_null()).select("uid_l", "uid_r", "pair_guard"),
+        cannot,
         forced_split.with_columns(pl.lit("review_split").alias("pair_guard")),
-    ]).unique(subset=["uid_l", "uid_r"], keep="first")
+    ]).unique(subset=["uid_l", "uid_r"], keep="first", maintain_order=True)
     links = _links_to_cluster(g, forced_link, link_t)
     res = cluster_links(std.height, links, cannot, std, frozenset(config.dedupe_within_sources),
                         config.guards.nhs_override_evidence)
@@ -207,7 +235,7 @@ def cluster_scored(
         pl.Series("_accepted", res.accepted), pl.Series("_cut", res.cut_reason, dtype=pl.Utf8)
     ).filter(pl.col("_pid").is_not_null())
     kept = g.filter((pl.col("match_probability") >= review_t) | pl.col("_forced"))
-    kept = kept.join(outcome, on="_pid", how="left").drop("_forced")
+    kept = kept.join(outcome, on="_pid", how="left", maintain_order="left").drop("_forced")
     kept = kept.with_columns(
         pl.when(pl.col("_accepted").fill_null(False)).then(pl.lit("link"))
         .when(pl.col("pair_guard").is_in(list(CERTAIN_GUARDS))).then(pl.lit("guarded"))
@@ -279,12 +307,12 @@ def _write_outputs(night_dir: Path, records: pl.DataFrame, kept: pl.DataFrame) -
     return pairs_out
 
 
-def _resolve(night: NightInputs, sc: Scored, records: pl.DataFrame, model: FSModel,
+def _resolve(night: NightInputs, std: pl.DataFrame, records: pl.DataFrame, model: FSModel,
              config: LinkageConfig, config_dir: Path, extract_date: date) -> pl.DataFrame:
     nick = nicknames_path(config_dir)
     m = config.mentions
     return resolve_mentions(
-        night.mentions, night.people, sc.records, records.select("uid", "person_id"), model, nick,
+        night.mentions, night.people, std, records.select("uid", "person_id"), model, nick,
         nickname_pairs(str(nick)), m.min_confidence, m.prior_in_data, m.min_margin, extract_date=extract_date,
         newborn_days=m.newborn_days, newborn_prior_in_data=m.newborn_prior_in_data,
     )
@@ -349,6 +377,10 @@ def cluster_night(night_dir: Path, state_url: str, extract_date: date, config_di
                   models_dir: Path | None = None, cache_dir: Path | None = None) -> LinkResult:
     """Cluster tonight's scored shards: guards, clusters, stable person ids, outputs and mention resolution.
 
+    The shards are read one at a time and only what clustering needs is kept of each: the pairs at or above
+    the lower threshold (or forced by a reviewer), the guarded pairs below it, and the counts drift is
+    measured on; a night's memory grows with its links, not with its candidate pairs.
+
     Args:
         night_dir: the night's folder, every shard of it scored (:func:`linkage.shards.score_shard`).
         state_url: SQLAlchemy URL of the state database.
@@ -364,34 +396,38 @@ def cluster_night(night_dir: Path, state_url: str, extract_date: date, config_di
     layout = NightLayout(night_dir)
     config = load_config(config_dir)
     plan = ShardPlan.read(layout)
-    scored, shard_counts = read_scored(layout, plan)
+    shard_counts = check_scored(layout, plan)
     choice = plan.choice(FSModel.load(layout.shard_model))
     model = choice.model
-    sc = Scored(records=pl.read_parquet(layout.shard_records), pairs=scored, blocking=plan.blocking_stats(),
-                seconds={})
+    std = pl.read_parquet(layout.shard_records)
     people, mentions = _read_night(night_dir)
     night = NightInputs(people=people, mentions=mentions)
     secs = _seconds(plan, shard_counts)
     t = time.perf_counter()
-    evidence = guard_evidence(sc.records, _mentions_standardised(mentions, people, config_dir))
-    records, kept, guard_counts = cluster_scored(sc.records, scored, model, config, _review_overrides(state_url),
-                                                 evidence)
+    evidence = guard_evidence(std, _mentions_standardised(mentions, people, config_dir))
+    forced_link, forced_split = _forced_pairs(std, _review_overrides(state_url))
+    near, cannot, levels = _guarded_shards(layout, plan, std, config, forced_link, forced_split, evidence,
+                                           min(_thresholds(model, config)))
+    records, kept, guard_counts = _cluster_guarded(std, near, cannot, model, config, forced_link, forced_split)
+    del near, cannot
     secs["cluster"] = time.perf_counter() - t
     t = time.perf_counter()
     records, id_stats = persist_ids(state_url, records, extract_date)
     secs["ids"] = time.perf_counter() - t
     pairs_out = _write_outputs(night_dir, records, kept)
-    check = model_check(choice, sc, kept, config, models_dir)
+    check = model_check(choice, profile_of_counts(levels, plan.pairs, kept, std.height), plan.blocking_stats(),
+                        config, models_dir)
     write_model_check(night_dir, check)
     t = time.perf_counter()
-    resolved = _resolve(night, sc, records, model, config, config_dir, extract_date)
+    resolved = _resolve(night, std, records, model, config, config_dir, extract_date)
     outputs.write_parquet(resolved, layout.resolved_mentions)
     secs["mentions"] = time.perf_counter() - t
-    result = _link_result(sc, records, kept, pairs_out, guard_counts, id_stats, resolved, check, model.version)
+    result = _link_result(plan, records, kept, pairs_out, guard_counts, id_stats, resolved, check, model.version)
+    del night, people, mentions, std, records, kept, pairs_out, resolved
     if cache_dir is not None and config.incremental.reuse_comparisons:
         t = time.perf_counter()
-        write_cache(cache_dir, scored, pl.read_parquet(layout.shard_keys), plan.comparison_key,
-                    extract_date.isoformat())
+        write_cache(cache_dir, [layout.scored(k) for k in range(plan.shards)], pl.read_parquet(layout.shard_keys),
+                    plan.comparison_key, extract_date.isoformat())
         secs["reuse"] = secs.get("reuse", 0.0) + time.perf_counter() - t
     result.stage_seconds = {k: round(v, 3) for k, v in secs.items()}
     result.shards = plan.shards
@@ -403,14 +439,37 @@ def cluster_night(night_dir: Path, state_url: str, extract_date: date, config_di
     return result
 
 
-def _link_result(sc: Scored, records: pl.DataFrame, kept: pl.DataFrame, pairs_out: pl.DataFrame,
+def _guarded_shards(layout: NightLayout, plan: ShardPlan, std: pl.DataFrame, config: LinkageConfig,
+                    forced_link: pl.DataFrame, forced_split: pl.DataFrame, evidence: GuardEvidence,
+                    floor: float) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, list[int]]]:
+    """Every scored shard through the pair guards, one at a time.
+
+    Returns:
+        ``(near, cannot, levels)``: the guarded pairs at or above ``floor`` or forced, every column, sorted by
+        ``uid_l``, ``uid_r``; the night's :func:`_cannot_links`, in that order;
+        and the level counts of all the night's pairs (:func:`linkage.drift.level_counts`).
+    """
+    near, stopped = [], []
+    levels: dict[str, list[int]] = {}
+    for k in range(plan.shards):
+        part = pl.read_parquet(layout.scored(k))
+        levels = add_level_counts(levels, level_counts(part))
+        g = _apply_pair_guards(std, part, config, forced_link, forced_split, evidence)
+        near.append(g.filter((pl.col("match_probability") >= floor) | pl.col("_forced")))
+        stopped.append(_cannot_links(g))
+        del part, g
+    return pl.concat(near).sort("uid_l", "uid_r"), pl.concat(stopped).sort("uid_l", "uid_r"), levels
+
+
+def _link_result(plan: ShardPlan, records: pl.DataFrame, kept: pl.DataFrame, pairs_out: pl.DataFrame,
                  guard_counts: Counter[str], id_stats: Any, resolved: pl.DataFrame, check: dict[str, Any],
                  version: str) -> LinkResult:
     links = kept.filter(pl.col("decision") == "link")
+    blocking = plan.blocking_stats()
     return LinkResult(
         records=records.height,
         persons=records["person_id"].n_unique(),
-        pairs_scored=sc.pairs.height,
+        pairs_scored=plan.pairs,
         links=int((pairs_out["decision"] == "link").sum()),
         review_pairs=int((pairs_out["decision"] == "review").sum()),
         guard_interventions=dict(sorted(guard_counts.items())),
@@ -420,13 +479,11 @@ def _link_result(sc: Scored, records: pl.DataFrame, kept: pl.DataFrame, pairs_ou
         mentions=resolved.height,
         mentions_resolved=int(resolved["mentioned_person_id"].is_not_null().sum()) if resolved.height else 0,
         model_version=version,
-        pairs_by_pass=dict(sc.blocking.pairs_by_pass),
-        blocking_by_pass=sc.blocking.by_pass(),
+        pairs_by_pass=dict(blocking.pairs_by_pass),
+        blocking_by_pass=blocking.by_pass(),
         model=check["model"],
         drift=check["drift"],
-        pass_coverage=pass_coverage(links.join(sc.pairs.select("uid_l", "uid_r", "passes"), on=["uid_l", "uid_r"],
-                                               how="left").with_columns(pl.col("passes").fill_null(0)),
-                                    sc.blocking.pass_names),
+        pass_coverage=pass_coverage(links.select(pl.col("passes").fill_null(0)), blocking.pass_names),
     )
 
 

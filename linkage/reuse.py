@@ -107,12 +107,12 @@ def _stamp(cache_dir: Path | None) -> dict[str, str]:
         return {}
 
 
-def write_cache(cache_dir: Path, levels: pl.DataFrame, keys: pl.DataFrame, ckey: str, night: str) -> int:
+def write_cache(cache_dir: Path, parts: list[Path], keys: pl.DataFrame, ckey: str, night: str) -> int:
     """Keep tonight's levels for the next night (replacing last night's).
 
     Args:
         cache_dir: the deployment's cache folder.
-        levels: tonight's pairs with their level columns.
+        parts: Parquet files of tonight's pairs with their level columns (the scoring shards), read one at a time.
         keys: :func:`record_keys` of tonight's records.
         ckey: :func:`comparison_key` tonight.
         night: tonight's date (for the stamp).
@@ -120,9 +120,14 @@ def write_cache(cache_dir: Path, levels: pl.DataFrame, keys: pl.DataFrame, ckey:
     Returns:
         The number of pairs kept.
     """
-    cols = [c for c in COMPARISONS if c in levels.columns]
+    def keyed(path: Path) -> pl.DataFrame:
+        cols = [c for c in COMPARISONS if c in pl.read_parquet_schema(path)]
+        levels = pl.read_parquet(path, columns=["uid_l", "uid_r", *cols])
+        return _keyed(levels, keys).select(*_PAIR_KEY, *cols).unique(
+            subset=_PAIR_KEY, keep="first", maintain_order=True)
+
     # two pairs whose records have the same content have the same levels: one row each is enough
-    cache = _keyed(levels.select("uid_l", "uid_r", *cols), keys).select(*_PAIR_KEY, *cols).unique(
+    cache = pl.concat([keyed(p) for p in parts]).unique(
         subset=_PAIR_KEY, keep="first", maintain_order=True)
     (cache_dir / STAMP_FILE).unlink(missing_ok=True)  # a cache without its stamp is never read
     outputs.write_parquet(cache, cache_dir / CACHE_FILE)

@@ -327,15 +327,15 @@ def score_shards(night_dir: Path, plan: ShardPlan, config_dir: Path, processes: 
         return [f.result() for f in futures]
 
 
-def read_scored(layout: NightLayout, plan: ShardPlan) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """Every shard's scored pairs, in one frame sorted by ``uid_l``, ``uid_r`` (the same whatever the shard count).
+def check_scored(layout: NightLayout, plan: ShardPlan) -> list[dict[str, Any]]:
+    """Each shard's counts, once every shard of this blocking of the night is scored.
 
     Args:
         layout: the night's folder.
         plan: the night's plan.
 
     Returns:
-        ``(scored, counts)``: the pairs and each shard's counts.
+        Each shard's counts, in shard order.
 
     Raises:
         FileNotFoundError: a shard was not scored (the message names which).
@@ -351,6 +351,20 @@ def read_scored(layout: NightLayout, plan: ShardPlan) -> tuple[pl.DataFrame, lis
         if c.get("token") != plan.token:
             raise ValueError(f"{path}: scored for an earlier blocking of this night: score shard {k} again")
         counts.append(c)
+    return counts
+
+
+def read_scored(layout: NightLayout, plan: ShardPlan) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """Every shard's scored pairs, in one frame sorted by ``uid_l``, ``uid_r`` (the same whatever the shard count).
+
+    Args:
+        layout: the night's folder.
+        plan: the night's plan.
+
+    Returns:
+        ``(scored, counts)``: the pairs and each shard's counts (see :func:`check_scored`).
+    """
+    counts = check_scored(layout, plan)
     scored = pl.concat([pl.read_parquet(layout.scored(k)) for k in range(plan.shards)], how="vertical")
     return scored.sort("uid_l", "uid_r"), counts
 
