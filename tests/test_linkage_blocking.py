@@ -120,3 +120,10 @@ def test_every_default_pass_can_subdivide() -> None:
     assert all(bp.refine for bp in DEFAULT_PASSES)
     for bp in DEFAULT_PASSES:
         assert not set(bp.refine) & set(bp.keys), bp.name
+
+
+def test_record_ids_past_32_bits_are_refused() -> None:
+    # a pair is kept as one 64-bit key, 32 bits a record id
+    records = RECORDS.with_columns((pl.col("uid") + (1 << 32)).alias("uid"))
+    with pytest.raises(ValueError, match="2\\*\\*32"):
+        candidate_pairs(records, (BlockingPass("postcode", ("pc",)),), max_block_size=3)
