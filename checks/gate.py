@@ -200,7 +200,7 @@ class _GxRunner:
             frame: the pandas DataFrame (index = row number in the file, or file position).
         """
         gx_suite = self._gx.ExpectationSuite(name=suite.name,
-                                             expectations=[check.expectation for check in suite.checks])
+                                             expectations=[check.expectation.build() for check in suite.checks])
         validator = self._validator(batch_definition=self.batch_definition, batch_parameters={"dataframe": frame},
                                     result_format=RESULT_FORMAT)
         result = validator.validate_expectation_suite(gx_suite)

@@ -10,7 +10,7 @@ configuration or a library forces every suite through GX again.
 Date bounds move with the extract date (``dob`` on or before tonight, appointments at most a year ahead): an
 outcome is reused under tonight's bounds only when no value of the bounded column lies between last night's
 bound and tonight's (both included), so that no row can have changed sides; otherwise the suite runs. Great
-Expectations is imported only when some suite has to run (:class:`MemoRunner`).
+Expectations is imported only when some suite has to run (:class:`MemoRunner`; :class:`checks.suites.Declared`).
 """
 
 from __future__ import annotations
@@ -64,20 +64,20 @@ def _suite_shape(suite: SuiteSpec) -> tuple[str, dict[str, list[Any]]]:
     shape: list[Any] = [suite.name, suite.batch]
     bounds: dict[str, list[Any]] = {}
     for check in suite.checks:
-        config = check.expectation.configuration
-        kwargs = {k: v for k, v in config.kwargs.items() if k not in BOUNDS}
+        declared = check.expectation
+        kwargs = {k: v for k, v in declared.kwargs.items() if k not in BOUNDS}
         # meta is not evaluated (it carries the words for the report, with tonight's dates): only the check's name,
         # which keys the outcome
-        shape.append([check.name, check.level, check.reason, config.type, kwargs, (config.meta or {}).get("check")])
-        if any(k in config.kwargs for k in BOUNDS):
-            bounds[check.name] = [kwargs.get("column"), *(config.kwargs.get(k) for k in BOUNDS)]
+        shape.append([check.name, check.level, check.reason, declared.kind, kwargs, declared.meta.get("check")])
+        if any(k in declared.kwargs for k in BOUNDS):
+            bounds[check.name] = [kwargs.get("column"), *(declared.kwargs.get(k) for k in BOUNDS)]
     text = json.dumps(shape, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest(), bounds
 
 
 def _read_columns(suite: SuiteSpec, frame: Any) -> list[str]:
     """The frame's columns the suite reads: those its expectations name, or all when one names none."""
-    named = [c.expectation.configuration.kwargs.get("column") for c in suite.checks]
+    named = [c.expectation.kwargs.get("column") for c in suite.checks]
     if not named or any(c is None for c in named):
         return [str(c) for c in frame.columns]
     return sorted({str(c) for c in named if c in frame.columns})

@@ -26,7 +26,7 @@ import polars as pl
 
 from ground import outputs
 from ground.memo import code_version, file_digest
-from ground.sources import SourceSpec, SourcesConfig
+from ground.sources import SourcesConfig, SourceSpec
 from landing.ingest import FileCount, SourceResult, drop_dir, source_dir
 from landing.parse import date_dependent_columns
 
