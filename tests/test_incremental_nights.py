@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def _run(landing: Path, day: dt.date, output: Path, *extra: str) -> dict[str, by
     return {name: (night.root / name).read_bytes() for name in CONTRACT}
 
 
-def _ingest_stages(output: Path, day: dt.date) -> dict[str, dict[str, object]]:
+def _ingest_stages(output: Path, day: dt.date) -> dict[str, dict[str, Any]]:
     summary = json.loads(NightLayout.of(output, day).run_summary.read_text(encoding="utf-8"))
     return {k: v for k, v in summary["stages"].items() if k.startswith("ingest_")}
 
