@@ -75,12 +75,20 @@ def _suite_shape(suite: SuiteSpec) -> tuple[str, dict[str, list[Any]]]:
     return hashlib.sha256(text.encode()).hexdigest(), bounds
 
 
+COLUMN_ARGUMENTS = ("column", "column_A", "column_B", "column_list")
+
+
 def _read_columns(suite: SuiteSpec, frame: Any) -> list[str]:
-    """The frame's columns the suite reads: those its expectations name, or all when one names none."""
-    named = [c.expectation.kwargs.get("column") for c in suite.checks]
-    if not named or any(c is None for c in named):
-        return [str(c) for c in frame.columns]
-    return sorted({str(c) for c in named if c in frame.columns})
+    """The frame's columns the suite reads: those its expectations name, or all when one names none (a table
+    expectation)."""
+    named: set[str] = set()
+    for check in suite.checks:
+        given = [check.expectation.kwargs[a] for a in COLUMN_ARGUMENTS if a in check.expectation.kwargs]
+        if not given:
+            return [str(c) for c in frame.columns]
+        for value in given:
+            named.update([value] if isinstance(value, str) else value)
+    return sorted(c for c in named if c in frame.columns)
 
 
 def frame_key(frame: Any, columns: list[str]) -> str:

@@ -156,6 +156,20 @@ def test_a_date_of_birth_between_the_nights_ingests_afresh(deployment: tuple[Pat
     assert not _night(landing, out, config, LATER, "tp")["ingest_reused"]
 
 
+def test_the_files_batch_is_keyed_on_the_columns_its_expectations_read() -> None:
+    from checks.memo import _read_columns
+    from checks.suites import files_suite
+
+    suite = files_suite("tp", load_checks(CONFIG_DIR / "checks.yaml"), missing_allowed=True)
+    frame = pd.DataFrame({c: [1] for c in ("file", "table", "status", "rows_read", "min_rows", "quarantined_share",
+                                           "row_ratio", "missing_columns", "layout_differences", "previous_rows")})
+    assert _read_columns(suite, frame) == ["layout_differences", "min_rows", "missing_columns", "quarantined_share",
+                                           "row_ratio", "rows_read", "status"]  # not the file names with their date
+    table = SuiteSpec(name="t", batch="rows", file=None)
+    table.add(Check("rows", "flag", gxe.ExpectTableRowCountToBeBetween(min_value=1), None, None, "rows"))
+    assert _read_columns(table, frame) == list(frame.columns)
+
+
 def test_declared_is_what_the_memo_keys_on() -> None:
     declared = Declared("ExpectColumnValuesToBeBetween", column="dob", max_value=20261125)
     assert (declared.expectation_type, declared.column, declared.mostly) == (
