@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import Any
 
-#: What the forkserver imports once for every process: third-party libraries only. A project module may run a
+#: What the forkserver imports once for every process: third-party libraries only (not Great Expectations, which
+#: a night whose gate suites are all reused never imports). A project module may run a
 #: polars operation at import (``ground.nhs`` does), which starts polars' thread pool in the server, and every
 #: process forked from it then waits for ever on its first parallel polars call.
-PRELOAD = ("numpy", "pandas", "polars", "pyarrow", "recordlinkage", "sqlalchemy", "great_expectations")
+PRELOAD = ("numpy", "pandas", "polars", "pyarrow", "recordlinkage", "sqlalchemy")
 
 #: ``processes: auto`` runs this many local processes at most (fewer on a machine with fewer cores).
 AUTO_PROCESSES = 2
