@@ -39,8 +39,8 @@ class BlockingPass:
 #: Generic passes: any pair on which two of name, date of birth and address agree meets in at least one pass,
 #: whichever field is missing, mistyped or replaced: a name through its phonetic key, nickname group or first
 #: letters, in either field (swapped, or one name crossed into the other field); a date of birth with a slip
-#: in the day or month through its year; an address through its street's first letters. Both names alone
-#: are a pass too. No pass depends on one field being present (tests/test_linkage_blocking.py).
+#: in the day or month through its year (with the postcode); an address through its street's first letters.
+#: No pass depends on one field being present (tests/test_linkage_blocking.py).
 DEFAULT_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass("nhs", ("nhs",), refine=("dob_y",)),
     # name + date of birth (``name_*_any`` is met by either name in either field: one name swapped, mistyped
@@ -66,10 +66,6 @@ DEFAULT_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass("postcode_birth_year", ("pc", "dob_y"), refine=("dob_m", "sn3")),
     BlockingPass("dob_street", ("dob_s", "street4"), refine=("pc_out", "sn3")),
     BlockingPass("dob_house", ("dob_s", "addr_num"), refine=("pc_out", "sn3")),
-    BlockingPass("birth_year_street", ("dob_y", "street4"), refine=("addr_num", "pc_out")),
-    # both names alone, in either order (a block too common tonight is subdivided by birth year, then district)
-    BlockingPass("names_phonetic", ("names_ph",), refine=("dob_y", "pc_out")),
-    BlockingPass("name_starts", ("names3",), refine=("dob_y", "pc_out")),
 )
 
 

@@ -163,8 +163,8 @@ def _slip(word: str, data: st.DataObject, start: int) -> str:
 
 
 def _second_record(first: dict, data: st.DataObject) -> dict:
-    """The same person again, with one of name, date of birth and address replaced or blank and the other two
-    kept, each possibly mistyped (names also swapped or crossed into each other's field)."""
+    """The same person again, with one of name, date of birth and address (line and postcode) replaced or blank
+    and the other two kept, each possibly mistyped (names also swapped or crossed into each other's field)."""
     second = dict(first)
     lost = data.draw(st.sampled_from(["name", "dob", "address"]))
     if lost == "name":
@@ -182,6 +182,7 @@ def _second_record(first: dict, data: st.DataObject) -> dict:
         second["dob"] = d.replace(day=d.day % 28 + 1) if data.draw(st.booleans()) else d.replace(month=d.month % 12 + 1)
     if lost == "address":
         second["address_line1"] = data.draw(st.sampled_from([None, "99 qqzx way"]))
+        second["postcode"] = data.draw(st.sampled_from([None, "ZZ1 9QQ"]))
     elif data.draw(st.booleans()):
         number, street = first["address_line1"].split(" ", 1)
         second["address_line1"] = data.draw(st.sampled_from([street, f"{number} {_slip(street, data, 4)}"]))
@@ -190,15 +191,18 @@ def _second_record(first: dict, data: st.DataObject) -> dict:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(forename=_NAME, surname=_NAME, dob=st.dates(dt.date(1920, 1, 1), dt.date(2020, 12, 28)),
-       number=st.integers(1, 300), street=_NAME, data=st.data())
+       number=st.integers(1, 300), street=_NAME, postcode=st.sampled_from(["CH1 4BJ", "CW10 8DQ", "M1 1AE"]),
+       data=st.data())
 def test_the_generic_passes_find_a_pair_on_which_two_of_name_dob_and_address_agree(
-        forename: str, surname: str, dob: dt.date, number: int, street: str, data: st.DataObject) -> None:
+        forename: str, surname: str, dob: dt.date, number: int, street: str, postcode: str,
+        data: st.DataObject) -> None:
     assume(forename[:3] != surname[:3])
-    first = {"forename": forename, "surname": surname, "dob": dob, "address_line1": f"{number} {street} road"}
+    first = {"forename": forename, "surname": surname, "dob": dob, "address_line1": f"{number} {street} road",
+             "postcode": postcode}
     second = _second_record(first, data)
     rows = [{"source": "gp", "record_id": "1", **first}, {"source": "dental", "record_id": "2", **second}]
     people = pl.DataFrame(rows, schema_overrides={"dob": pl.Date, "forename": pl.Utf8, "surname": pl.Utf8,
-                                                  "address_line1": pl.Utf8})
+                                                  "address_line1": pl.Utf8, "postcode": pl.Utf8})
     std = standardise_people(people, NICKNAMES)
     pairs, _ = candidate_pairs(std, DEFAULT_PASSES)
     assert _pairs(pairs) == [(0, 1)], (first, second)
