@@ -62,7 +62,7 @@ class FSModel:
         u = np.asarray(self.u[comparison], dtype=float)
         w = np.log2(m / u)
         levels = LEVELS.get(comparison, [])
-        if "exact" in levels:
+        if "exact" in levels and len(w) == len(levels):
             # names the other way round (or crossed) are no stronger evidence than the same names the right way
             ei = levels.index("exact")
             w[ei + 1:] = np.minimum(w[ei + 1:], w[ei])
