@@ -4,12 +4,13 @@
 On one deployment (one output folder, one state database), each run a fresh ``safelink run`` process:
 
 1. night 1 as the deployment's first night (fits its model; not measured);
-2. **full**: night 1 again with the comparison cache removed (every candidate pair compared);
-3. **unchanged**: night 1's drop again as the next night (a copy under a later date): every pair's records
-   unchanged, every comparison reused;
+2. **full**: night 1 again with the deployment's memo and comparison cache removed (every source ingested and
+   gated, every candidate pair compared);
+3. **unchanged**: night 1's drop again as the next night (a copy under a later date): every file byte for byte
+   the same, so ingest, the gate's suites and every comparison can be reused;
 4. **changed**: the generator's night 2 as the night after (its records new or changed since night 1 as the
    generator makes them, measured and reported);
-5. **full (night 2)**: the same drop again with the cache removed.
+5. **full (night 2)**: the same drop again with the memo and cache removed.
 
 Wall and CPU time and peak RSS per process, the link stage's wall time and its pairs compared and reused go to
 ``bench/results/incremental-<timestamp>.json``; docs/benchmarks.md quotes them.
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import RAW, RESULTS, County, ensure_county, git_commit
+from ground.memo import memo_dir
 
 log = logging.getLogger("bench.incremental")
 
@@ -77,7 +79,10 @@ def measured_run(landing: Path, day: dt.date, output: Path, shards: int) -> dict
             "peak_rss_mb": round(usage.ru_maxrss / 1024), "link_wall_s": summary["durations_s"]["link"],
             "pairs": link["pairs_scored"], "pairs_compared": link["pairs_compared"],
             "pairs_reused": link["pairs_reused"], "records": link["records"], "shards": link["shards"],
-            "link_stage_seconds": link["stage_seconds"]}
+            "link_stage_seconds": link["stage_seconds"], "durations_s": summary["durations_s"],
+            "ingest_reused": sorted(k for k, v in summary["stages"].items() if v.get("ingest_reused")),
+            "suites_reused": sum(int(v.get("suites_reused", 0)) for v in summary["stages"].values()),
+            "suites_run": sum(int(v.get("suites_run", 0)) for v in summary["stages"].values())}
 
 
 def bench(households: int, seed: int, shards: int) -> dict[str, Any]:
@@ -97,18 +102,21 @@ def bench(households: int, seed: int, shards: int) -> dict[str, Any]:
     unchanged_day, changed_day = first + dt.timedelta(days=2), first + dt.timedelta(days=3)
     copy_drop(county, 1, unchanged_day, landing)
     copy_drop(county, 2, changed_day, landing)
-    cache = output / "linkage_cache"
+    kept = (output / "linkage_cache", memo_dir(output))
     runs: dict[str, Any] = {}
     runs["first_night"] = measured_run(landing, first, output, shards)
-    shutil.rmtree(cache)
+    for folder in kept:
+        shutil.rmtree(folder)
     runs["full"] = measured_run(landing, first, output, shards)
     runs["unchanged"] = measured_run(landing, unchanged_day, output, shards)
     runs["changed"] = measured_run(landing, changed_day, output, shards)
-    shutil.rmtree(cache)
+    for folder in kept:
+        shutil.rmtree(folder)
     runs["full_night2"] = measured_run(landing, changed_day, output, shards)
     for name, full in (("unchanged", "full"), ("changed", "full_night2")):
         r = runs[name]
         r["night_share_of_full"] = round(r["wall_s"] / runs[full]["wall_s"], 3)
+        r["cpu_share_of_full"] = round(r["cpu_s"] / runs[full]["cpu_s"], 3)
         r["link_share_of_full"] = round(r["link_wall_s"] / runs[full]["link_wall_s"], 3)
         r["pairs_compared_share"] = round(r["pairs_compared"] / max(r["pairs"], 1), 4)
     return {"households": households, "seed": seed, "shards": shards, "commit": git_commit(),
@@ -128,8 +136,10 @@ def main() -> None:
     path = RESULTS / f"incremental-{stamp}.json"
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for name, r in result["runs"].items():
-        log.info("%-12s night %6.1fs  link %6.1fs  compared %7d of %7d  rss %5d MB", name, r["wall_s"],
-                 r["link_wall_s"], r["pairs_compared"], r["pairs"], r["peak_rss_mb"])
+        log.info("%-12s night %6.1fs  cpu %6.1fs  link %6.1fs  compared %7d of %7d  rss %5d MB  ingest reused %d, "
+                 "suites reused %d of %d", name, r["wall_s"], r["cpu_s"], r["link_wall_s"], r["pairs_compared"],
+                 r["pairs"], r["peak_rss_mb"], len(r["ingest_reused"]), r["suites_reused"],
+                 r["suites_reused"] + r["suites_run"])
     log.info("written %s", path)
 
 

@@ -47,6 +47,7 @@ from landing.mask import mask_value
 from landing.postcode import normalise_postcode
 
 if TYPE_CHECKING:  # Great Expectations is imported only when a source is validated (see _runner)
+    from checks.memo import Runner
     from checks.suites import Check, SuiteSpec
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ class _GxRunner:
             frame: the pandas DataFrame (index = row number in the file, or file position).
         """
         gx_suite = self._gx.ExpectationSuite(name=suite.name,
-                                             expectations=[check.expectation for check in suite.checks])
+                                             expectations=[check.expectation.build() for check in suite.checks])
         validator = self._validator(batch_definition=self.batch_definition, batch_parameters={"dataframe": frame},
                                     result_format=RESULT_FORMAT)
         result = validator.validate_expectation_suite(gx_suite)
@@ -293,7 +294,7 @@ def groupable(suite: SuiteSpec) -> bool:
                and hasattr(check.expectation, "mostly") for check in suite.checks)
 
 
-def _run_grouped(runner: _GxRunner, suite: SuiteSpec, table: str, frame: pl.DataFrame,
+def _run_grouped(runner: Runner, suite: SuiteSpec, table: str, frame: pl.DataFrame,
                  spec: FileSpec) -> dict[str, dict[str, Any]]:
     """Validate a file's rows as its distinct value combinations, then count the results in rows.
 
@@ -501,7 +502,8 @@ def _set_aside(
     return total
 
 
-def validate_source(night_dir: Path, source: str, config_dir: Path, extract_date: dt.date) -> GateResult:
+def validate_source(night_dir: Path, source: str, config_dir: Path, extract_date: dt.date,
+                    runner: Runner | None = None) -> GateResult:
     """Run one source's expectation suites on what the ingest wrote tonight, and decide the gate.
 
     Call right after :func:`landing.ingest.ingest_source` for the same source and night. Writes
@@ -513,6 +515,8 @@ def validate_source(night_dir: Path, source: str, config_dir: Path, extract_date
         source: the source key (as in ``config/sources.yaml``).
         config_dir: the folder holding ``sources.yaml`` and ``checks.yaml``.
         extract_date: the night.
+        runner: what runs the suites (default: Great Expectations; :class:`checks.memo.MemoRunner` reuses
+            outcomes kept from the night before).
 
     Raises:
         FileNotFoundError: the source has not been ingested for this night.
@@ -544,7 +548,7 @@ def validate_source(night_dir: Path, source: str, config_dir: Path, extract_date
 
     from checks.suites import declare_suites
 
-    runner = _runner()
+    runner = runner if runner is not None else _runner()
     suites = declare_suites(source, spec, checks, extract_date, sources.allow_test_range_nhs_numbers)
     specs = {f.file_name(extract_date.strftime("%Y%m%d")): f for f in spec.files}
     counts = {c.file: c for c in status.files}

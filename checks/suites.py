@@ -12,23 +12,93 @@ file (a GX run each, on a frame with no rows); they are folded into the files ba
 one GX run per file plus one. Each expectation carries in ``meta`` its short ``check`` name, its
 ``level`` (quarantine / flag / batch), the set-aside ``reason`` for quarantine-level checks, and the
 source ``column`` it is about (for messages and masking).
+
+Expectations are declared (:class:`Declared`: GX class name and arguments) and built as Great Expectations
+objects only when a suite runs, so that a night whose suites are all reused (:mod:`checks.memo`) never imports
+Great Expectations (several seconds of a process).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import great_expectations.expectations as gxe
-from great_expectations.expectations.expectation import Expectation
-
 from checks.config import ChecksConfig
-from checks.expectations import ExpectColumnValuesToBeValidNhsNumber
 from ground.sources import FileSpec, SourceSpec
 from landing.postcode import PSEUDO_POSTCODES, UK_POSTCODE
 
 Level = Literal["quarantine", "flag", "batch"]
+#: expectations of this project's own (``checks.expectations``); every other name is one of GX's
+OWN_EXPECTATIONS = ("ExpectColumnValuesToBeValidNhsNumber",)
+
+
+class Declared:
+    """One expectation as declared: its GX class name and arguments, the GX object built on first use.
+
+    Args:
+        kind: the GX expectation class name (``ExpectColumnValuesToBeBetween``, ...).
+        **kwargs: its arguments.
+    """
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        self.kwargs = kwargs
+        self.meta: dict[str, Any] = {}
+        self._built: Any = None
+
+    @property
+    def expectation_type(self) -> str:
+        """GX's name for it (``expect_column_values_to_be_between``)."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.kind).lower()
+
+    @property
+    def column(self) -> str | None:
+        """The column it reads (None for a pair or table expectation)."""
+        value = self.kwargs.get("column")
+        return None if value is None else str(value)
+
+    @property
+    def mostly(self) -> float:
+        """The share of rows that must pass (GX's default 1)."""
+        return float(self.kwargs.get("mostly", 1.0))
+
+    def build(self) -> Any:
+        """The Great Expectations object (imports GX on the first call in a process)."""
+        if self._built is None:
+            if self.kind in OWN_EXPECTATIONS:
+                import checks.expectations as own
+
+                cls = getattr(own, self.kind)
+            else:
+                import great_expectations.expectations as gx_expectations
+
+                cls = getattr(gx_expectations, self.kind)
+            self._built = cls(**self.kwargs)
+            self._built.meta = dict(self.meta)
+        return self._built
+
+
+class _Declare:
+    """``gxe.ExpectColumnValuesToBeBetween(column=...)`` declares (:class:`Declared`) without importing GX."""
+
+    def __getattr__(self, kind: str) -> Callable[..., Declared]:
+        return lambda **kwargs: Declared(kind, **kwargs)
+
+
+gxe = _Declare()
+
+
+def ExpectColumnValuesToBeValidNhsNumber(**kwargs: Any) -> Declared:
+    """Declare the project's NHS number expectation (``checks.expectations``).
+
+    Args:
+        **kwargs: its arguments.
+    """
+    return Declared("ExpectColumnValuesToBeValidNhsNumber", **kwargs)
+
 NHS_STATUS_CODES = ["01", "02", "03", "04", "05", "06", "07", "08"]
 PSEUDO_POSTCODE = "^(?:" + "|".join(PSEUDO_POSTCODES) + ")$"
 
@@ -39,7 +109,7 @@ class Check:
 
     name: str
     level: Level
-    expectation: Expectation
+    expectation: Declared
     column: str | None = None  # the source column, for messages and masking
     reason: str | None = None  # set-aside reason (quarantine level)
     allowed: str = ""  # what is allowed, in words

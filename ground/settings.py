@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     statsd_host: str = ""
     statsd_port: int = Field(default=8125, ge=1, le=65535)
     statsd_prefix: str = ""
+    # Compute every night in full: read and keep nothing from earlier nights (<output>/night_memo,
+    # <output>/linkage_cache); the same as `safelink run --full` on every run.
+    full_night: bool = False
 
 
 def load_settings() -> Settings:

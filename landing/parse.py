@@ -125,6 +125,26 @@ def field_expressions(
     return values, set_aside, flags
 
 
+def date_dependent_columns(spec: FileSpec) -> list[tuple[str, int]]:
+    """The canonical date columns whose parsing compares a value with the extract date, each with the years
+    to add to a landed value to get the value compared: a date of birth after tonight is flagged
+    (``dob_in_future``), and a ``two_digit_year: past`` year is read as 19yy when 20yy would be after tonight.
+    Incremental nights (:mod:`landing.memo`) rely on this list: keep it in step with :func:`field_expressions`.
+
+    Args:
+        spec: the file's configuration.
+    """
+    out: list[tuple[str, int]] = []
+    for name, field in spec.fields.items():
+        if field.parse != "date":
+            continue
+        if name == "dob":
+            out.append((name, 0))
+        if field.two_digit_year == "past" and any("%y" in fmt for fmt in field.formats):
+            out.extend([(name, 0), (name, 100)])
+    return sorted(set(out))
+
+
 def parse_file(frame: pl.DataFrame, spec: FileSpec, extract_date: dt.date, allow_test_range: bool) -> pl.DataFrame:
     """Parse a file's string frame into canonical columns plus ``_reason``/``_reason_column``/``flags``.
 

@@ -185,12 +185,14 @@ def run(
     shards: Annotated[int | None, typer.Option(
         min=1, max=256, help="Score the linkage shards in this many local processes (default: sharding.processes "
         "in linkage.yaml); the outputs are the same whatever the number.")] = None,
+    full: Annotated[bool, typer.Option(help="Compute everything afresh: reuse nothing from earlier nights "
+                                            "(the outputs are the same either way).")] = False,
 ) -> None:
     """Run the whole nightly job for one extract date."""
     from safelink.pipeline import Night, run_night
 
     night = Night(landing=landing, output=output, extract_date=_date(date), config_dir=config,
-                  allow_incomplete=allow_incomplete, processes=shards)
+                  allow_incomplete=allow_incomplete, processes=shards, full=full)
     show = sys.stderr.isatty() if progress is None else progress
     with command_errors(output), _stage_progress(show) as on_stage:
         summary = run_night(night, progress=on_stage)

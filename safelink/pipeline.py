@@ -19,7 +19,7 @@ from ground.layout import NightLayout
 from ground.settings import DEFAULT_CONFIG_DIR, load_settings
 from ground.sources import SourcesConfig, load_sources
 from ground.state import default_state_url
-from landing.ingest import ConservationError, check_drop, combine_sources, ingest_source
+from landing.ingest import ConservationError, check_drop, combine_sources
 from safelink.metrics import StatsdTarget, emit_gauges, emit_night_metrics, statsd_target_from_settings
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class Night:
     state_url: str = ""
     allow_incomplete: bool = False
     processes: int | None = None  # local processes scoring the linkage shards (None: linkage.yaml's setting)
+    full: bool = False  # compute everything afresh: no result kept from an earlier night is read or kept
 
     def __post_init__(self) -> None:
         # Dates are normalised at the boundary: Airflow hands a pendulum Date, which database drivers and
@@ -110,9 +111,21 @@ class Night:
         return self.output / self.extract_date.isoformat()
 
     @property
-    def linkage_cache(self) -> Path:
-        """``<output>/linkage_cache``: the deployment's comparisons kept from the night before."""
-        return self.output / "linkage_cache"
+    def is_full(self) -> bool:
+        """Whether tonight computes everything afresh (``--full`` or ``SAFELINK_FULL_NIGHT=1``)."""
+        return self.full or load_settings().full_night
+
+    @property
+    def linkage_cache(self) -> Path | None:
+        """``<output>/linkage_cache``: the deployment's comparisons kept from the night before (None: full night)."""
+        return None if self.is_full else self.output / "linkage_cache"
+
+    @property
+    def night_memo(self) -> Path | None:
+        """``<output>/night_memo``: ingest and gate results kept from the night before (None: full night)."""
+        from ground.memo import memo_dir
+
+        return None if self.is_full else memo_dir(self.output)
 
     @property
     def state(self) -> str:
@@ -198,11 +211,11 @@ def stage_ingest_source(night: Night, source: str) -> dict[str, Any]:
         night: the night.
         source: the source key.
     """
-    from checks.gate import validate_source
+    from safelink.incremental import ingest_and_gate
 
-    result = ingest_source(night.landing, night.extract_date, night.sources(), source, night.night_dir)
-    gate = validate_source(night.night_dir, source, night.config_dir, night.extract_date)
-    return {"source": source, "status": result.status, "people": result.people,
+    result, gate, reuse = ingest_and_gate(night.landing, night.extract_date, night.sources(), source,
+                                          night.night_dir, night.config_dir, night.night_memo)
+    return {**reuse, "source": source, "status": result.status, "people": result.people,
             "appointments": result.appointments, "mentions": result.mentions, "quarantined": result.quarantined,
             "gate": gate.status, "gate_failures": len(gate.failures), "gate_warnings": len(gate.warnings),
             "set_aside_by_checks": gate.set_aside_by_checks}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -13,13 +12,12 @@ import pytest
 
 from ground.layout import NightLayout
 from ground.sources import SourcesConfig
-from landing.ingest import ingest_drop
 from linkage import LinkResult, link_night
 from linkage.prepare import load_config, standardise_block
 from linkage.reuse import comparison_key, record_keys
+from tests.helpers.nights import deployment_night, ingested_sample
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "tests" / "fixtures" / "sample"
 CONFIG = ROOT / "config"
 DATE = dt.date(2026, 11, 25)
 MODEL = CONFIG / "linkage_model.json"
@@ -27,15 +25,7 @@ MODEL = CONFIG / "linkage_model.json"
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory, sources_config: SourcesConfig) -> Path:
-    night = tmp_path_factory.mktemp("reuse") / DATE.isoformat()
-    ingest_drop(SAMPLE, DATE, sources_config, night)
-    return night
-
-
-def _deployment(ingested: Path, output: Path) -> Path:
-    night = output / DATE.isoformat()
-    shutil.copytree(ingested / "landing", night / "landing")
-    return night
+    return ingested_sample(tmp_path_factory.mktemp("reuse"), sources_config)
 
 
 def _link(night: Path, cache: bool) -> LinkResult:
@@ -50,7 +40,7 @@ def _outputs(night: Path) -> tuple[bytes, pl.DataFrame]:
 
 
 def test_an_unchanged_night_reuses_every_comparison_and_gives_the_same_outputs(ingested: Path, tmp_path: Path) -> None:
-    night = _deployment(ingested, tmp_path)
+    night = deployment_night(ingested, tmp_path)
     first = _link(night, cache=True)  # the deployment's first night: fitted, every pair compared, the cache kept
     assert (first.pairs_reused, first.pairs_compared) == (0, first.pairs_scored)
     stamp = json.loads((tmp_path / "linkage_cache" / "levels.json").read_text(encoding="utf-8"))
@@ -76,7 +66,7 @@ def _pairs_touching(night: Path, source: str, record_id: str) -> int:
 
 
 def test_a_changed_record_is_compared_again_and_the_rest_reused(ingested: Path, tmp_path: Path) -> None:
-    night = _deployment(ingested, tmp_path)
+    night = deployment_night(ingested, tmp_path)
     first = _link(night, cache=True)
     people_path = NightLayout(night).people
     people = pl.read_parquet(people_path)
@@ -110,7 +100,7 @@ def test_a_changed_record_is_compared_again_and_the_rest_reused(ingested: Path, 
 
 
 def test_the_cache_is_not_used_under_another_comparison_key(ingested: Path, tmp_path: Path) -> None:
-    night = _deployment(ingested, tmp_path)
+    night = deployment_night(ingested, tmp_path)
     first = _link(night, cache=True)
     stamp_path = tmp_path / "linkage_cache" / "levels.json"
     stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
@@ -130,7 +120,7 @@ def test_record_keys_follow_the_compared_columns_only() -> None:
 
 
 def test_a_damaged_cache_costs_time_not_the_night(ingested: Path, tmp_path: Path) -> None:
-    night = _deployment(ingested, tmp_path)
+    night = deployment_night(ingested, tmp_path)
     first = _link(night, cache=True)
     (tmp_path / "linkage_cache" / "levels.parquet").write_bytes(b"not parquet")
     again = _link(night, cache=True)

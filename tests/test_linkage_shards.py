@@ -6,10 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +15,13 @@ import pytest
 
 from ground.layout import NightLayout
 from ground.sources import SourcesConfig
-from landing.ingest import ingest_drop
 from linkage import block_night, cluster_night, score_shard
 from linkage.config import LinkageConfig, Sharding
 from linkage.shards import ShardPlan, read_scored, score_shards, shard_count, shard_of
+from tests.helpers.nights import deployment_night, ingested_sample, safelink
 from tests.helpers.sample import generated_drop
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "tests" / "fixtures" / "sample"
 CONFIG = ROOT / "config"
 DATE = dt.date(2026, 11, 25)
 MODEL = CONFIG / "linkage_model.json"
@@ -33,15 +29,7 @@ MODEL = CONFIG / "linkage_model.json"
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory, sources_config: SourcesConfig) -> Path:
-    night = tmp_path_factory.mktemp("shards") / DATE.isoformat()
-    ingest_drop(SAMPLE, DATE, sources_config, night)
-    return night
-
-
-def _night(ingested: Path, output: Path) -> Path:
-    night = output / DATE.isoformat()
-    shutil.copytree(ingested / "landing", night / "landing")
-    return night
+    return ingested_sample(tmp_path_factory.mktemp("shards"), sources_config)
 
 
 def _scored_in(night: Path, processes: int) -> tuple[ShardPlan, pl.DataFrame]:
@@ -78,8 +66,8 @@ def test_shard_count(pairs: int, per_shard: int, processes: int, cap: int, expec
 
 
 def test_three_processes_score_exactly_what_one_does(ingested: Path, tmp_path: Path) -> None:
-    one_plan, one = _scored_in(_night(ingested, tmp_path / "one"), 1)
-    three_plan, three = _scored_in(_night(ingested, tmp_path / "three"), 3)
+    one_plan, one = _scored_in(deployment_night(ingested, tmp_path / "one"), 1)
+    three_plan, three = _scored_in(deployment_night(ingested, tmp_path / "three"), 3)
     assert (one_plan.shards, three_plan.shards) == (1, 3)
     assert sum(three_plan.pairs_per_shard) == three_plan.pairs == one_plan.pairs == one.height > 0
     assert min(three_plan.pairs_per_shard) > 0
@@ -88,7 +76,7 @@ def test_three_processes_score_exactly_what_one_does(ingested: Path, tmp_path: P
 
 
 def test_shard_files_are_owner_only_and_hold_no_person_data_in_their_names(ingested: Path, tmp_path: Path) -> None:
-    night = _night(ingested, tmp_path)
+    night = deployment_night(ingested, tmp_path)
     previous = os.umask(0o077)
     try:
         plan = block_night(night, MODEL, DATE, CONFIG, processes=2)
@@ -108,7 +96,7 @@ def test_shard_files_are_owner_only_and_hold_no_person_data_in_their_names(inges
 
 
 def test_cluster_refuses_a_shard_not_scored_or_scored_for_an_earlier_blocking(ingested: Path, tmp_path: Path) -> None:
-    night = _night(ingested, tmp_path)
+    night = deployment_night(ingested, tmp_path)
     state = f"sqlite:///{tmp_path / 'state.sqlite'}"
     plan = block_night(night, MODEL, DATE, CONFIG, processes=2)
     score_shard(night, 0, CONFIG)
@@ -129,7 +117,7 @@ def test_cluster_refuses_a_shard_not_scored_or_scored_for_an_earlier_blocking(in
 
 
 def test_cluster_night_removes_the_shards_person_data(ingested: Path, tmp_path: Path) -> None:
-    night = _night(ingested, tmp_path)
+    night = deployment_night(ingested, tmp_path)
     plan = block_night(night, MODEL, DATE, CONFIG, processes=2)
     score_shards(night, plan, CONFIG, 1)  # two shards, one after another in this process
     result = cluster_night(night, f"sqlite:///{tmp_path / 'state.sqlite'}", DATE, CONFIG)
@@ -139,30 +127,22 @@ def test_cluster_night_removes_the_shards_person_data(ingested: Path, tmp_path: 
     assert layout.person_links.is_file() and layout.pairs.is_file()
 
 
-def _safelink(*args: str | Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFELINK_")}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run([sys.executable, "-m", "safelink.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=600, check=False)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-
-
 @pytest.mark.slow
 def test_safelink_run_shards_4_equals_shards_1_byte_for_byte(tmp_path: Path) -> None:
     landing = generated_drop(tmp_path, DATE, 400, 18)
     out, other = tmp_path / "out", tmp_path / "other"
     night = NightLayout.of(out, DATE)
     run = ("run", "--landing", landing, "--date", DATE.isoformat(), "--output")
-    _safelink(*run, out, "--shards", "1")  # the deployment's first night fits its model
+    safelink(*run, out, "--shards", "1")  # the deployment's first night fits its model
     first_pairs = pl.read_parquet(night.pairs)
-    _safelink(*run, other, "--shards", "4")  # another deployment's first night, fitted and scored in four
+    safelink(*run, other, "--shards", "4")  # another deployment's first night, fitted and scored in four
     assert pl.read_parquet(NightLayout.of(other, DATE).pairs).equals(first_pairs)
 
-    _safelink(*run, out, "--shards", "1")
+    safelink(*run, out, "--shards", "1")
     one = {p.name: p.read_bytes() for p in (night.person_links, night.findings_csv)}
     one_pairs = pl.read_parquet(night.pairs)
     one_link = json.loads(night.run_summary.read_text(encoding="utf-8"))["stages"]["link"]
-    _safelink(*run, out, "--shards", "4")
+    safelink(*run, out, "--shards", "4")
     four = {p.name: p.read_bytes() for p in (night.person_links, night.findings_csv)}
 
     assert four == one
