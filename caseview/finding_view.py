@@ -34,7 +34,7 @@ _NAME_WORDS = {"initial": "an initial for the name", "phonetic": "sounds the sam
 LEVEL_WORDS: dict[str, dict[str, str]] = {
     "forename": {"different": "different", "close": "spelt closely (a slip or one edit)", **_NAME_WORDS,
                  "nickname_or_alt": "a nickname or alternative name", "exact": "the same",
-                 "swapped": "swapped with the surname"},
+                 "swapped": "swapped with the surname", "crossed": "written as the other record's surname"},
     "surname": {"different": "different", "close": "spelt closely (one edit, or sounds the same)", **_NAME_WORDS,
                 "partial": "one part of a double surname", "token": "one part of a multi-part surname",
                 "exact": "the same", "swapped": "swapped with the forename"},

@@ -36,36 +36,36 @@ class BlockingPass:
     max_block_size: int | None = None
 
 
-#: Generic passes: any pair on which two of name, date of birth and address agree (a name through its
-#: phonetic key or nickname group, so through typos) meets in at least one pass, whichever field is
-#: missing or mistyped. No pass depends on one field being present.
+#: Generic passes: any pair on which two of name, date of birth and address agree meets in at least one pass,
+#: whichever field is missing, mistyped or replaced: a name through its phonetic key, nickname group or first
+#: letters, in either field (swapped, or one name crossed into the other field); a date of birth with a slip
+#: in the day or month through its year (with the postcode); an address through its street's first letters.
+#: No pass depends on one field being present (tests/test_linkage_blocking.py).
 DEFAULT_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass("nhs", ("nhs",), refine=("dob_y",)),
-    # name + date of birth
-    BlockingPass("dob_surname_phonetic", ("dob_s", "sn_ph"), refine=("pc_out", "fn3")),
+    # name + date of birth (``name_*_any`` is met by either name in either field: one name swapped, mistyped
+    # or replaced; ``names_*`` holds both names in either order)
+    BlockingPass("dob_any_name_phonetic", ("dob_s", "name_ph_any"), refine=("pc_out", "street4")),
+    BlockingPass("dob_any_name_start", ("dob_s", "name3_any"), refine=("pc_out", "street4")),
     BlockingPass("dob_forename", ("dob_s", "fn_key"), refine=("pc_out", "sn3")),
-    BlockingPass("dob_forename_phonetic", ("dob_s", "fn_ph"), refine=("pc_out", "sn3")),
     BlockingPass("names_birth_year", ("fn_key", "sn_ph", "dob_y"), refine=("pc_out", "dob_m")),
-    BlockingPass("names_birth_day_month", ("fn_ph", "sn_ph", "dob_dm"), refine=("pc_out", "dob_y")),
-    BlockingPass("name_starts_birth_year", ("fn3", "sn3", "dob_y"), refine=("pc_out", "dob_m")),
+    BlockingPass("names_birth_day_month", ("names_ph", "dob_dm"), refine=("pc_out", "dob_y")),
+    BlockingPass("name_starts_birth_year", ("names3", "dob_y"), refine=("pc_out", "dob_m")),
     # name + address
     BlockingPass("postcode_forename", ("pc", "fn_key"), refine=("dob_y", "sn3")),
-    BlockingPass("names_outward", ("fn_ph", "sn_ph", "pc_out"), refine=("pc_sector", "dob_y")),
-    BlockingPass("names_street", ("fn_ph", "sn_ph", "street4"), refine=("pc_out", "dob_y")),
-    BlockingPass("name_starts_street", ("fn3", "sn3", "street4"), refine=("pc_out", "dob_y")),
-    BlockingPass("name_starts_house", ("fn3", "sn3", "addr_num"), refine=("pc_out", "dob_y")),
+    BlockingPass("postcode_any_name", ("pc", "name_ph_any"), refine=("dob_y", "addr_num")),
+    BlockingPass("names_outward", ("names_ph", "pc_out"), refine=("pc_sector", "dob_y")),
+    BlockingPass("names_street", ("names_ph", "street4"), refine=("pc_out", "dob_y")),
+    BlockingPass("name_starts_street", ("names3", "street4"), refine=("pc_out", "dob_y")),
+    BlockingPass("name_starts_house", ("names3", "addr_num"), refine=("pc_out", "dob_y")),
     BlockingPass("forename_house", ("fn_key", "addr_num", "street4"), refine=("pc_out", "dob_y")),
     BlockingPass("surname_house", ("sn_ph", "addr_num", "street4"), refine=("pc_out", "dob_y")),
+    BlockingPass("any_name_start_street", ("name3_any", "street4"), refine=("pc_out", "addr_num", "dob_y")),
+    BlockingPass("any_name_phonetic_street", ("name_ph_any", "street4"), refine=("pc_out", "addr_num", "dob_y")),
     # date of birth + address
     BlockingPass("postcode_birth_year", ("pc", "dob_y"), refine=("dob_m", "sn3")),
     BlockingPass("dob_street", ("dob_s", "street4"), refine=("pc_out", "sn3")),
     BlockingPass("dob_house", ("dob_s", "addr_num"), refine=("pc_out", "sn3")),
-    # names swapped
-    BlockingPass("swapped_names_dob", ("fn_ph", "sn_ph", "dob_s"), ("sn_ph", "fn_ph", "dob_s"), refine=("pc_out",)),
-    BlockingPass("swapped_forename_postcode", ("fn_ph", "pc"), ("sn_ph", "pc"), refine=("dob_y",)),
-    BlockingPass("swapped_surname_dob", ("sn_ph", "dob_s"), ("fn_ph", "dob_s"), refine=("pc_out",)),
-    BlockingPass("swapped_names_house", ("fn_ph", "addr_num", "street4"), ("sn_ph", "addr_num", "street4"),
-                 refine=("pc_out", "dob_y")),
 )
 
 
@@ -139,9 +139,14 @@ def key_hash(cols: list[str]) -> pl.Expr:
 
 def _keyed(records: pl.DataFrame, cols: list[str], required: int) -> pl.DataFrame:
     """``uid`` and one key per level: the pass's keys (``_h0``), then with each refinement key added
-    (``_h1`` ...), null where a key of that level is missing."""
+    (``_h1`` ...), null where a key of that level is missing. A list column (``name3_any``) gives a record one
+    row per member, so two records meet when any member agrees."""
+    lists = [c for c in dict.fromkeys(cols) if isinstance(records.schema[c], pl.List)]
+    frame = records.select("uid", *dict.fromkeys(cols))
+    for col in lists:  # a list key is met through any member: one row per member (duplicate pairs go later)
+        frame = frame.explode(col)
     levels = [key_hash(cols[: required + level]).alias(f"_h{level}") for level in range(len(cols) - required + 1)]
-    return records.select("uid", *levels).drop_nulls("_h0")
+    return frame.select("uid", *levels).drop_nulls("_h0")
 
 
 def _pair_threshold(sizes: pl.DataFrame, budget: float | None) -> int | None:

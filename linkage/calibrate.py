@@ -42,6 +42,8 @@ KEY_COMPARISON = {
     "pc": "location", "pc_out": "location", "pc_sector": "location", "addr": "location", "addr_head": "location",
     "addr_num": "location", "street": "location", "street4": "location",
 }
+#: Keys built from both names (in either order, or any one of them) constrain both name comparisons.
+NAME_KEYS = frozenset({"names_ph", "names3", "name_ph_any", "name3_any"})
 #: The level that must be more likely among matches than among non-matches for a model to be sane.
 AGREEING_LEVEL = {"forename": "exact", "surname": "exact", "dob": "exact", "location": "postcode_and_address",
                   "nhs": "exact", "sex": "same"}
@@ -114,7 +116,9 @@ def blocked_comparisons(bp: BlockingPass) -> set[str]:
     Args:
         bp: the pass.
     """
-    return {KEY_COMPARISON.get(k, k) for k in (*bp.keys, *(bp.right or ()))}
+    keys = (*bp.keys, *(bp.right or ()))
+    names = {"forename", "surname"} if NAME_KEYS & set(keys) else set()
+    return names | {KEY_COMPARISON.get(k, k) for k in keys if k not in NAME_KEYS}
 
 
 def fit_pass(levels: pl.DataFrame, bp: BlockingPass, trainable: list[str], start: FSModel,

@@ -82,7 +82,7 @@ def pair_guards(scored: pl.DataFrame, records: pl.DataFrame, namesake_min_years:
         & same_place
         & ~nhs_equal
     )
-    differ = pl.col("forename").is_in(_lvls("forename", "different", "phonetic", "jaro_winkler_80"))
+    differ = pl.col("forename").is_in(_lvls("forename", "different", "phonetic", "jaro_winkler_80", "crossed"))
     twins = twin_pattern & (
         (differ & (twin_evident | both_nhs_differ))
         # close or alias forenames (Cian / Ian; a twin's middle name) with two different numbers

@@ -22,10 +22,12 @@ MISSING = -1
 
 #: Graded name levels, worst to best: an initial for a name; sounding alike (metaphone); Jaro-Winkler bands;
 #: one Damerau-Levenshtein edit (a transposition is one edit); for forenames a nickname, alternative or
-#: abbreviation, for surnames a token shared by multi-part names; exact; swapped with the other name.
+#: abbreviation, for surnames a token shared by multi-part names; exact; swapped with the other name; and for
+#: forenames, after those, one name crossed into the other field while the other name disagrees (Bryce Dixon /
+#: Reece Bryce): levels after ``exact`` are alternatives to it, not stronger agreement.
 NAME_LEVELS = ["different", "initial", "phonetic", "jaro_winkler_80", "jaro_winkler_92", "one_edit"]
 LEVELS: dict[str, list[str]] = {
-    "forename": [*NAME_LEVELS, "nickname_or_alt", "exact", "swapped"],
+    "forename": [*NAME_LEVELS, "nickname_or_alt", "exact", "swapped", "crossed"],
     "surname": [*NAME_LEVELS, "token", "exact", "swapped"],
     "dob": ["different", "within_10_years", "year_only", "one_digit", "day_month_swapped", "exact"],
     "location": ["different", "outward", "sector", "street", "postcode", "address_only", "postcode_and_address"],
@@ -153,6 +155,15 @@ def _swapped(
     return out
 
 
+def _crossed(fa: np.ndarray, sa: np.ndarray, fb: np.ndarray, sb: np.ndarray) -> np.ndarray:
+    """One record's forename is the other's surname, spelt alike (exactly, or one slip from it)."""
+    out = _eq(fa, sb) | _eq(sa, fb)
+    idx = np.nonzero(~out & _present(fa) & _present(fb) & _present(sa) & _present(sb))[0]
+    if len(idx):
+        out[idx] = (_osa(fa[idx], sb[idx]) <= 1) | (_osa(sa[idx], fb[idx]) <= 1)
+    return out
+
+
 class ForenameLevels(BaseCompareFeature):
     """Forename: exact / nickname or alternative (known-as, middle) / close (incl. a slip in a nickname) /
     swapped / different.
@@ -222,6 +233,8 @@ class ForenameLevels(BaseCompareFeature):
         out[(nick | alt | prefix | abbrev) & ~exact] = levels.index("nickname_or_alt")
         out[exact] = levels.index("exact")
         out[swapped] = levels.index("swapped")
+        crossed = _crossed(fa, sna, fb, snb) & ~swapped & (out < levels.index("jaro_winkler_92"))
+        out[crossed] = levels.index("crossed")
         return out
 
 
@@ -317,7 +330,8 @@ class LocationLevels(BaseCompareFeature):
     Levels: postcode and address / address only (postcode differs or is missing) / same postcode /
     same street (house number differs or is missing on one side) / same sector / same outward code /
     different. The address agrees when the folded lines are equal, or the streets (spaces removed) agree or
-    have Jaro-Winkler ≥ 0.92 and the house numbers agree (or neither has one). Columns ``pc``, ``pc_sector``,
+    have Jaro-Winkler ≥ 0.92 and the house numbers agree (or neither has one). An address line that is a house
+    number alone says nothing about the street: the address part is then missing. Columns ``pc``, ``pc_sector``,
     ``pc_out``, ``addr``, ``addr_num``, ``street``, ``street4``.
     """
 
@@ -328,7 +342,9 @@ class LocationLevels(BaseCompareFeature):
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
         pa, seca, outa, ada, na, sta, _, pb, secb, outb, adb, nb, stb, _ = (_arr(s) for s in args)
         pc_both = _present(pa) & _present(pb)
-        ad_both = _present(ada) & _present(adb)
+        # an address line that is a house number alone ("7") cannot agree or differ by street: missing
+        ad_both = _present(ada) & _present(adb) & (np.strings.str_len(_text(sta)) > 0) & (
+            np.strings.str_len(_text(stb)) > 0)
         # the street with spaces removed ("aspinal ls treet" is "aspinall street"); one house only when the
         # numbers agree or neither line has one
         same_street = _eq(sta, stb) | (_jw(sta, stb) >= 0.92)

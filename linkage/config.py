@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ground.config import ConfigError, load_config_model
+from ground.processes import resolve_processes
 from ground.sources import load_sources
 
 
@@ -48,11 +49,17 @@ class Sharding(_Strict):
     """How tonight's candidate pairs are cut into scoring shards (docs/scaling.md).
 
     Shards = candidate pairs / ``pairs_per_shard`` (rounded up), at least ``processes``, at most ``max_shards``.
+    ``processes: auto`` is :func:`ground.processes.resolve_processes`'s choice (two, or one on a one-core machine).
     """
 
     pairs_per_shard: int = Field(default=1_000_000, ge=1)
     max_shards: int = Field(default=256, ge=1, le=1024)
-    processes: int = Field(default=1, ge=1, le=256)
+    processes: Literal["auto"] | Annotated[int, Field(ge=1, le=256)] = "auto"
+
+    @property
+    def local_processes(self) -> int:
+        """``processes`` as a number of local processes on this machine."""
+        return resolve_processes(self.processes)
 
 
 class Incremental(_Strict):

@@ -12,6 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -46,13 +47,7 @@ class FSModel:
             link_threshold: match probability to link at.
             review_threshold: match probability to review at.
         """
-        m: dict[str, list[float]] = {}
-        for c, levels in LEVELS.items():
-            start = default_m_init(c)
-            if "swapped" in levels:  # the best level is "exact", not the last one
-                si, ei = levels.index("swapped"), levels.index("exact")
-                start[si], start[ei] = start[ei], start[si]
-            m[c] = start.tolist()
+        m = {c: default_m_init(c).tolist() for c in LEVELS}
         u = {c: [1.0 / len(v)] * len(v) for c, v in LEVELS.items()}
         return cls(m=m, u=u, matches_per_record=0.5, link_threshold=link_threshold,
                    review_threshold=review_threshold, version="neutral", u_random=dict(u))
@@ -67,10 +62,10 @@ class FSModel:
         u = np.asarray(self.u[comparison], dtype=float)
         w = np.log2(m / u)
         levels = LEVELS.get(comparison, [])
-        if "swapped" in levels and "exact" in levels:
-            # names the other way round are no stronger evidence than the same names the right way
-            si, ei = levels.index("swapped"), levels.index("exact")
-            w[si] = min(w[si], w[ei])
+        if "exact" in levels and len(w) == len(levels):
+            # names the other way round (or crossed) are no stronger evidence than the same names the right way
+            ei = levels.index("exact")
+            w[ei + 1:] = np.minimum(w[ei + 1:], w[ei])
         return w
 
     def prior_weight(self, n_records: int) -> float:
@@ -134,10 +129,7 @@ class FSModel:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         if doc.get("format") != MODEL_FORMAT:
             raise ValueError("unsupported linkage model format")
-        comps = doc["comparisons"]
-        for c, spec in comps.items():
-            if c in LEVELS and spec["levels"] != LEVELS[c]:
-                raise ValueError(f"model levels for comparison {c!r} do not match this code")
+        comps = {c: _with_new_levels(c, spec) for c, spec in doc["comparisons"].items()}
         tf = doc.get("term_frequency", {})
         return cls(
             m={c: list(v["m"]) for c, v in comps.items()},
@@ -254,14 +246,45 @@ def em_fit(
 
 
 def default_m_init(comparison: str) -> np.ndarray:
-    """A starting m: most mass on the best level, little on 'different'.
+    """A starting m: most mass on the best level ('exact' where there is one), little on 'different'; levels
+    after 'exact' (swapped, crossed) are alternatives to it and start as likely as the level below it.
 
     Args:
         comparison: comparison name.
     """
-    n = len(LEVELS[comparison])
-    m = np.linspace(0.02, 1.0, n) ** 3
+    levels = LEVELS[comparison]
+    n = levels.index("exact") + 1 if "exact" in levels else len(levels)
+    ordered = np.linspace(0.02, 1.0, n) ** 3
+    m = np.concatenate([ordered, np.full(len(levels) - n, ordered[max(n - 2, 0)])])
     return m / m.sum()
+
+
+#: m and u given to a level a model was fitted without: the same on both, so the level weighs nothing until a
+#: fit learns it (a model fitted before the level existed scores as it always did).
+NEW_LEVEL_PROBABILITY = 1e-6
+
+
+def _with_new_levels(comparison: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A model's comparison, with any level this code added after the model's own appended at no weight.
+
+    Raises:
+        ValueError: the model's levels are not the code's first levels, in order (retrain the model).
+    """
+    code = LEVELS.get(comparison)
+    have = list(spec["levels"])
+    if code is None or have == code:
+        return spec
+    if code[: len(have)] != have:
+        raise ValueError(f"model levels for comparison {comparison!r} do not match this code: retrain the model "
+                         "(safelink train)")
+    extra = [NEW_LEVEL_PROBABILITY] * (len(code) - len(have))
+
+    def grow(p: list[float]) -> list[float]:
+        total = sum(p) + sum(extra)
+        return [x / total for x in [*p, *extra]]
+
+    return {**spec, "levels": code, "m": grow(spec["m"]), "u": grow(spec["u"]),
+            "u_random": grow(spec.get("u_random", spec["u"]))}
 
 
 # ---------------------------------------------------------------------------------------------

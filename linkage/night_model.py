@@ -22,14 +22,11 @@ import polars as pl
 
 from linkage.blocking import BlockingStats, passes_from_config
 from linkage.calibrate import FitError, FitSettings, fit_model
-from linkage.compare import compare_pairs
 from linkage.config import LinkageConfig
 from linkage.drift import measure_drift
-from linkage.frames import levels_to_polars, to_recordlinkage
 from linkage.model import FSModel
 from linkage.models import activate, active, save_versioned
-from linkage.prepare import Scored, nicknames_path
-from linkage.standardise import nickname_pairs
+from linkage.prepare import Scored, compare_levels_in_processes
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +61,7 @@ def _random_levels(sc: Scored, config: LinkageConfig, config_dir: Path) -> pl.Da
     n = sc.records.height
     wanted = int(min(config.training.random_pairs, n * (n - 1) // 2))
     rnd = random_pairs(n, max(wanted, 1), config.training.seed)
-    pdf, idx = to_recordlinkage(sc.records, rnd)
-    return levels_to_polars(compare_pairs(idx, pdf, nickname_pairs(str(nicknames_path(config_dir)))))
+    return compare_levels_in_processes(sc.records, rnd, config_dir, config.sharding.local_processes)
 
 
 def fit_to_night(sc: Scored, start: FSModel, config: LinkageConfig, config_dir: Path,

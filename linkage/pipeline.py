@@ -354,7 +354,7 @@ def link_night(night_dir: Path, model_path: Path, state_url: str, extract_date: 
         Counts of what was done.
     """
     plan = block_night(night_dir, model_path, extract_date, config_dir, models_dir, processes, cache_dir)
-    workers = processes or load_config(config_dir).sharding.processes
+    workers = processes or load_config(config_dir).sharding.local_processes
     t = time.perf_counter()
     score_shards(night_dir, plan, config_dir, workers)
     scoring_wall = time.perf_counter() - t

@@ -11,7 +11,7 @@ import polars as pl
 from linkage.blocking import BlockingStats, candidate_pairs, passes_from_config
 from linkage.compare import compare_pairs
 from linkage.config import LinkageConfig, load_linkage_config
-from linkage.frames import levels_to_polars, to_recordlinkage
+from linkage.frames import COMPARE_COLUMNS, levels_to_polars, to_recordlinkage
 from linkage.standardise import nickname_pairs, standardise_people
 
 
@@ -78,6 +78,41 @@ def compare_levels(records: pl.DataFrame, pairs: pl.DataFrame, config_dir: Path)
     pdf, idx = to_recordlinkage(records, pairs)
     levels = levels_to_polars(compare_pairs(idx, pdf, nickname_pairs(str(nicknames_path(config_dir)))))
     return pairs.join(levels, on=["uid_l", "uid_r"], how="left", maintain_order="left")
+
+
+#: Below this many pairs a second process costs more (starting it, sending it the records) than it saves.
+MIN_PAIRS_PER_PROCESS = 100_000
+
+
+def _named(records: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The records the pairs name, with the columns comparing reads."""
+    uids = pl.concat([pairs["uid_l"], pairs["uid_r"]]).unique()
+    cols = ["uid", *(c for c in COMPARE_COLUMNS if c in records.columns)]
+    return records.select(cols).filter(pl.col("uid").is_in(uids.implode()))
+
+
+def compare_levels_in_processes(records: pl.DataFrame, pairs: pl.DataFrame, config_dir: Path,
+                                processes: int) -> pl.DataFrame:
+    """:func:`compare_levels` with the pairs cut into consecutive parts compared in up to ``processes`` local
+    processes (:func:`ground.processes.run_in_processes`); the same frame, in the same order, as one process.
+
+    A pair's levels depend on its two records alone, so any cut gives the same levels.
+
+    Args:
+        records: standardised records (at least those the pairs name).
+        pairs: candidate pairs (``uid_l``, ``uid_r`` and any further columns, kept in order).
+        config_dir: configuration folder (for the alias table).
+        processes: the most local processes (one per :data:`MIN_PAIRS_PER_PROCESS` pairs at most).
+    """
+    parts = max(1, min(processes, pairs.height // MIN_PAIRS_PER_PROCESS))
+    if parts <= 1:
+        return compare_levels(records, pairs, config_dir)
+    from ground.processes import run_in_processes
+
+    size = -(-pairs.height // parts)
+    chunks = [pairs.slice(k * size, size) for k in range(parts)]
+    calls = [(compare_levels, (_named(records, chunk), chunk, Path(config_dir))) for chunk in chunks]
+    return pl.concat(run_in_processes(calls, parts), how="vertical")
 
 
 def standardise_block_compare(people: pl.DataFrame, config: LinkageConfig, config_dir: Path) -> Scored:

@@ -17,12 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import multiprocessing
-import os
 import shutil
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,13 +30,14 @@ import polars as pl
 
 from ground import outputs
 from ground.layout import NightLayout
+from ground.processes import run_in_processes
 from linkage.blocking import BlockingStats
 from linkage.compare import COMPARISONS
 from linkage.config import LinkageConfig
 from linkage.frames import COMPARE_COLUMNS
 from linkage.model import TF_COMPARISONS, Frequencies, FSModel, score
 from linkage.night_model import ModelChoice, choose_model
-from linkage.prepare import Scored, compare_levels, load_config, standardise_block
+from linkage.prepare import Scored, compare_levels, compare_levels_in_processes, load_config, standardise_block
 from linkage.reuse import comparison_key, record_keys, with_cached_levels
 
 log = logging.getLogger(__name__)
@@ -173,7 +171,7 @@ def block_night(night_dir: Path, model_path: Path, extract_date: date, config_di
         config_dir: the configuration folder.
         models_dir: the deployment's model store (see :func:`linkage.night_model.choose_model`); None: score
             with ``model_path`` as it is.
-        processes: local processes that will score the shards (None: ``sharding.processes``).
+        processes: local processes that will score the shards (None: ``sharding.processes``, resolved).
         cache_dir: the deployment's comparison cache (:mod:`linkage.reuse`; None or ``incremental.reuse_comparisons``
             false: every pair is compared).
 
@@ -183,13 +181,14 @@ def block_night(night_dir: Path, model_path: Path, extract_date: date, config_di
     layout = NightLayout(Path(night_dir))
     config = load_config(config_dir)
     sc = standardise_block(_read_people(layout), config, config_dir)
+    workers = processes or config.sharding.local_processes
     compared = False
 
     def compare_all() -> Scored:
         nonlocal compared
         if not compared:
             t = time.perf_counter()
-            sc.pairs = compare_levels(sc.records, sc.pairs, config_dir)
+            sc.pairs = compare_levels_in_processes(sc.records, sc.pairs, config_dir, workers)
             sc.seconds["compare"] = time.perf_counter() - t
             compared = True
         return sc
@@ -211,7 +210,7 @@ def block_night(night_dir: Path, model_path: Path, extract_date: date, config_di
     outputs.write_parquet(sc.records, layout.shard_records)
     outputs.write_parquet(freq.to_frame(), layout.shard_frequencies)
     choice.model.save(layout.shard_model, exact=True)
-    n = shard_count(sc.pairs.height, config, processes or config.sharding.processes)
+    n = shard_count(sc.pairs.height, config, workers)
     sizes = _write_shards(layout, sc.pairs, n)
     sc.seconds["shard"] = time.perf_counter() - t
     plan = ShardPlan(
@@ -296,12 +295,9 @@ def _levels(pairs: pl.DataFrame, records: pl.DataFrame, config_dir: Path) -> tup
     return merged.sort("uid_l", "uid_r"), todo.height
 
 
-def _child_start(umask: int) -> None:
-    os.umask(umask)  # the parent's: person data stays owner-only in the scoring processes too
-
-
 def score_shards(night_dir: Path, plan: ShardPlan, config_dir: Path, processes: int) -> list[dict[str, Any]]:
-    """Score every shard of the night: in this process, or in ``processes`` fresh local processes.
+    """Score every shard of the night: in this process, or in up to ``processes`` local processes
+    (:func:`ground.processes.run_in_processes`).
 
     Args:
         night_dir: the night's folder.
@@ -312,19 +308,8 @@ def score_shards(night_dir: Path, plan: ShardPlan, config_dir: Path, processes: 
     Returns:
         Each shard's counts, in shard order.
     """
-    workers = min(processes, plan.shards)
-    if workers <= 1:
-        return [score_shard(night_dir, k, config_dir) for k in range(plan.shards)]
-    umask = os.umask(0)
-    os.umask(umask)
-    # forkserver, not fork: the parent holds polars' thread pool, which a fork does not copy safely; the server
-    # imports the scoring code once and each process starts from it (a spawned one would import it again)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_child_start,
-                             initargs=(umask,)) as pool:
-        futures = [pool.submit(score_shard, Path(night_dir), k, Path(config_dir)) for k in range(plan.shards)]
-        return [f.result() for f in futures]
+    calls = [(score_shard, (Path(night_dir), k, Path(config_dir))) for k in range(plan.shards)]
+    return run_in_processes(calls, processes)
 
 
 def check_scored(layout: NightLayout, plan: ShardPlan) -> list[dict[str, Any]]:

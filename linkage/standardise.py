@@ -217,7 +217,8 @@ def standardise_people(
         ``dob``, ``dob_y``, ``dob_m``, ``dob_d``, ``dob_s`` (ddmmyyyy), ``pc``, ``pc_sector``,
         ``pc_out``, ``nhs``, ``nhs_verified``, ``sex``, ``addr``, ``addr_head``, ``addr_num`` (house number),
         ``street`` (the street without number or spaces), ``street4`` (its first four letters), ``dob_dm`` (ddmm),
-        ``fn3``, ``sn3`` (first three letters of each name).
+        ``fn3``, ``sn3`` (first three letters of each name); ``names_ph``, ``names3`` (both names' phonetic keys,
+        first three letters, in either order) and ``name_ph_any``, ``name3_any`` (lists: each name's key).
     """
     cols = set(people.columns)
 
@@ -288,4 +289,26 @@ def standardise_people(
         _phonetic(jellyfish.nysiis, df["sn"]).alias("sn_ny"),
         _phonetic(jellyfish.soundex, df["fn"]).alias("fn_sx"),
     )
-    return df.drop("fn_full", "sn_full", "ka_full", "mn_full", "nhs_status")
+    return df.with_columns(*_name_token_keys()).drop("fn_full", "sn_full", "ka_full", "mn_full", "nhs_status")
+
+
+def _unordered(a: str, b: str) -> pl.Expr:
+    """The two names as one key whichever field each was written in (null when either is missing)."""
+    return (pl.when(pl.col(a).is_not_null() & pl.col(b).is_not_null())
+            .then(pl.concat_str(pl.min_horizontal(a, b), pl.lit("|"), pl.max_horizontal(a, b))))
+
+
+def _any_of(*cols: str) -> pl.Expr:
+    """The distinct present values of ``cols`` as a list: a blocking key met through any one of them."""
+    return pl.concat_list([pl.col(c) for c in cols]).list.drop_nulls().list.unique(maintain_order=True)
+
+
+def _name_token_keys() -> list[pl.Expr]:
+    """Name keys that survive names written in each other's field (Kale Tschirn / Tschirn Kale), alone or with
+    the other name mistyped or replaced: both names unordered, and any one name (a list, met by any member)."""
+    return [
+        _unordered("fn_ph", "sn_ph").alias("names_ph"),
+        _unordered("fn3", "sn3").alias("names3"),
+        _any_of("fn_ph", "sn_ph").alias("name_ph_any"),
+        _any_of("fn3", "sn3").alias("name3_any"),
+    ]

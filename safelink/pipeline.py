@@ -427,18 +427,98 @@ Progress = Callable[[str, str], None]
 
 def _timed(summary: RunSummary, name: str, call: Callable[[], dict[str, Any]],
            progress: Progress | None = None) -> dict[str, Any]:
-    from ground.logs import log_fields
-
     if progress is not None:
         progress(name, "start")
     started = time.perf_counter()
     counts = call()
-    summary.durations_s[name] = round(time.perf_counter() - started, 3)
+    _done(summary, name, counts, time.perf_counter() - started, progress)
+    return counts
+
+
+def _done(summary: RunSummary, name: str, counts: dict[str, Any], seconds: float, progress: Progress | None) -> None:
+    from ground.logs import log_fields
+
+    summary.durations_s[name] = round(seconds, 3)
     summary.stages[name] = counts
     log.info("stage done", extra={"stage": name, "duration_s": summary.durations_s[name], **log_fields(counts)})
     if progress is not None:
         progress(name, "done")
-    return counts
+
+
+def local_processes(night: Night) -> int:
+    """How many local processes the night's independent work may use: ``--shards N`` when given, else
+    ``sharding.processes`` in ``linkage.yaml`` (``auto``: two, or one on a one-core machine).
+
+    Args:
+        night: the night.
+    """
+    if night.processes:
+        return night.processes
+    from linkage.config import load_linkage_config
+
+    return load_linkage_config(night.config_dir).sharding.local_processes
+
+
+def _ingest_timed(night: Night, source: str) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
+    counts = stage_ingest_source(night, source)
+    return counts, time.perf_counter() - started
+
+
+def drop_sizes(landing: Path, extract_date: dt.date, sources: SourcesConfig) -> dict[str, int]:
+    """Each source's bytes in tonight's drop (0 when its files are absent), in configuration order.
+
+    Args:
+        landing: the landing root.
+        extract_date: the night.
+        sources: the sources configuration.
+    """
+    from landing.ingest import drop_dir
+
+    folder = drop_dir(landing, extract_date)
+    stamp = extract_date.strftime("%Y%m%d")
+    sizes = {}
+    for source, spec in sources.sources.items():
+        paths = (folder / f.file_name(stamp) for f in spec.files)
+        sizes[source] = sum(p.stat().st_size for p in paths if p.is_file())
+    return sizes
+
+
+#: Ingest uses a second process only for a drop of at least this many bytes per process: below it, starting a
+#: process and its Great Expectations context costs about what it saves (a 10k-household drop is about 17 MB).
+MIN_DROP_BYTES_PER_PROCESS = 16 * 2**20
+
+
+def ingest_sources(night: Night, summary: RunSummary, progress: Progress | None = None) -> None:
+    """Ingest and gate every source (:func:`stage_ingest_source`) into ``summary``: one after another, or, for a
+    drop of at least :data:`MIN_DROP_BYTES_PER_PROCESS` per process, in :func:`local_processes` local processes
+    (sources are independent). Either way the summary lists them in configuration order, a process's log records
+    reach this one's handlers and a source that raised raises here.
+
+    Args:
+        night: the night.
+        summary: the run's summary (each source's counts and seconds are added).
+        progress: called with ``(stage, "start")`` and ``(stage, "done")``.
+    """
+    sources = night.sources()
+    sizes = drop_sizes(night.landing, night.extract_date, sources)
+    workers = min(local_processes(night), sum(sizes.values()) // MIN_DROP_BYTES_PER_PROCESS)
+    if workers <= 1:
+        for source in sources.sources:
+            _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s),  # type: ignore[misc]
+                   progress)
+        return
+    from ground.processes import run_in_processes
+
+    order = sorted(sizes, key=lambda source: sizes[source], reverse=True)  # two processes end at about one time
+    for source in order:
+        if progress is not None:
+            progress(f"ingest_{source}", "start")
+    results = dict(zip(order, run_in_processes([(_ingest_timed, (night, s)) for s in order], workers),
+                       strict=True))
+    for source in sources.sources:
+        counts, seconds = results[source]
+        _done(summary, f"ingest_{source}", counts, seconds, progress)
 
 
 STAGES_AFTER_COMBINE: list[tuple[str, Callable[[Night], dict[str, Any]]]] = [
@@ -477,9 +557,7 @@ def _run_locked(night: Night, progress: Progress | None) -> RunSummary:
     summary = RunSummary(extract_date=night.extract_date.isoformat())
     _timed(summary, "configuration", lambda: validate_configuration(night), progress)
     wait = _timed(summary, "wait", lambda: stage_wait(night), progress)
-    for source in night.sources().sources:
-        _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s),  # type: ignore[misc]
-               progress)
+    ingest_sources(night, summary, progress)
     _timed(summary, "combine", lambda: stage_combine(night, wait["complete_drop"]), progress)
     for name, stage in STAGES_AFTER_COMBINE:
         _timed(summary, name, lambda st=stage: st(night), progress)  # type: ignore[misc]

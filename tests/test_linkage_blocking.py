@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from linkage.blocking import DEFAULT_PASSES, BlockingPass, candidate_pairs, passes_from_config
 from linkage.config import load_linkage_config
+from linkage.standardise import standardise_people
+
+NICKNAMES = Path(__file__).resolve().parents[1] / "config" / "nicknames.yaml"
 
 # AA1 1AA: 5 records, over a cap of 3; its birth years split it into two pairs and a record without a year.
 # BB1 1BB: 3 records, at the cap: joined whole.
@@ -127,3 +133,83 @@ def test_record_ids_past_32_bits_are_refused() -> None:
     records = RECORDS.with_columns((pl.col("uid") + (1 << 32)).alias("uid"))
     with pytest.raises(ValueError, match="2\\*\\*32"):
         candidate_pairs(records, (BlockingPass("postcode", ("pc",)),), max_block_size=3)
+
+
+def test_a_list_key_meets_through_any_member() -> None:
+    # Hannah Mihal / Mihal Hannsh (swapped, one mistyped) and Ann Lee / Lee Bloggs meet on one name; Zoe Ray none
+    records = pl.DataFrame({
+        "uid": [0, 1, 2, 3, 4], "source": ["gp", "dental", "gp", "dental", "gp"],
+        "any3": [["han", "mih"], ["mih", "han"], ["ann", "lee"], ["lee", "blo"], ["zoe", "ray"]],
+        "street4": ["aspi", "aspi", "oakr", "oakr", "oakr"],
+    })
+    pairs, stats = candidate_pairs(records, (BlockingPass("any_street", ("any3", "street4")),))
+    assert _pairs(pairs) == [(0, 1), (2, 3)]
+    assert stats.by_pass()["any_street"]["pairs"] == 2
+
+
+def test_a_list_key_block_over_the_cap_is_subdivided() -> None:
+    records = pl.DataFrame({
+        "uid": [0, 1, 2, 3], "source": ["gp", "dental", "gp", "dental"],
+        "any3": [["smi", "amy"], ["smi", "bob"], ["smi", "amy"], ["smi", "cal"]],
+        "dob_y": [1990, 1991, 1990, 1991],
+    }, schema_overrides={"dob_y": pl.Int32})
+    pairs, stats = candidate_pairs(records, (BlockingPass("any", ("any3",), refine=("dob_y",)),), max_block_size=3)
+    # "smi" holds 4 records (over 3): by birth year, (0, 2) and (1, 3); "amy" holds 0 and 2 whole
+    assert _pairs(pairs) == [(0, 2), (1, 3)]
+    assert stats.by_pass()["any"] == _counts(2, 3, 0, 1, 0)
+
+
+_NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=4, max_size=9)
+
+
+def _slip(word: str, data: st.DataObject, start: int) -> str:
+    """One letter changed at or after ``start`` (first letters are the ones people get right)."""
+    i = data.draw(st.integers(start, len(word) - 1))
+    letter = data.draw(st.sampled_from([c for c in "abcdefghijklmnopqrstuvwxyz" if c != word[i]]))
+    return word[:i] + letter + word[i + 1:]
+
+
+def _second_record(first: dict, data: st.DataObject) -> dict:
+    """The same person again, with one of name, date of birth and address (line and postcode) replaced or blank
+    and the other two kept, each possibly mistyped (names also swapped or crossed into each other's field)."""
+    second = dict(first)
+    lost = data.draw(st.sampled_from(["name", "dob", "address"]))
+    if lost == "name":
+        second["forename"], second["surname"] = data.draw(st.sampled_from([(None, None), ("zzzq", "qqzx")]))
+    else:
+        which = data.draw(st.sampled_from(["forename", "surname", "none"]))
+        if which != "none":
+            second[which] = _slip(first[which], data, 3)
+        if data.draw(st.booleans()):
+            second["forename"], second["surname"] = second["surname"], second["forename"]
+    if lost == "dob":
+        second["dob"] = data.draw(st.sampled_from([None, dt.date(1901, 1, 1)]))
+    elif data.draw(st.booleans()):
+        d = first["dob"]
+        second["dob"] = d.replace(day=d.day % 28 + 1) if data.draw(st.booleans()) else d.replace(month=d.month % 12 + 1)
+    if lost == "address":
+        second["address_line1"] = data.draw(st.sampled_from([None, "99 qqzx way"]))
+        second["postcode"] = data.draw(st.sampled_from([None, "ZZ1 9QQ"]))
+    elif data.draw(st.booleans()):
+        number, street = first["address_line1"].split(" ", 1)
+        second["address_line1"] = data.draw(st.sampled_from([street, f"{number} {_slip(street, data, 4)}"]))
+    return second
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(forename=_NAME, surname=_NAME, dob=st.dates(dt.date(1920, 1, 1), dt.date(2020, 12, 28)),
+       number=st.integers(1, 300), street=_NAME, postcode=st.sampled_from(["CH1 4BJ", "CW10 8DQ", "M1 1AE"]),
+       data=st.data())
+def test_the_generic_passes_find_a_pair_on_which_two_of_name_dob_and_address_agree(
+        forename: str, surname: str, dob: dt.date, number: int, street: str, postcode: str,
+        data: st.DataObject) -> None:
+    assume(forename[:3] != surname[:3])
+    first = {"forename": forename, "surname": surname, "dob": dob, "address_line1": f"{number} {street} road",
+             "postcode": postcode}
+    second = _second_record(first, data)
+    rows = [{"source": "gp", "record_id": "1", **first}, {"source": "dental", "record_id": "2", **second}]
+    people = pl.DataFrame(rows, schema_overrides={"dob": pl.Date, "forename": pl.Utf8, "surname": pl.Utf8,
+                                                  "address_line1": pl.Utf8, "postcode": pl.Utf8})
+    std = standardise_people(people, NICKNAMES)
+    pairs, _ = candidate_pairs(std, DEFAULT_PASSES)
+    assert _pairs(pairs) == [(0, 1)], (first, second)

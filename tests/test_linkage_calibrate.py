@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from linkage.blocking import BlockingPass
-from linkage.calibrate import FitError, FitSettings, fit_model
+from linkage.blocking import DEFAULT_PASSES, BlockingPass
+from linkage.calibrate import KEY_COMPARISON, NAME_KEYS, FitError, FitSettings, blocked_comparisons, fit_model
 from linkage.compare import LEVELS
 from linkage.config import Drift
 from linkage.drift import measure_drift, night_profile
@@ -133,3 +133,16 @@ def test_no_baseline_is_said() -> None:
     tonight = night_profile(pl.DataFrame({c: pl.Series([0], dtype=pl.Int8) for c in COMPS}),
                             pl.DataFrame({"decision": ["link"]}), 2)
     assert measure_drift(None, tonight, Drift())["baseline"] is False
+
+
+def test_a_pass_on_name_keys_trains_neither_name_comparison() -> None:
+    assert blocked_comparisons(BlockingPass("x", ("dob_s", "name3_any"))) == {"dob", "forename", "surname"}
+    assert blocked_comparisons(BlockingPass("y", ("names_ph",), refine=("dob_y",))) == {"forename", "surname"}
+    assert blocked_comparisons(BlockingPass("z", ("fn_ph", "pc"), ("sn_ph", "pc"))) == {
+        "forename", "surname", "location"}
+
+
+def test_every_default_blocking_key_names_the_comparison_it_constrains() -> None:
+    # a key the calibration did not know would let a pass train a comparison it blocks on
+    keys = {k for bp in DEFAULT_PASSES for k in (*bp.keys, *(bp.right or ()))}
+    assert keys <= set(KEY_COMPARISON) | NAME_KEYS

@@ -117,7 +117,9 @@ def test_comparison_levels() -> None:
     dob = LEVELS["dob"].index
     expected = pl.DataFrame(
         {
-            "forename": [fn("nickname_or_alt"), fn("different"), fn("different"), fn("exact"), fn("one_edit")],
+            # Smith John / Jon Smith-Jones: not swapped (Smith is one part of the other's surname) but the
+            # surname John crossed, one edit from the other's forename Jon
+            "forename": [fn("nickname_or_alt"), fn("different"), fn("crossed"), fn("exact"), fn("one_edit")],
             "surname": [sn("exact"), sn("token"), sn("different"), sn("one_edit"), sn("exact")],
             "dob": [dob("day_month_swapped"), dob("one_digit"), dob("one_digit"), dob("year_only"), -1],
             "location": [loc("postcode_and_address"), loc("sector"), loc("different"), loc("postcode"),
@@ -185,3 +187,56 @@ def test_dob_and_street_levels() -> None:
     assert [LEVELS["dob"][i] if i >= 0 else "missing" for i in lv["dob"]] == [
         "within_10_years", "different", "missing"]
     assert [LEVELS["location"][i] for i in lv["location"]] == ["street", "different", "street"]
+
+
+def test_name_token_keys_hold_both_names_in_either_order() -> None:
+    df = people(forename=["Hannah", "Mihal", "Ann", None], surname=["Mihal", "Hannsh", "Ann", "Lee"])
+    out = standardise_people(df, NICK).select("uid", "names_ph", "names3", "name_ph_any", "name3_any")
+    expected = pl.DataFrame({
+        "uid": [0, 1, 2, 3],
+        "names_ph": ["HN|MHL", "HNX|MHL", "AN|AN", None],
+        "names3": ["han|mih", "han|mih", "ann|ann", None],
+        "name_ph_any": [["HN", "MHL"], ["MHL", "HNX"], ["AN"], ["L"]],
+        "name3_any": [["han", "mih"], ["mih", "han"], ["ann"], ["lee"]],
+    })
+    assert_frame_equal(out, expected)
+
+
+def test_one_name_crossed_into_the_other_field() -> None:
+    # Bryce Dixon / Reece Bryce: the forename is the other's surname, the other name replaced; a slip in the
+    # crossed name still counts; names that agree the straight way or are fully swapped keep their levels
+    df = people(
+        forename=["Bryce", "Reece", "Jonh", "Capurso", "Ann", "Ann", "John", "Smith", "Tom", "Ann"],
+        surname=["Dixon", "Bryce", "Coxon", "Ruby", "Lee", "Ann", "Smith", "John", "Hardy", "Webb"],
+    )
+    std = standardise_people(df, NICK)
+    pairs = pl.DataFrame({"uid_l": [0, 2, 4, 6, 8], "uid_r": [1, 3, 5, 7, 9]})
+    rec, idx = to_recordlinkage(std, pairs)
+    lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
+    fn = [LEVELS["forename"][i] for i in lv["forename"]]
+    sn = [LEVELS["surname"][i] for i in lv["surname"]]
+    assert fn == ["crossed", "different", "exact", "swapped", "different"]
+    assert sn == ["different", "different", "different", "swapped", "different"]
+
+
+def test_a_slipped_crossed_name_is_crossed() -> None:
+    df = people(forename=["John", "Cooxn"], surname=["Coxon", "Jonh"])
+    std = standardise_people(df, NICK)
+    rec, idx = to_recordlinkage(std, pl.DataFrame({"uid_l": [0], "uid_r": [1]}))
+    lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
+    # both crossed, each with a slip: crossed (swapped needs one of them exact)
+    assert [LEVELS["forename"][i] for i in lv["forename"]] == ["crossed"]
+    assert [LEVELS["surname"][i] for i in lv["surname"]] == ["different"]
+
+
+def test_an_address_line_of_a_house_number_alone_is_missing_for_the_street() -> None:
+    df = people(
+        forename=["Ann"] * 6, surname=["Lee"] * 6,
+        address_line1=["7 Ina Gregory Circuit", "7", "19", "19", "7 Oak Road", "9 Elm Road"],
+        postcode=[None, None, None, None, None, None],
+    )
+    std = standardise_people(df, NICK)
+    rec, idx = to_recordlinkage(std, pl.DataFrame({"uid_l": [0, 2, 4], "uid_r": [1, 3, 5]}))
+    lv = compare_pairs(idx, rec, nickname_pairs(str(NICK)))
+    assert [LEVELS["location"][i] if i >= 0 else "missing" for i in lv["location"]] == [
+        "missing", "missing", "different"]
