@@ -141,8 +141,9 @@ def _keyed(records: pl.DataFrame, cols: list[str], required: int) -> pl.DataFram
     """``uid`` and one key per level: the pass's keys (``_h0``), then with each refinement key added
     (``_h1`` ...), null where a key of that level is missing. A list column (``name3_any``) gives a record one
     row per member, so two records meet when any member agrees."""
-    lists = [c for c in dict.fromkeys(cols) if isinstance(records.schema[c], pl.List)]
-    frame = records.select("uid", *dict.fromkeys(cols))
+    distinct = list(dict.fromkeys(cols))
+    lists = [c for c in distinct if isinstance(records.schema[c], pl.List)]
+    frame = records.select("uid", *distinct)
     for col in lists:  # a list key is met through any member: one row per member (duplicate pairs go later)
         frame = frame.explode(col)
     levels = [key_hash(cols[: required + level]).alias(f"_h{level}") for level in range(len(cols) - required + 1)]

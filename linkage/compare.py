@@ -233,8 +233,9 @@ class ForenameLevels(BaseCompareFeature):
         out[(nick | alt | prefix | abbrev) & ~exact] = levels.index("nickname_or_alt")
         out[exact] = levels.index("exact")
         out[swapped] = levels.index("swapped")
-        crossed = _crossed(fa, sna, fb, snb) & ~swapped & (out < levels.index("jaro_winkler_92"))
-        out[crossed] = levels.index("crossed")
+        # only where the straight forename disagrees and the names are not swapped: the rest keep their level
+        maybe = np.nonzero(~swapped & (out < levels.index("jaro_winkler_92")))[0]
+        out[maybe[_crossed(fa[maybe], sna[maybe], fb[maybe], snb[maybe])]] = levels.index("crossed")
         return out
 
 
