@@ -197,7 +197,8 @@ def _second_record(first: dict, data: st.DataObject) -> dict:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(forename=_NAME, surname=_NAME, dob=st.dates(dt.date(1920, 1, 1), dt.date(2020, 12, 28)),
+@given(forename=_NAME, surname=_NAME,
+       dob=st.dates(dt.date(1920, 1, 1), dt.date(2020, 12, 28)).map(lambda d: d.replace(day=min(d.day, 28))),
        number=st.integers(1, 300), street=_NAME, postcode=st.sampled_from(["CH1 4BJ", "CW10 8DQ", "M1 1AE"]),
        data=st.data())
 def test_the_generic_passes_find_a_pair_on_which_two_of_name_dob_and_address_agree(
