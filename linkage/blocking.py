@@ -4,7 +4,9 @@ Every pass joins records agreeing on its key columns. How common a key is comes 
 a key shared by more than the pass's cap (``max_block_size``) of records on either side is not joined
 whole but subdivided by the pass's refinement keys, one after another (a common postcode by birth
 year, then by surname), until each sub-block is under the cap; a sub-block still over it after the
-last refinement key is skipped. Both are counted per pass, so the pair count stays near-linear in the
+last refinement key is skipped. A pass's pair budget holds at every level: the pairs accepted before a
+subdivision are spent, and the sub-blocks are taken largest first until the rest fits what is left. Both are
+counted per pass, so the pair count stays near-linear in the
 number of records and the run says what blocking left out. Within a block the result is what
 recordlinkage's ``Block`` indexer would produce pass by pass, unioned.
 """
@@ -174,7 +176,8 @@ def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
     """Pairs of one pass, subdividing too common keys by the refinement keys.
 
     A key is too common when more than ``cap`` records share it on either side, or when its block holds
-    at least the pairs :func:`_pair_threshold` finds for the pass to fit ``budget`` (tonight's data).
+    at least the pairs :func:`_pair_threshold` finds for the pass to fit what is left of ``budget``
+    (tonight's data) after the blocks accepted at the levels before.
 
     Returns:
         ``(pairs, counts)``: unique pairs ``uid_l < uid_r`` as one ``pair`` key (:func:`_pair_key`);
@@ -188,7 +191,7 @@ def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
     block_pairs = pl.col("_nl") * (pl.col("_nl") - 1) // 2 if bp.right is None else pl.col("_nl") * pl.col("_nr")
     parts: list[pl.DataFrame] = []
     counts = {"subdivided_keys": 0, "skipped_keys": 0, "block_pairs_cap": 0}
-    threshold: int | None = None
+    spent = 0
     for level in range(len(bp.refine) + 1):
         key = f"_h{level}"
         if level:
@@ -198,13 +201,15 @@ def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
         sizes = (sizes.with_columns(pl.col("_nl").alias("_nr")) if bp.right is None
                  else sizes.join(right.group_by(key).agg(pl.len().alias("_nr")), on=key))
         sizes = sizes.with_columns(block_pairs.alias("_p"))
+        # the budget holds after each subdivision too: what earlier levels accepted is spent
+        threshold = _pair_threshold(sizes, None if budget is None else max(budget - spent, 0.0))
         if level == 0:
-            threshold = _pair_threshold(sizes, budget)
             counts["block_pairs_cap"] = threshold or 0
         over = (pl.col("_nl") > cap) | (pl.col("_nr") > cap)
         if threshold is not None:
             over = over | (pl.col("_p") >= threshold)
         ok, big = sizes.filter(~over).select(key), sizes.filter(over).select(key)
+        spent += int(sizes.filter(~over)["_p"].sum())
         l_ok = left.select("uid", key).join(ok, on=key, how="semi")
         r_ok = l_ok if bp.right is None else right.select("uid", key).join(ok, on=key, how="semi")
         parts.append(l_ok.join(r_ok, on=key, suffix="_r").filter(pl.col("uid") != pl.col("uid_r"))

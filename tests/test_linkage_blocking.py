@@ -63,6 +63,18 @@ def test_a_pass_over_its_pair_budget_subdivides_its_largest_blocks() -> None:
     assert small.height == 23 and stats.by_pass()["postcode"]["subdivided_keys"] == 0
 
 
+def test_the_pair_budget_holds_after_each_subdivision() -> None:
+    # one postcode, all born in 1990: subdividing by year leaves the whole block; by surname start, blocks of
+    # 3 pairs (SMI) and 1 pair (JON), together over a budget of 3 pairs: the larger is left out
+    records = pl.DataFrame({"uid": list(range(5)), "source": ["gp", "hv", "sn", "gp", "hv"], "pc": ["X"] * 5,
+                            "dob_y": [1990] * 5, "sn3": ["SMI", "SMI", "SMI", "JON", "JON"]},
+                           schema_overrides={"dob_y": pl.Int32})
+    bp = BlockingPass("postcode", ("pc",), refine=("dob_y", "sn3"))
+    pairs, stats = candidate_pairs(records, (bp,), max_block_size=3, max_pairs_per_record=3 / records.height)
+    assert _pairs(pairs) == [(3, 4)]
+    assert stats.by_pass()["postcode"] == _counts(1, 3, 10, 1, 1)
+
+
 def test_refinement_keys_are_tried_in_order_until_blocks_fit() -> None:
     bp = BlockingPass("postcode", ("pc",), refine=("dob_y", "sn3"))
     pairs, stats = candidate_pairs(RECORDS, (bp,), max_block_size=3)
