@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ground import outputs
+from ground.config import ConfigError
 from ground.layout import NightLayout
 from ground.settings import DEFAULT_CONFIG_DIR, load_settings
 from ground.sources import SourcesConfig, load_sources
@@ -489,6 +490,34 @@ def drop_sizes(landing: Path, extract_date: dt.date, sources: SourcesConfig) -> 
 MIN_DROP_BYTES_PER_PROCESS = 16 * 2**20
 
 
+def _ingest_workers(night: Night, sizes: dict[str, int]) -> int:
+    return min(local_processes(night), sum(sizes.values()) // MIN_DROP_BYTES_PER_PROCESS)
+
+
+def start_processes_early(night: Night) -> bool:
+    """Start the local processes' server (:func:`ground.processes.start_server`) when tonight's ingest will use
+    more than one process, so its imports (the gate's library among them) run while the night validates its
+    configuration and checks the drop. Nothing when the configuration cannot be read: the configuration stage
+    says why.
+
+    Args:
+        night: the night.
+
+    Returns:
+        Whether the server was started.
+    """
+    try:
+        workers = _ingest_workers(night, drop_sizes(night.landing, night.extract_date, night.sources()))
+    except (ConfigError, OSError):
+        return False
+    if workers <= 1:
+        return False
+    from ground.processes import start_server
+
+    start_server()
+    return True
+
+
 def ingest_sources(night: Night, summary: RunSummary, progress: Progress | None = None) -> None:
     """Ingest and gate every source (:func:`stage_ingest_source`) into ``summary``: one after another, or, for a
     drop of at least :data:`MIN_DROP_BYTES_PER_PROCESS` per process, in :func:`local_processes` local processes
@@ -502,7 +531,7 @@ def ingest_sources(night: Night, summary: RunSummary, progress: Progress | None 
     """
     sources = night.sources()
     sizes = drop_sizes(night.landing, night.extract_date, sources)
-    workers = min(local_processes(night), sum(sizes.values()) // MIN_DROP_BYTES_PER_PROCESS)
+    workers = _ingest_workers(night, sizes)
     if workers <= 1:
         for source in sources.sources:
             _timed(summary, f"ingest_{source}", lambda s=source: stage_ingest_source(night, s),  # type: ignore[misc]
@@ -555,6 +584,7 @@ def run_night(night: Night, progress: Progress | None = None) -> RunSummary:
 
 def _run_locked(night: Night, progress: Progress | None) -> RunSummary:
     summary = RunSummary(extract_date=night.extract_date.isoformat())
+    start_processes_early(night)
     _timed(summary, "configuration", lambda: validate_configuration(night), progress)
     wait = _timed(summary, "wait", lambda: stage_wait(night), progress)
     ingest_sources(night, summary, progress)

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from multiprocessing import forkserver
 from typing import Any
 
 import pytest
 
-from ground.processes import AUTO_PROCESSES, PRELOAD, ProcessCallFailed, resolve_processes, run_in_processes
+from ground.processes import (
+    AUTO_PROCESSES,
+    NIGHT_PRELOAD,
+    PRELOAD,
+    ProcessCallFailed,
+    resolve_processes,
+    run_in_processes,
+    start_server,
+)
 from tests.helpers import processes as helpers
 
 
@@ -68,3 +77,22 @@ def test_processes_run_parallel_polars_after_importing_project_modules() -> None
         45, 199_990_000]
     assert not any(name.split(".")[0] in {"ground", "landing", "checks", "linkage", "alerts", "safelink"}
                    for name in PRELOAD)
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[None]:
+    """No local processes' server running before or after the test (``_stop`` is the standard library's own hook
+    for its tests)."""
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+    yield
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+
+
+def test_a_server_started_ahead_has_imported_the_gates_library(fresh_server: None) -> None:
+    start_server()
+    assert run_in_processes([(helpers.already_imported, ("great_expectations",))] * 2, 2) == [True, True]
+    assert set(NIGHT_PRELOAD) - set(PRELOAD) == {"great_expectations"}
+
+
+def test_without_a_server_started_ahead_processes_import_the_gates_library_themselves(fresh_server: None) -> None:
+    assert run_in_processes([(helpers.already_imported, ("great_expectations",))] * 2, 2) == [False, False]

@@ -109,3 +109,24 @@ def test_comparisons_in_two_processes_equal_one(monkeypatch: pytest.MonkeyPatch)
     assert two.equals(one)
     assert two.select("uid_l", "uid_r", "passes").equals(pairs)
     assert one.width > pairs.width
+
+
+def test_the_processes_server_starts_ahead_only_for_a_drop_that_ingest_will_split(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[bool] = []
+    monkeypatch.setattr("ground.processes.start_server", lambda: started.append(True))
+    landing = _drop(tmp_path)
+    night = Night(landing=landing, output=tmp_path / "out", extract_date=SAMPLE_DATE, config_dir=CONFIG_DIR,
+                  processes=2)
+    assert not pipeline.start_processes_early(night) and not started  # the sample drop is small
+    monkeypatch.setattr(pipeline, "MIN_DROP_BYTES_PER_PROCESS", 1)
+    assert not pipeline.start_processes_early(Night(landing=landing, output=tmp_path / "out", config_dir=CONFIG_DIR,
+                                                    extract_date=SAMPLE_DATE, processes=1))
+    assert pipeline.start_processes_early(night) and started == [True]
+    broken = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, broken)
+    (broken / "sources.yaml").write_text("sources: [", encoding="utf-8")
+    # an unreadable configuration starts nothing: the configuration stage reports it
+    assert not pipeline.start_processes_early(Night(landing=landing, output=tmp_path / "out", config_dir=broken,
+                                                    extract_date=SAMPLE_DATE, processes=2))
+    assert started == [True]

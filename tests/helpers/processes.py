@@ -42,3 +42,10 @@ def polars_after_project_import(n: int) -> int:
 
     frame = pl.DataFrame({"k": [i % 7 for i in range(n)], "v": list(range(n))})
     return int(frame.lazy().group_by("k").agg(pl.col("v").sum()).collect()["v"].sum())
+
+
+def already_imported(module: str) -> bool:
+    """Whether ``module`` was imported in this process before the call (by the server it was started from)."""
+    import sys
+
+    return module in sys.modules
