@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -182,6 +182,7 @@ def _ledger_findings(session: Session, tonight: dict[str, _Now], night: dt.date,
     known = {f.finding_id: f for f in session.scalars(select(AlertFinding))}
     before = {fid: dict(row.display or {}) for fid, row in known.items()}
     per_rule: dict[str, Counter[str]] = {}
+    added: list[dict[str, Any]] = []
     for fid, now in tonight.items():
         row = known.get(fid)
         if row is None or not row.present:
@@ -193,12 +194,13 @@ def _ledger_findings(session: Session, tonight: dict[str, _Now], night: dt.date,
         per_rule.setdefault(now.rule, Counter())[change] += 1
         per_rule[now.rule]["total"] += 1
         if row is None:
-            session.add(AlertFinding(finding_id=fid, rule=now.rule, first_seen=min(now.first_seen, night),
-                                     last_seen=night, fingerprint=now.fingerprint, present=True,
-                                     display=now.display))
+            added.append({"finding_id": fid, "rule": now.rule, "first_seen": min(now.first_seen, night),
+                          "last_seen": night, "fingerprint": now.fingerprint, "present": True,
+                          "display": now.display})
         else:
             row.last_seen, row.fingerprint, row.present, row.gone_night = night, now.fingerprint, True, None
             row.display = now.display
+    _insert(session, AlertFinding, added)
     for fid, row in known.items():
         if row.present and fid not in tonight:
             row.present, row.gone_night = False, night
@@ -210,6 +212,12 @@ def _ledger_findings(session: Session, tonight: dict[str, _Now], night: dt.date,
     return known, before, per_rule
 
 
+def _insert(session: Session, table: type[Any], rows: list[dict[str, Any]]) -> None:
+    """New ledger rows in one bulk INSERT (thousands on a first night: no ORM object each)."""
+    if rows:
+        session.execute(insert(table), rows)
+
+
 def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, _Now],
                      told: dict[tuple[str, str], AlertLeadFinding], known: dict[str, AlertFinding],
                      before: dict[str, dict[str, Any]], ntk: NeedToKnow, night: dt.date) -> list[dict[str, Any]]:
@@ -218,6 +226,7 @@ def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, 
     items: list[dict[str, Any]] = []
     mine = {fid for fid, now in tonight.items() if key in now.leads}
     quiet = suppressed(session)  # answered "not a concern": not re-alerted until the finding changes
+    first_told: list[dict[str, Any]] = []
     for fid in sorted(mine):
         now = tonight[fid]
         sent = told.get((key, fid))
@@ -225,8 +234,8 @@ def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, 
             continue
         if sent is None:
             change = "new"
-            session.add(AlertLeadFinding(lead_key=key, finding_id=fid, fingerprint_sent=now.fingerprint,
-                                         first_sent_night=night, last_sent_night=night, closed=False))
+            first_told.append({"lead_key": key, "finding_id": fid, "fingerprint_sent": now.fingerprint,
+                               "first_sent_night": night, "last_sent_night": night, "closed": False})
         elif sent.closed:
             change = "new"
         elif sent.fingerprint_sent != now.fingerprint:
@@ -239,6 +248,7 @@ def _recipient_items(session: Session, recipient: Recipient, tonight: dict[str, 
         view = now.views.get(key) or ntk.view(now.row, recipient, now.recipients)
         items.append(open_entry(view, change, night, before.get(fid), ntk, recipient,
                                 bool(now.row.get("needs_confirmation"))))
+    _insert(session, AlertLeadFinding, first_told)
     for (lead_key, fid), sent in told.items():
         if lead_key != key or sent.closed or fid in mine:
             continue
@@ -276,10 +286,10 @@ def _build_night(session: Session, night_dir: Path, ntk: NeedToKnow, sender: str
         msg = _queue(session, night, recipient.key, "digest", recipient.email, sender, subject, text, html,
                      f"{stem}_{night.isoformat()}.eml")
         result.digests_built += 1
-        for item in items:
-            session.add(AlertAudit(night=night, message_pk=msg.id, recipient_key=recipient.key,
-                                   recipient=recipient.email, event="queued", finding_id=item["reference"],
-                                   change=item["change"], reason=f"{item['change']} for lead coverage", at=utcnow()))
+        _insert(session, AlertAudit, [
+            {"night": night, "message_pk": msg.id, "recipient_key": recipient.key, "recipient": recipient.email,
+             "event": "queued", "finding_id": item["reference"], "change": item["change"],
+             "reason": f"{item['change']} for lead coverage", "at": utcnow()} for item in items])
 
     designated = config.designated_professional
     context = summary_context(session, night_dir, night, per_rule, ntk, result,

@@ -21,7 +21,7 @@ from alerts.facts import Fact, FindingFacts, finding_facts, long_date
 from alerts.leads import DESIGNATED_KEY, Lead, LeadsConfig, load_leads, parse_route, route_finding
 from alerts.present import confidence_label, initials, mask_nhs
 from alerts.rules.registry import ADULT_ROLES, RULE_LABELS
-from alerts.sharing import DESIGNATED, SharingConfig, load_sharing
+from alerts.sharing import DESIGNATED, ShareEntry, SharingConfig, load_sharing
 
 PEOPLE_COLUMNS = ("source", "record_id", "forename", "surname", "nhs_number", "team", "practice")
 
@@ -206,6 +206,11 @@ class NeedToKnow:
         self.leads = leads
         self.index = index
         self.case_view_url = case_view_url.rstrip("/")
+        # answers that depend on the configuration alone, asked once per finding and recipient: kept per night
+        self._labels: dict[str, str] | None = None
+        self._entries: dict[tuple[str, frozenset[str]], ShareEntry] = {}
+        self._contacts: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._routed: dict[tuple[str, ...], list[Recipient]] = {}
 
     @classmethod
     def load(cls, config_dir: Path, night_dir: Path | None = None, case_view_url: str | None = None) -> NeedToKnow:
@@ -225,7 +230,9 @@ class NeedToKnow:
 
     def rule_labels(self) -> dict[str, str]:
         """Readable rule names: each rule module's LABEL, unless the matrix gives one."""
-        return RULE_LABELS | {name: rule.label for name, rule in self.sharing.rules.items() if rule.label}
+        if self._labels is None:
+            self._labels = RULE_LABELS | {name: rule.label for name, rule in self.sharing.rules.items() if rule.label}
+        return dict(self._labels)
 
     def recipients_of(self, finding: Mapping[str, Any]) -> list[Recipient]:
         """The leads (and the designated professionals) a finding is routed to, as recipients (sorted by key).
@@ -233,8 +240,10 @@ class NeedToKnow:
         Args:
             finding: a ``findings.parquet`` row.
         """
-        keys = route_finding(list(finding.get("routes") or []), self.leads)
-        return [self.recipient(k) for k in sorted(keys)]
+        routes = tuple(finding.get("routes") or ())
+        if routes not in self._routed:
+            self._routed[routes] = [self.recipient(k) for k in sorted(route_finding(list(routes), self.leads))]
+        return list(self._routed[routes])
 
     def recipient(self, key: str) -> Recipient:
         """A recipient by its key (a lead key, or ``designated``).
@@ -262,7 +271,9 @@ class NeedToKnow:
         if recipient.key not in {r.key for r in everyone}:
             everyone.append(recipient)
         facts = finding_facts(finding, self.rule_labels())
-        entry = self.sharing.entries_for(rule, recipient.kinds)
+        entry = self._entries.get((rule, recipient.kinds))
+        if entry is None:
+            entry = self._entries[(rule, recipient.kinds)] = self.sharing.entries_for(rule, recipient.kinds)
         services, general, by_key = self._blocks(finding, facts, recipient, entry)
         confirm = ""
         if finding.get("needs_confirmation"):
@@ -344,6 +355,12 @@ class NeedToKnow:
                             own=own, record_ids=record_ids, facts=[t for t in texts if t])
 
     def _contact(self, service: str, teams: Sequence[str]) -> str:
+        key = (service, tuple(teams))
+        if key not in self._contacts:
+            self._contacts[key] = self._contact_line(service, teams)
+        return self._contacts[key]
+
+    def _contact_line(self, service: str, teams: Sequence[str]) -> str:
         kind = self.leads.route_kind(service)
         routes = [f"{service}:{kind}:{t}" for t in teams] or [f"{service}:{kind}:unknown"]
         keys = sorted(route_finding(routes, self.leads))
