@@ -47,6 +47,10 @@ def alembic_config(url: str) -> Any:
     return config
 
 
+#: SQLite's page cache per connection, KiB (its default is 2 MiB).
+SQLITE_CACHE_KIB = 32 * 1024
+
+
 def open_state(url: str) -> Engine:
     """Open the state database at ``url`` and make sure every table exists.
 
@@ -61,6 +65,8 @@ def open_state(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # a first night writes every record's person (random ids, indexed): SQLite's 2 MB page cache thrashes
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.close()
 
     from alembic import command

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -36,3 +38,13 @@ def test_opening_twice_is_a_no_op(state_url: str) -> None:
 def test_one_head() -> None:
     heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
     assert len(heads) == 1, f"several Alembic heads: {heads} (re-point a down_revision at main's head)"
+
+
+def test_a_sqlite_state_gets_its_write_ahead_log_and_a_page_cache_for_a_first_nights_writes(tmp_path: Path) -> None:
+    from ground.state import SQLITE_CACHE_KIB
+
+    engine = open_state(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    with engine.connect() as conn:
+        pragmas = [conn.execute(text(f"PRAGMA {p}")).scalar() for p in ("journal_mode", "foreign_keys", "cache_size")]
+    engine.dispose()
+    assert pragmas == ["wal", 1, -SQLITE_CACHE_KIB]
