@@ -37,6 +37,7 @@ from alerts.smtp import DeliveryError, Outgoing, SmtpSettings, SmtpTransport, lo
 from alerts.state_tables import AlertAudit, AlertFinding, AlertLeadFinding, AlertMessage, AlertNight, utcnow
 from alerts.summary import summary_context
 from ground import outputs
+from ground.allocation import gc_paused
 from ground.logs import log_fields, redact
 from ground.settings import load_settings
 from ground.state import open_state
@@ -442,7 +443,8 @@ def send_digests(night_dir: Path, config_dir: Path, state_url: str, extract_date
                 enabled = _enabled_rules(config_dir)
                 ntk = NeedToKnow(load_sharing(config_dir, rules=enabled), config,
                                  RecordIndex(read_people(night_dir)), load_settings().case_view_url)
-                _build_night(session, night_dir, ntk, settings.sender, extract_date, result, enabled)
+                with gc_paused():  # tens of thousands of entries, rows and views on a first night
+                    _build_night(session, night_dir, ntk, settings.sender, extract_date, result, enabled)
                 try:
                     session.commit()
                 except IntegrityError:

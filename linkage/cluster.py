@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from ground.allocation import gc_paused
 from linkage.compare import LEVELS
 from linkage.evidence import NAMESAKE_KEY, TWIN_KEY, GuardEvidence
 
@@ -152,6 +153,7 @@ class _Comp:
         self.dobs_by_source: dict[str, set] = {source: {dob}}
 
 
+@gc_paused()
 def cluster_links(
     n_records: int,
     links: pl.DataFrame,

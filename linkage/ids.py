@@ -19,6 +19,7 @@ import polars as pl
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ground.allocation import gc_paused
 from ground.errors import OperatorError
 from ground.state import open_state
 from linkage.state_tables import LinkageNight, LinkagePerson, LinkagePersonEvent, LinkageRecordPerson
@@ -136,6 +137,7 @@ def assign_ids(
     return assigned, events, stats
 
 
+@gc_paused()
 def persist_ids(state_url: str, records: pl.DataFrame, extract_date: date) -> tuple[pl.DataFrame, IdStats]:
     """Assign stable ids to tonight's clusters and store them in the state database.
 
