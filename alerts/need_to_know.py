@@ -211,6 +211,8 @@ class NeedToKnow:
         self._entries: dict[tuple[str, frozenset[str]], ShareEntry] = {}
         self._contacts: dict[tuple[str, tuple[str, ...]], str] = {}
         self._routed: dict[tuple[str, ...], list[Recipient]] = {}
+        self._finding: tuple[Mapping[str, Any], FindingFacts, list[PersonLine],
+                             dict[tuple[str, ...], Recipient | None]] | None = None
 
     @classmethod
     def load(cls, config_dir: Path, night_dir: Path | None = None, case_view_url: str | None = None) -> NeedToKnow:
@@ -270,7 +272,7 @@ class NeedToKnow:
         everyone = list(recipients) if recipients is not None else self.recipients_of(finding)
         if recipient.key not in {r.key for r in everyone}:
             everyone.append(recipient)
-        facts = finding_facts(finding, self.rule_labels())
+        facts, people, owners = self._per_finding(finding, rule)
         entry = self._entries.get((rule, recipient.kinds))
         if entry is None:
             entry = self._entries[(rule, recipient.kinds)] = self.sharing.entries_for(rule, recipient.kinds)
@@ -283,10 +285,13 @@ class NeedToKnow:
         reference = str(finding.get("finding_id") or "")
         url = self.sharing.respond.case_view_path.format(reference=reference)
         first_seen = finding.get("first_seen")
-        owner = self.owner(finding, rule, everyone)
+        keys = tuple(r.key for r in everyone)
+        if keys not in owners:
+            owners[keys] = self.owner(finding, rule, everyone)
+        owner = owners[keys]
         return FindingView(
             reference=reference, rule=rule, rule_label=self.rule_labels().get(rule, rule), headline=facts.headline,
-            people=self._people(finding, rule), services=services, finding_facts=general,
+            people=people, services=services, finding_facts=general,
             why_it_matters=sharing.why_it_matters, next_step=self.sharing.next_step(rule, recipient.kinds),
             lead=self._lead_line(owner, recipient),
             also_sent_to=self._also_sent_to(recipient, everyone, {b.service for b in services}),
@@ -297,6 +302,14 @@ class NeedToKnow:
             first_seen=long_date(first_seen) if isinstance(first_seen, dt.date) else "",
             facts_by_key=by_key,
         )
+
+    def _per_finding(self, finding: Mapping[str, Any],
+                     rule: str) -> tuple[FindingFacts, list[PersonLine], dict[tuple[str, ...], Recipient | None]]:
+        """What a finding's views share whoever reads them (its facts, its people, its owner by recipients): worked
+        out once for the finding the views are being built for (one finding's views are built one after another)."""
+        if self._finding is None or self._finding[0] is not finding:
+            self._finding = (finding, finding_facts(finding, self.rule_labels()), self._people(finding, rule), {})
+        return self._finding[1], self._finding[2], self._finding[3]
 
     def _people(self, finding: Mapping[str, Any], rule: str) -> list[PersonLine]:
         visible = self.leads.presentation.nhs_visible_digits
