@@ -102,6 +102,9 @@ def split_lines(text: str) -> list[str]:
 
 def _mark_inner_carriage_returns(lines: list[str]) -> tuple[list[str], str]:
     """Replace each CR that is not a line end by a private character the csv module passes through."""
+    joined = "".join(lines)
+    if joined.count("\r") == joined.count("\r\n"):  # every CR ends its line (lines end after an LF): none inside
+        return lines, ""
     if not any("\r" in _split_end(line)[0] for line in lines if "\r" in line):
         return lines, ""
     present = set("".join(lines))
@@ -419,7 +422,7 @@ def read_extract(
     width = len(header)
     essential = {header.index(c) for c in (expected_columns if essential_columns is None else essential_columns)
                  if c in header}
-    check_nul = any("\x00" in line for line in text.lines)
+    check_nul = "\x00" in "".join(text.lines)
     rows = None
     if not (text.bad_lines or check_nul or text.cr_mark):
         rows = _clean_rows(text.lines, width, body_start)
@@ -460,7 +463,7 @@ def _clean_rows(lines: list[str], width: int, start: int) -> _Rows | None:
     (tests compare the two); anything else goes to the careful reader.
     """
     body = lines[start:]
-    if width < 2 or any(len(line) > MAX_FIELD_CHARS or '"' in line for line in body):
+    if width < 2 or (body and max(map(len, body)) > MAX_FIELD_CHARS) or '"' in "".join(body):
         return None
     split = pl.DataFrame({"line": body}, schema={"line": pl.String}).with_row_index("_i").with_columns(
         pl.col("line").str.strip_chars_end("\r\n").alias("line"))
