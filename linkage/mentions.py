@@ -32,6 +32,7 @@ with no date of birth is not constrained by it.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -42,6 +43,8 @@ from linkage.compare import COMPARISONS, CompareSpec, compare_pairs
 from linkage.frames import levels_to_polars, pairs_index, to_recordlinkage
 from linkage.model import FSModel, score
 from linkage.standardise import nickname_canonical, standardise_people
+
+log = logging.getLogger(__name__)
 
 MENTION_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass("nhs", ("nhs",)),
@@ -568,6 +571,7 @@ def resolve_mentions(
     )
     mid_of = mstd.select(pl.col("uid").alias("muid"), "mid")
     cands = _mention_candidates(mstd, people_std)
+    log.info("mentions: %d mention rows, %d candidate (person record, mention) pairs", mstd.height, cands.height)
     best = pl.DataFrame(schema={"mid": pl.Int64, "pid": pl.Utf8, "conf": pl.Float64, "conf2": pl.Float64})
     scored_persons = pl.DataFrame(schema={"mid": pl.Int64, "person_id": pl.Utf8, "conf": pl.Float64})
     if cands.height:
