@@ -295,39 +295,7 @@ def _not_already_listed(
     return picks.join(taken, on="mid", how="anti")
 
 
-#: Below this many candidates a second process costs more (starting it, sending it the records) than it saves.
-MIN_CANDIDATES_PER_PROCESS = 100_000
-
-
-def _compare_candidates(allrec: pl.DataFrame, cands: pl.DataFrame, nickname_pairs: frozenset[str],
-                        processes: int = 1) -> pl.DataFrame:
-    """:func:`_compare_candidate_part` over all candidates, cut into consecutive parts compared in up to
-    ``processes`` local processes (a pair's levels depend on its two records alone: any cut gives the same rows).
-
-    Args:
-        allrec: people and mention rows, standardised, ``uid`` 0..n-1.
-        cands: ``(uid_l, uid_r)``: mention uid, person-record uid.
-        nickname_pairs: alias pairs for the forename comparison.
-        processes: the most local processes (one per :data:`MIN_CANDIDATES_PER_PROCESS` candidates at most).
-    """
-    parts = max(1, min(processes, cands.height // MIN_CANDIDATES_PER_PROCESS))
-    if parts <= 1:
-        return _compare_candidate_part(allrec, cands, nickname_pairs)
-    from ground.processes import run_in_processes
-
-    size = -(-cands.height // parts)
-    chunks = [cands.slice(k * size, size) for k in range(parts)]
-    calls = [(_compare_candidate_part, (_named_in(allrec, chunk), chunk, nickname_pairs)) for chunk in chunks]
-    return pl.concat(run_in_processes(calls, parts), how="vertical")
-
-
-def _named_in(allrec: pl.DataFrame, cands: pl.DataFrame) -> pl.DataFrame:
-    uids = pl.concat([cands["uid_l"], cands["uid_r"]]).unique()
-    return allrec.filter(pl.col("uid").is_in(uids.implode()))
-
-
-def _compare_candidate_part(allrec: pl.DataFrame, cands: pl.DataFrame,
-                            nickname_pairs: frozenset[str]) -> pl.DataFrame:
+def _compare_candidates(allrec: pl.DataFrame, cands: pl.DataFrame, nickname_pairs: frozenset[str]) -> pl.DataFrame:
     """Comparison levels of (person record, mention) candidate pairs worth scoring.
 
     A forename that disagrees needs the NHS number: the owner's household shares surname and address,
@@ -509,7 +477,6 @@ def resolve_mentions(
     extract_date: date | None = None,
     newborn_days: int = 14,
     newborn_prior_in_data: float = 0.3,
-    processes: int = 1,
 ) -> pl.DataFrame:
     """Add ``owner_person_id``, ``mentioned_person_id`` and ``mention_confidence`` to the mentions.
 
@@ -530,7 +497,6 @@ def resolve_mentions(
         newborn_days: a mention whose date of birth is at most this many days before the extract date
             names a newborn, who may have no record anywhere yet.
         newborn_prior_in_data: ``prior_in_data`` for a newborn.
-        processes: local processes the candidates' comparisons may use (the same result for any number).
 
     Returns:
         The mentions table, in its row order, with the three columns added.
@@ -578,7 +544,7 @@ def resolve_mentions(
         # only the person records some mention meets: comparing reads them into pandas, one object per value
         named = people_std.join(cands.select(pl.col("uid_r").alias("uid")).unique(), on="uid", how="semi")
         allrec = pl.concat([named, mstd.drop("_borrowed", "mid")], how="diagonal_relaxed")
-        levels = _compare_candidates(allrec, cands, nickname_pairs, processes)
+        levels = _compare_candidates(allrec, cands, nickname_pairs)
         prior = model.prior_weight(people_std.height)
         scored = score(levels, people_std, model).select(
             pl.col("uid_l").alias("puid"), pl.col("uid_r").alias("muid"), (pl.col("weight") - prior).alias("ev")

@@ -315,7 +315,6 @@ def _resolve(night: NightInputs, std: pl.DataFrame, records: pl.DataFrame, model
         night.mentions, night.people, std, records.select("uid", "person_id"), model, nick,
         nickname_pairs(str(nick)), m.min_confidence, m.prior_in_data, m.min_margin, extract_date=extract_date,
         newborn_days=m.newborn_days, newborn_prior_in_data=m.newborn_prior_in_data,
-        processes=config.sharding.local_processes,
     )
 
 

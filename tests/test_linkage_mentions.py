@@ -338,29 +338,3 @@ def test_a_newborn_may_have_no_record_yet() -> None:
     x3 = x9 * 0.3 / 0.9
     assert newborn == pytest.approx(x3 / ((1 - 0.3) + x3), rel=1e-6)
     assert newborn < older
-
-
-def test_mention_comparisons_in_two_processes_resolve_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    import linkage.mentions as mentions
-
-    model = FSModel.load(CONFIG / "linkage_model.json")
-    std = standardise_people(PEOPLE, NICK)
-    pids = pl.DataFrame({"uid": [0, 1, 2, 3, 4], "person_id": ["P0", "P1", "P2", "P3", "P0"]})
-    one = resolve_mentions(MENTIONS, PEOPLE, std, pids, model, NICK, nickname_pairs(str(NICK)), 0.5)
-    parts: list[int] = []
-    real = mentions._compare_candidate_part
-
-    def counted(allrec: pl.DataFrame, cands: pl.DataFrame, pairs: frozenset[str]) -> pl.DataFrame:
-        parts.append(cands.height)
-        return real(allrec, cands, pairs)
-
-    monkeypatch.setattr(mentions, "MIN_CANDIDATES_PER_PROCESS", 1)  # the frames here are tiny
-    two = resolve_mentions(MENTIONS, PEOPLE, std, pids, model, NICK, nickname_pairs(str(NICK)), 0.5, processes=2)
-    assert_frame_equal(two, one)
-    # the cut really happened: two parts, each compared in its own process (not through the wrapper here)
-    monkeypatch.setattr(mentions, "_compare_candidate_part", counted)
-    monkeypatch.setattr("ground.processes.run_in_processes",
-                        lambda calls, n: [fn(*args) for fn, args in calls] if n == 2 else [])
-    three = resolve_mentions(MENTIONS, PEOPLE, std, pids, model, NICK, nickname_pairs(str(NICK)), 0.5, processes=2)
-    assert_frame_equal(three, one)
-    assert len(parts) == 2 and min(parts) > 0
