@@ -65,17 +65,25 @@ def check_night_order(state_url: str, extract_date: date) -> None:
         raise OutOfOrderNight(extract_date, latest)
 
 
-def new_person_id(taken: set[str]) -> str:
-    """A fresh opaque identifier not in ``taken``.
+def new_person_ids(count: int, taken: set[str]) -> list[str]:
+    """``count`` fresh opaque identifiers, none in ``taken`` (which gains them).
+
+    Each is ``P`` and the base32 of five random bytes; the bytes for all of them are drawn at once (base32 turns
+    every five bytes into eight characters of their own, so one encoding of them all is every identifier's).
 
     Args:
+        count: identifiers wanted.
         taken: identifiers already issued.
     """
-    while True:
-        pid = "P" + base64.b32encode(secrets.token_bytes(5)).decode("ascii")
-        if pid not in taken:
-            taken.add(pid)
-            return pid
+    fresh: list[str] = []
+    while len(fresh) < count:
+        text = base64.b32encode(secrets.token_bytes(5 * (count - len(fresh)))).decode("ascii")
+        for i in range(0, len(text), 8):
+            pid = "P" + text[i:i + 8]
+            if pid not in taken:
+                taken.add(pid)
+                fresh.append(pid)
+    return fresh
 
 
 @dataclass
@@ -119,9 +127,9 @@ def assign_ids(
         assigned[c] = pid
         used.add(pid)
     stats = IdStats(carried=len(assigned))
-    for c in sorted(all_clusters - assigned.keys()):
-        assigned[c] = new_person_id(taken)
-        stats.new += 1
+    unassigned = sorted(all_clusters - assigned.keys())
+    assigned.update(zip(unassigned, new_person_ids(len(unassigned), taken), strict=True))
+    stats.new = len(unassigned)
     events: list[tuple[str, str, str]] = []
     for c, cnt in votes.items():
         for pid in cnt:

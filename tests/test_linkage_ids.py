@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from linkage.ids import assign_ids, persist_ids
+from linkage.ids import assign_ids, new_person_ids, persist_ids
 from linkage.state_tables import LinkagePersonEvent
 
 D1, D2 = dt.date(2026, 11, 25), dt.date(2026, 11, 26)
@@ -59,3 +60,18 @@ def test_assign_ids_majority_vote() -> None:
     assert mapping[1] not in {"PAAAAAAAA", "PBBBBBBBB"}
     assert events == [("merge", "PAAAAAAAA", "PBBBBBBBB")]
     assert (stats.carried, stats.new, stats.merges, stats.splits) == (1, 1, 1, 0)
+
+
+def test_new_person_ids_are_fresh_base32_and_redrawn_on_a_clash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import secrets
+
+    # five zero bytes encode as AAAAAAAA: the first draw gives one id already taken and one new
+    draws = iter([bytes(5) + bytes([0, 0, 0, 0, 1]), bytes([255] * 5)])
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: next(draws)[:n])
+    taken = {"PAAAAAAAA"}
+    assert new_person_ids(2, taken) == ["PAAAAAAAB", "P77777777"]
+    assert taken == {"PAAAAAAAA", "PAAAAAAAB", "P77777777"}
+    monkeypatch.undo()
+    many = new_person_ids(1000, taken)
+    assert len(set(many)) == 1000 and not set(many) & {"PAAAAAAAA", "PAAAAAAAB", "P77777777"}
+    assert all(p[0] == "P" and len(p) == 9 and set(p[1:]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for p in many)
