@@ -5,7 +5,8 @@ The product path twice over one generated county (cached by :func:`bench.data.en
 - **as Airflow runs it** (``--workers``): every task in its own fresh process, the way a worker runs a
   task (ingest per source, combine, ``block``, then every ``score_shard`` with at most ``workers`` at a
   time, as that many workers on the ``linkage`` queue would take them, then ``cluster``, detect, send,
-  report). Each task's wall time, CPU time and peak RSS are recorded; the night's wall time is the sum
+  report, then ``publish``: the summary and completion marker). Each task's wall time, CPU time and peak RSS
+  are recorded; the night's wall time is the sum
   of the sequential tasks plus the scoring phase as it ran.
 - **in one process** (``--one-process``): ``run_night`` with one scoring process, as ``safelink run``
   does by default.
@@ -37,8 +38,8 @@ def _args(county: County, output: Path, mode: str, name: str = "", processes: in
     return args + (["--processes", str(processes)] if processes else [])
 
 
-def _task(county: County, output: Path, name: str) -> dict[str, Any]:
-    m = run_worker(_args(county, output, "stage", name), timeout_s=4 * 3600)
+def _task(county: County, output: Path, name: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    m = run_worker([*_args(county, output, "stage", name), *extra], timeout_s=4 * 3600)
     payload = m.payload
     if m.returncode or payload.get("status") != "ok":
         raise RuntimeError(f"task {name} failed: {payload.get('error') or m.stderr_tail[-600:]}")
@@ -68,6 +69,7 @@ def as_airflow(county: County, output: Path, workers: int) -> dict[str, Any]:
         scored = list(pool.map(lambda k: _task(county, output, f"score_shard:{k}"), shards))
     scoring_wall = time.perf_counter() - started
     tail = [_task(county, output, n) for n in ["cluster", *after]]
+    tail.append(_publish(county, output, tasks, scored, tail))
     sequential = sum(t["wall_s"] for t in [*tasks, *tail])
     return {
         "workers": workers, "shards": len(shards), "pairs": tasks[-1]["counts"]["pairs"],
@@ -77,6 +79,19 @@ def as_airflow(county: County, output: Path, workers: int) -> dict[str, Any]:
         "max_scoring_rss_mb": max((t["peak_rss_mb"] for t in scored), default=0.0),
         "tasks": [*tasks, *scored, *tail],
     }
+
+
+def _publish(county: County, output: Path, tasks: list[dict[str, Any]], scored: list[dict[str, Any]],
+             tail: list[dict[str, Any]]) -> dict[str, Any]:
+    """The DAG's ``publish`` task: ``run_summary.json`` and the completion marker from every task's counts, the
+    scoring shards as one stage ``link_score`` (their summed task time), as the DAG writes them."""
+    score = {"task": "link_score", "wall_s": round(sum(t["wall_s"] for t in scored), 3),
+             "counts": {"shards": len(scored), "pairs": sum(int(t["counts"]["pairs"]) for t in scored)}}
+    flat = [*tasks, score, *tail]
+    done = output.parent / f"{output.name}-stages.json"
+    done.write_text(json.dumps({"stages": {t["task"]: t["counts"] for t in flat},
+                                "durations_s": {t["task"]: t["wall_s"] for t in flat}}), encoding="utf-8")
+    return _task(county, output, "publish", ("--stages-file", str(done)))
 
 
 def one_process(county: County, output: Path) -> dict[str, Any]:

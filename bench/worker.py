@@ -74,9 +74,12 @@ def stage_names(night: Any) -> list[str]:
     return names + [name for name, _ in _post_combine()]
 
 
-def _stage_call(night: Any, name: str) -> Callable[[], dict[str, Any]]:
+def _stage_call(night: Any, name: str, stages_file: str = "") -> Callable[[], dict[str, Any]]:
     from safelink import pipeline
 
+    if name == "publish":  # the DAG's last task: the summary and the completion marker, from the tasks' counts
+        done = json.loads(Path(stages_file).read_text(encoding="utf-8"))
+        return lambda: pipeline.stage_publish(night, done["stages"], done["durations_s"])
     if name == "wait":
         return lambda: pipeline.stage_wait(night)
     if name.startswith("ingest_"):
@@ -101,17 +104,18 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def run_stage(night: Any, name: str) -> dict[str, Any]:
+def run_stage(night: Any, name: str, stages_file: str = "") -> dict[str, Any]:
     """Run one stage in this process and time it from inside (wall and CPU).
 
     Args:
         night: a ``safelink.pipeline.Night``.
-        name: the stage name.
+        name: the stage name (``publish``: the night's summary and completion marker).
+        stages_file: for ``publish``, a JSON file of the night's ``stages`` (counts) and ``durations_s``.
     """
     night.night_dir.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), _cpu()
     try:
-        counts = _stage_call(night, name)()
+        counts = _stage_call(night, name, stages_file)()
         status, error = "ok", ""
     except MISSING_ERRORS as exc:
         counts, status, error = {}, "missing", f"{type(exc).__name__}: {exc}"
@@ -191,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="")
     ap.add_argument("--people", default="")
     ap.add_argument("--processes", default="", help="local processes scoring the linkage shards (full mode)")
+    ap.add_argument("--stages-file", default="", help="stage publish: the night's stage counts and durations (JSON)")
     ap.add_argument("--result", required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -204,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "stages":
             out = {"stages": stage_names(night)}
         elif args.mode == "stage":
-            out = run_stage(night, args.name)
+            out = run_stage(night, args.name, args.stages_file)
         else:
             out = run_full(night)
     out["vm_hwm_mb"] = _vm_hwm_mb()
