@@ -40,7 +40,7 @@ import polars as pl
 
 from linkage.blocking import BlockingPass, key_hash
 from linkage.compare import COMPARISONS, CompareSpec, compare_pairs
-from linkage.frames import levels_to_polars, pairs_index, to_recordlinkage
+from linkage.frames import COMPARE_COLUMNS, levels_to_polars, pairs_index, to_recordlinkage
 from linkage.model import FSModel, score
 from linkage.standardise import nickname_canonical, standardise_people
 
@@ -296,6 +296,30 @@ def _not_already_listed(
 
 
 def _compare_candidates(allrec: pl.DataFrame, cands: pl.DataFrame, nickname_pairs: frozenset[str]) -> pl.DataFrame:
+    """:func:`_compare_distinct`, each mention row compared once with a person record however many rows are alike.
+
+    A pair's levels depend on the compared columns of its two records alone, and many mention rows are alike in
+    all of them (one parent named in each child's record, in several services): one row stands for its look-alikes.
+
+    Args:
+        allrec: people and mention rows, standardised, ``uid`` 0..n-1.
+        cands: ``(uid_l, uid_r)``: mention uid, person-record uid.
+        nickname_pairs: alias pairs for the forename comparison.
+
+    Returns:
+        ``(uid_l, uid_r, *COMPARISONS)``: person-record uid, mention uid and the levels, for the pairs worth scoring.
+    """
+    cols = [c for c in COMPARE_COLUMNS if c in allrec.columns]
+    mentions = allrec.join(cands.select(pl.col("uid_l").alias("uid")).unique(), on="uid", how="semi")
+    alike = mentions.select("uid", pl.col("uid").min().over(cols).alias("_alike"))
+    cands = cands.join(alike.rename({"uid": "uid_l"}), on="uid_l")
+    distinct = cands.select(pl.col("_alike").alias("uid_l"), "uid_r").unique()
+    levels = _compare_distinct(allrec, distinct, nickname_pairs).rename({"uid_r": "_alike"})
+    return (cands.select(pl.col("uid_r").alias("uid_l"), "_alike", pl.col("uid_l").alias("uid_r"))
+            .join(levels, on=["uid_l", "_alike"]).select("uid_l", "uid_r", *COMPARISONS))
+
+
+def _compare_distinct(allrec: pl.DataFrame, cands: pl.DataFrame, nickname_pairs: frozenset[str]) -> pl.DataFrame:
     """Comparison levels of (person record, mention) candidate pairs worth scoring.
 
     A forename that disagrees needs the NHS number: the owner's household shares surname and address,
