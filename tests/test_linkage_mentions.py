@@ -338,3 +338,22 @@ def test_a_newborn_may_have_no_record_yet() -> None:
     x3 = x9 * 0.3 / 0.9
     assert newborn == pytest.approx(x3 / ((1 - 0.3) + x3), rel=1e-6)
     assert newborn < older
+
+
+def test_alike_mention_rows_are_compared_once_with_the_same_levels_as_each() -> None:
+    from linkage.mentions import _compare_candidates, _compare_distinct
+
+    std = standardise_people(PEOPLE, NICK)
+    # two mention rows alike in every compared column (one mother named twice) and one other
+    mentions = standardise_people(pl.DataFrame({
+        "source": ["hv"] * 3, "record_id": ["m1", "m2", "m3"], "forename": ["Emma", "Emma", "Bob"],
+        "surname": ["Wilson"] * 3, "dob": [dt.date(1990, 10, 29), dt.date(1990, 10, 29), None],
+        "address_line1": ["101 Linden Lane"] * 3, "postcode": ["CH66 8AW"] * 3,
+    }, schema_overrides={"dob": pl.Date}), NICK).with_columns(pl.col("uid") + std.height)
+    allrec = pl.concat([std, mentions], how="diagonal_relaxed")
+    cands = pl.DataFrame({"uid_l": [5, 6, 7] * 5, "uid_r": [u for u in range(5) for _ in range(3)]})
+    once = _compare_candidates(allrec, cands, nickname_pairs(str(NICK))).sort("uid_l", "uid_r")
+    each = _compare_distinct(allrec, cands, nickname_pairs(str(NICK))).sort("uid_l", "uid_r")
+    assert_frame_equal(once, each)
+    assert once.filter(pl.col("uid_r") == 5).drop("uid_r").equals(once.filter(pl.col("uid_r") == 6).drop("uid_r"))
+    assert once.height > 0
