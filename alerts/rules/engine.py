@@ -23,6 +23,7 @@ from alerts.rules.registry import ID_KEYS, RULES
 from alerts.rules.settings import RulesConfig
 from alerts.rules.state_tables import RuleFinding, RuleFindingNight
 from ground import outputs
+from ground.allocation import gc_paused
 from ground.layout import NightLayout
 from ground.safe_csv import write_safe_csv
 from ground.state import open_state
@@ -147,6 +148,7 @@ def _histories(session: Session, finding_ids: list[str], chunk: int = 500) -> di
     return found
 
 
+@gc_paused()  # an ORM row per finding, thousands on a first night
 def record_state(engine: Engine, found: pl.DataFrame, extract_date: dt.date,
                  sources_present: tuple[str, ...]) -> pl.DataFrame:
     """Compare tonight with the previous night, write tonight's rows and return statuses and first_seen.
