@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from linkage.blocking import DEFAULT_PASSES, BlockingPass, candidate_pairs, passes_from_config
 from linkage.config import load_linkage_config
-from linkage.standardise import standardise_people
+from linkage.standardise import PLACEHOLDER_FORENAMES, TITLES, standardise_people
 
 NICKNAMES = Path(__file__).resolve().parents[1] / "config" / "nicknames.yaml"
 
@@ -172,6 +172,7 @@ def test_a_list_key_block_over_the_cap_is_subdivided() -> None:
 
 
 _NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=4, max_size=9)
+_NOT_NAMES = TITLES | PLACEHOLDER_FORENAMES
 
 
 def _slip(word: str, data: st.DataObject, start: int) -> str:
@@ -208,7 +209,7 @@ def _second_record(first: dict, data: st.DataObject) -> dict:
     return second
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(forename=_NAME, surname=_NAME,
        dob=st.dates(dt.date(1920, 1, 1), dt.date(2020, 12, 28)).map(lambda d: d.replace(day=min(d.day, 28))),
        number=st.integers(1, 300), street=_NAME, postcode=st.sampled_from(["CH1 4BJ", "CW10 8DQ", "M1 1AE"]),
@@ -220,6 +221,8 @@ def test_the_generic_passes_find_a_pair_on_which_two_of_name_dob_and_address_agr
     first = {"forename": forename, "surname": surname, "dob": dob, "address_line1": f"{number} {street} road",
              "postcode": postcode}
     second = _second_record(first, data)
+    # a word the standardiser reads as a title or a placeholder ("dame", "unknown") is no name to agree on
+    assume(not {first["forename"], first["surname"], second["forename"], second["surname"]} & _NOT_NAMES)
     rows = [{"source": "gp", "record_id": "1", **first}, {"source": "dental", "record_id": "2", **second}]
     people = pl.DataFrame(rows, schema_overrides={"dob": pl.Date, "forename": pl.Utf8, "surname": pl.Utf8,
                                                   "address_line1": pl.Utf8, "postcode": pl.Utf8})
