@@ -134,14 +134,19 @@ def grade_names(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) ->
     return out
 
 
+def _crossing(fa: np.ndarray, sa: np.ndarray, fb: np.ndarray, sb: np.ndarray) -> np.ndarray:
+    """One record's forename is exactly the other's surname (either way round)."""
+    return _eq(fa, sb) | _eq(sa, fb)
+
+
 def _swapped(
-    fa: np.ndarray, sa: np.ndarray, fb: np.ndarray, sb: np.ndarray, nickname_pairs: frozenset[str]
+    fa: np.ndarray, sa: np.ndarray, fb: np.ndarray, sb: np.ndarray, nickname_pairs: frozenset[str],
+    crossing: np.ndarray,
 ) -> np.ndarray:
     """Forename and surname swapped: each crosses over closely (or as a nickname: Nick Clark /
-    Clark Nicholas), at least one exactly, and the names do not already agree the straight way."""
-    cross_f = _eq(fa, sb)
-    cross_s = _eq(sa, fb)
-    maybe = (cross_f | cross_s) & ~(_eq(fa, fb) | _eq(sa, sb))
+    Clark Nicholas), at least one exactly (``crossing``, :func:`_crossing`), and the names do not already agree
+    the straight way."""
+    maybe = crossing & ~(_eq(fa, fb) | _eq(sa, sb))
     out = np.zeros(len(fa), dtype=bool)
     idx = np.nonzero(maybe)[0]
     if len(idx):
@@ -155,9 +160,10 @@ def _swapped(
     return out
 
 
-def _crossed(fa: np.ndarray, sa: np.ndarray, fb: np.ndarray, sb: np.ndarray) -> np.ndarray:
-    """One record's forename is the other's surname, spelt alike (exactly, or one slip from it)."""
-    out = _eq(fa, sb) | _eq(sa, fb)
+def _crossed(fa: np.ndarray, sa: np.ndarray, fb: np.ndarray, sb: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+    """One record's forename is the other's surname, spelt alike: exactly (``crossing``, :func:`_crossing`), or
+    one slip from it."""
+    out = crossing.copy()
     idx = np.nonzero(~out & _present(fa) & _present(fb) & _present(sa) & _present(sb))[0]
     if len(idx):
         out[idx] = (_osa(fa[idx], sb[idx]) <= 1) | (_osa(sa[idx], fb[idx]) <= 1)
@@ -226,7 +232,8 @@ class ForenameLevels(BaseCompareFeature):
         still = rest[~abbrev[rest]]
         alias_close = np.zeros(len(fa), dtype=bool)
         alias_close[still] = self._alias_close(fa[still], fb[still])
-        swapped = _swapped(fa, sna, fb, snb, self.nickname_pairs)
+        crossing = _crossing(fa, sna, fb, snb)
+        swapped = _swapped(fa, sna, fb, snb, self.nickname_pairs, crossing)
         levels = LEVELS["forename"]
         out = graded.copy()
         out[alias_close & (out < levels.index("jaro_winkler_92"))] = levels.index("jaro_winkler_92")
@@ -235,7 +242,8 @@ class ForenameLevels(BaseCompareFeature):
         out[swapped] = levels.index("swapped")
         # only where the straight forename disagrees and the names are not swapped: the rest keep their level
         maybe = np.nonzero(~swapped & (out < levels.index("jaro_winkler_92")))[0]
-        out[maybe[_crossed(fa[maybe], sna[maybe], fb[maybe], snb[maybe])]] = levels.index("crossed")
+        crossed = _crossed(fa[maybe], sna[maybe], fb[maybe], snb[maybe], crossing[maybe])
+        out[maybe[crossed]] = levels.index("crossed")
         return out
 
 
@@ -259,7 +267,7 @@ class SurnameLevels(BaseCompareFeature):
             _eq(fa, sb) | _eq(la, sb) | _eq(sa, fb) | _eq(sa, lb)
             | _eq(fa, fb) | _eq(fa, lb) | _eq(la, fb) | _eq(la, lb)
         ) & ~exact
-        swapped = _swapped(fna, sa, fnb, sb, self.nickname_pairs)
+        swapped = _swapped(fna, sa, fnb, sb, self.nickname_pairs, _crossing(fna, sa, fnb, sb))
         levels = LEVELS["surname"]
         out = grade_names(sa, sb, pha, phb)
         out[both & partial] = levels.index("token")
