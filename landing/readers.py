@@ -107,7 +107,7 @@ def _mark_inner_carriage_returns(lines: list[str]) -> tuple[list[str], str]:
         return lines, ""
     if not any("\r" in _split_end(line)[0] for line in lines if "\r" in line):
         return lines, ""
-    present = set("".join(lines))
+    present = set(joined)
     mark = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in present)
     marked = []
     for line in lines:

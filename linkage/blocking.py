@@ -208,8 +208,9 @@ def _one_pass(records: pl.DataFrame, bp: BlockingPass, cap: int,
         over = (pl.col("_nl") > cap) | (pl.col("_nr") > cap)
         if threshold is not None:
             over = over | (pl.col("_p") >= threshold)
-        ok, big = sizes.filter(~over).select(key), sizes.filter(over).select(key)
-        spent += int(sizes.filter(~over)["_p"].sum())
+        accepted, big = sizes.filter(~over), sizes.filter(over).select(key)
+        ok = accepted.select(key)
+        spent += int(accepted["_p"].sum())
         l_ok = left.select("uid", key).join(ok, on=key, how="semi")
         r_ok = l_ok if bp.right is None else right.select("uid", key).join(ok, on=key, how="semi")
         parts.append(l_ok.join(r_ok, on=key, suffix="_r").filter(pl.col("uid") != pl.col("uid_r"))
